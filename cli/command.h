@@ -1,0 +1,26 @@
+// Subcommand registry: each cli/*_cmd.cpp registers itself at static-initialisation time, so
+// commands are added without touching main.cpp. A command's callback returns its exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace fwgate::cli {
+
+struct Command {
+  std::string name;
+  int order = 100;  // position in --help
+  // Adds the subcommand and its options to `root`; returns the function run when it is chosen.
+  std::function<std::function<int()>(CLI::App& root)> setup;
+};
+
+std::vector<Command>& Registry();
+
+struct Registrar {
+  explicit Registrar(Command c) { Registry().push_back(std::move(c)); }
+};
+
+}  // namespace fwgate::cli

@@ -1,0 +1,735 @@
+#include "gate/nft/netlink.h"
+
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "gate/nft/nl_handles.h"
+
+namespace fwgate::nft {
+namespace {
+
+// How one expression attribute is read: an integer of the length libnftnl reports, a string, or
+// raw register data.
+enum class AttrKind { kInt, kStr, kData };
+struct AttrSpec {
+  uint16_t id;
+  std::string_view name;
+  AttrKind kind;
+};
+struct ExprSpec {
+  std::string_view kind;
+  std::vector<AttrSpec> attrs;
+};
+
+constexpr AttrKind I = AttrKind::kInt;
+constexpr AttrKind S = AttrKind::kStr;
+constexpr AttrKind D = AttrKind::kData;
+
+// Attribute names are the NFTNL_EXPR_<KIND>_<NAME> suffixes in lower case (see ruleset.h).
+const std::vector<ExprSpec>& ExprSpecs() {
+  static const std::vector<ExprSpec> kSpecs = {
+      {"payload",
+       {{NFTNL_EXPR_PAYLOAD_DREG, "dreg", I}, {NFTNL_EXPR_PAYLOAD_BASE, "base", I},
+        {NFTNL_EXPR_PAYLOAD_OFFSET, "offset", I}, {NFTNL_EXPR_PAYLOAD_LEN, "len", I},
+        {NFTNL_EXPR_PAYLOAD_SREG, "sreg", I}, {NFTNL_EXPR_PAYLOAD_CSUM_TYPE, "csum_type", I},
+        {NFTNL_EXPR_PAYLOAD_CSUM_OFFSET, "csum_offset", I},
+        {NFTNL_EXPR_PAYLOAD_FLAGS, "flags", I}}},
+      {"numgen",
+       {{NFTNL_EXPR_NG_DREG, "dreg", I}, {NFTNL_EXPR_NG_MODULUS, "modulus", I},
+        {NFTNL_EXPR_NG_TYPE, "type", I}, {NFTNL_EXPR_NG_OFFSET, "offset", I}}},
+      {"meta",
+       {{NFTNL_EXPR_META_KEY, "key", I}, {NFTNL_EXPR_META_DREG, "dreg", I},
+        {NFTNL_EXPR_META_SREG, "sreg", I}}},
+      {"rt", {{NFTNL_EXPR_RT_KEY, "key", I}, {NFTNL_EXPR_RT_DREG, "dreg", I}}},
+      {"socket",
+       {{NFTNL_EXPR_SOCKET_KEY, "key", I}, {NFTNL_EXPR_SOCKET_DREG, "dreg", I},
+        {NFTNL_EXPR_SOCKET_LEVEL, "level", I}}},
+      {"tunnel", {{NFTNL_EXPR_TUNNEL_KEY, "key", I}, {NFTNL_EXPR_TUNNEL_DREG, "dreg", I}}},
+      {"cmp",
+       {{NFTNL_EXPR_CMP_SREG, "sreg", I}, {NFTNL_EXPR_CMP_OP, "op", I},
+        {NFTNL_EXPR_CMP_DATA, "data", D}}},
+      {"range",
+       {{NFTNL_EXPR_RANGE_SREG, "sreg", I}, {NFTNL_EXPR_RANGE_OP, "op", I},
+        {NFTNL_EXPR_RANGE_FROM_DATA, "from_data", D}, {NFTNL_EXPR_RANGE_TO_DATA, "to_data", D}}},
+      {"immediate",
+       {{NFTNL_EXPR_IMM_DREG, "dreg", I}, {NFTNL_EXPR_IMM_DATA, "data", D},
+        {NFTNL_EXPR_IMM_VERDICT, "verdict", I}, {NFTNL_EXPR_IMM_CHAIN, "chain", S}}},
+      {"counter", {{NFTNL_EXPR_CTR_PACKETS, "packets", I}, {NFTNL_EXPR_CTR_BYTES, "bytes", I}}},
+      {"connlimit",
+       {{NFTNL_EXPR_CONNLIMIT_COUNT, "count", I}, {NFTNL_EXPR_CONNLIMIT_FLAGS, "flags", I}}},
+      {"bitwise",
+       {{NFTNL_EXPR_BITWISE_SREG, "sreg", I}, {NFTNL_EXPR_BITWISE_DREG, "dreg", I},
+        {NFTNL_EXPR_BITWISE_LEN, "len", I}, {NFTNL_EXPR_BITWISE_MASK, "mask", D},
+        {NFTNL_EXPR_BITWISE_XOR, "xor", D}, {NFTNL_EXPR_BITWISE_OP, "op", I},
+        {NFTNL_EXPR_BITWISE_DATA, "data", D}}},
+      {"target",
+       {{NFTNL_EXPR_TG_NAME, "name", S}, {NFTNL_EXPR_TG_REV, "rev", I},
+        {NFTNL_EXPR_TG_INFO, "info", D}}},
+      {"match",
+       {{NFTNL_EXPR_MT_NAME, "name", S}, {NFTNL_EXPR_MT_REV, "rev", I},
+        {NFTNL_EXPR_MT_INFO, "info", D}}},
+      {"nat",
+       {{NFTNL_EXPR_NAT_TYPE, "type", I}, {NFTNL_EXPR_NAT_FAMILY, "family", I},
+        {NFTNL_EXPR_NAT_REG_ADDR_MIN, "reg_addr_min", I},
+        {NFTNL_EXPR_NAT_REG_ADDR_MAX, "reg_addr_max", I},
+        {NFTNL_EXPR_NAT_REG_PROTO_MIN, "reg_proto_min", I},
+        {NFTNL_EXPR_NAT_REG_PROTO_MAX, "reg_proto_max", I}, {NFTNL_EXPR_NAT_FLAGS, "flags", I}}},
+      {"tproxy",
+       {{NFTNL_EXPR_TPROXY_FAMILY, "family", I}, {NFTNL_EXPR_TPROXY_REG_ADDR, "reg_addr", I},
+        {NFTNL_EXPR_TPROXY_REG_PORT, "reg_port", I}}},
+      {"lookup",
+       {{NFTNL_EXPR_LOOKUP_SREG, "sreg", I}, {NFTNL_EXPR_LOOKUP_DREG, "dreg", I},
+        {NFTNL_EXPR_LOOKUP_SET, "set", S}, {NFTNL_EXPR_LOOKUP_FLAGS, "flags", I}}},
+      {"dynset",
+       {{NFTNL_EXPR_DYNSET_SREG_KEY, "sreg_key", I}, {NFTNL_EXPR_DYNSET_SREG_DATA, "sreg_data", I},
+        {NFTNL_EXPR_DYNSET_OP, "op", I}, {NFTNL_EXPR_DYNSET_TIMEOUT, "timeout", I},
+        {NFTNL_EXPR_DYNSET_SET_NAME, "set", S}, {NFTNL_EXPR_DYNSET_FLAGS, "flags", I}}},
+      {"log",
+       {{NFTNL_EXPR_LOG_PREFIX, "prefix", S}, {NFTNL_EXPR_LOG_GROUP, "group", I},
+        {NFTNL_EXPR_LOG_SNAPLEN, "snaplen", I}, {NFTNL_EXPR_LOG_QTHRESHOLD, "qthreshold", I},
+        {NFTNL_EXPR_LOG_LEVEL, "level", I}, {NFTNL_EXPR_LOG_FLAGS, "flags", I}}},
+      {"exthdr",
+       {{NFTNL_EXPR_EXTHDR_DREG, "dreg", I}, {NFTNL_EXPR_EXTHDR_TYPE, "type", I},
+        {NFTNL_EXPR_EXTHDR_OFFSET, "offset", I}, {NFTNL_EXPR_EXTHDR_LEN, "len", I},
+        {NFTNL_EXPR_EXTHDR_FLAGS, "flags", I}, {NFTNL_EXPR_EXTHDR_OP, "op", I},
+        {NFTNL_EXPR_EXTHDR_SREG, "sreg", I}}},
+      {"ct",
+       {{NFTNL_EXPR_CT_DREG, "dreg", I}, {NFTNL_EXPR_CT_KEY, "key", I},
+        {NFTNL_EXPR_CT_DIR, "dir", I}, {NFTNL_EXPR_CT_SREG, "sreg", I}}},
+      {"byteorder",
+       {{NFTNL_EXPR_BYTEORDER_DREG, "dreg", I}, {NFTNL_EXPR_BYTEORDER_SREG, "sreg", I},
+        {NFTNL_EXPR_BYTEORDER_OP, "op", I}, {NFTNL_EXPR_BYTEORDER_LEN, "len", I},
+        {NFTNL_EXPR_BYTEORDER_SIZE, "size", I}}},
+      {"limit",
+       {{NFTNL_EXPR_LIMIT_RATE, "rate", I}, {NFTNL_EXPR_LIMIT_UNIT, "unit", I},
+        {NFTNL_EXPR_LIMIT_BURST, "burst", I}, {NFTNL_EXPR_LIMIT_TYPE, "type", I},
+        {NFTNL_EXPR_LIMIT_FLAGS, "flags", I}}},
+      {"reject", {{NFTNL_EXPR_REJECT_TYPE, "type", I}, {NFTNL_EXPR_REJECT_CODE, "code", I}}},
+      {"queue",
+       {{NFTNL_EXPR_QUEUE_NUM, "num", I}, {NFTNL_EXPR_QUEUE_TOTAL, "total", I},
+        {NFTNL_EXPR_QUEUE_FLAGS, "flags", I}, {NFTNL_EXPR_QUEUE_SREG_QNUM, "sreg_qnum", I}}},
+      {"quota",
+       {{NFTNL_EXPR_QUOTA_BYTES, "bytes", I}, {NFTNL_EXPR_QUOTA_FLAGS, "flags", I},
+        {NFTNL_EXPR_QUOTA_CONSUMED, "consumed", I}}},
+      {"masq",
+       {{NFTNL_EXPR_MASQ_FLAGS, "flags", I}, {NFTNL_EXPR_MASQ_REG_PROTO_MIN, "reg_proto_min", I},
+        {NFTNL_EXPR_MASQ_REG_PROTO_MAX, "reg_proto_max", I}}},
+      {"redir",
+       {{NFTNL_EXPR_REDIR_REG_PROTO_MIN, "reg_proto_min", I},
+        {NFTNL_EXPR_REDIR_REG_PROTO_MAX, "reg_proto_max", I}, {NFTNL_EXPR_REDIR_FLAGS, "flags", I}}},
+      {"dup", {{NFTNL_EXPR_DUP_SREG_ADDR, "sreg_addr", I}, {NFTNL_EXPR_DUP_SREG_DEV, "sreg_dev", I}}},
+      {"flow_offload", {{NFTNL_EXPR_FLOW_TABLE_NAME, "table_name", S}}},
+      {"fwd",
+       {{NFTNL_EXPR_FWD_SREG_DEV, "sreg_dev", I}, {NFTNL_EXPR_FWD_SREG_ADDR, "sreg_addr", I},
+        {NFTNL_EXPR_FWD_NFPROTO, "nfproto", I}}},
+      {"hash",
+       {{NFTNL_EXPR_HASH_SREG, "sreg", I}, {NFTNL_EXPR_HASH_DREG, "dreg", I},
+        {NFTNL_EXPR_HASH_LEN, "len", I}, {NFTNL_EXPR_HASH_MODULUS, "modulus", I},
+        {NFTNL_EXPR_HASH_SEED, "seed", I}, {NFTNL_EXPR_HASH_OFFSET, "offset", I},
+        {NFTNL_EXPR_HASH_TYPE, "type", I}}},
+      {"fib",
+       {{NFTNL_EXPR_FIB_DREG, "dreg", I}, {NFTNL_EXPR_FIB_RESULT, "result", I},
+        {NFTNL_EXPR_FIB_FLAGS, "flags", I}}},
+      {"objref",
+       {{NFTNL_EXPR_OBJREF_IMM_TYPE, "imm_type", I}, {NFTNL_EXPR_OBJREF_IMM_NAME, "imm_name", S},
+        {NFTNL_EXPR_OBJREF_SET_SREG, "set_sreg", I}, {NFTNL_EXPR_OBJREF_SET_NAME, "set_name", S}}},
+      {"osf",
+       {{NFTNL_EXPR_OSF_DREG, "dreg", I}, {NFTNL_EXPR_OSF_TTL, "ttl", I},
+        {NFTNL_EXPR_OSF_FLAGS, "flags", I}}},
+      {"xfrm",
+       {{NFTNL_EXPR_XFRM_DREG, "dreg", I}, {NFTNL_EXPR_XFRM_SREG, "sreg", I},
+        {NFTNL_EXPR_XFRM_KEY, "key", I}, {NFTNL_EXPR_XFRM_DIR, "dir", I},
+        {NFTNL_EXPR_XFRM_SPNUM, "spnum", I}}},
+      {"synproxy",
+       {{NFTNL_EXPR_SYNPROXY_MSS, "mss", I}, {NFTNL_EXPR_SYNPROXY_WSCALE, "wscale", I},
+        {NFTNL_EXPR_SYNPROXY_FLAGS, "flags", I}}},
+      {"last", {{NFTNL_EXPR_LAST_MSECS, "msecs", I}, {NFTNL_EXPR_LAST_SET, "set", I}}},
+      {"notrack", {}},
+  };
+  return kSpecs;
+}
+
+const ExprSpec* FindSpec(std::string_view kind) {
+  static const std::map<std::string_view, const ExprSpec*> kIndex = [] {
+    std::map<std::string_view, const ExprSpec*> m;
+    for (const auto& s : ExprSpecs()) m[s.kind] = &s;
+    return m;
+  }();
+  auto it = kIndex.find(kind);
+  return it == kIndex.end() ? nullptr : it->second;
+}
+
+uint64_t IntOfLen(const void* p, uint32_t len) {
+  switch (len) {
+    case 1: return *static_cast<const uint8_t*>(p);
+    case 2: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    case 4: {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case 8: {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
+    default: return 0;
+  }
+}
+
+int ConvertExprCb(nftnl_expr* e, void* data);
+
+Expr ConvertExpr(const nftnl_expr* e) {
+  Expr out;
+  const char* kind = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+  out.kind = kind != nullptr ? kind : "unknown";
+  const ExprSpec* spec = FindSpec(out.kind);
+  if (spec == nullptr) {
+    // An expression this build does not know: keep libnftnl's own rendering so the printer can
+    // show it and the diff can compare it. Nothing is dropped.
+    std::array<char, 4096> buf{};
+    nftnl_expr_snprintf(buf.data(), buf.size(), e, NFTNL_OUTPUT_DEFAULT, 0);
+    out.attrs.emplace_back("raw", std::string(buf.data()));
+    return out;
+  }
+  for (const AttrSpec& a : spec->attrs) {
+    if (!nftnl_expr_is_set(e, a.id)) continue;
+    uint32_t len = 0;
+    const void* p = nftnl_expr_get(e, a.id, &len);
+    if (p == nullptr) continue;
+    switch (a.kind) {
+      case AttrKind::kInt: out.attrs.emplace_back(std::string(a.name), IntOfLen(p, len)); break;
+      case AttrKind::kStr:
+        out.attrs.emplace_back(std::string(a.name), std::string(static_cast<const char*>(p)));
+        break;
+      case AttrKind::kData: {
+        const auto* b = static_cast<const uint8_t*>(p);
+        out.attrs.emplace_back(std::string(a.name), Bytes(b, b + len));
+        break;
+      }
+    }
+  }
+  if (out.kind == "dynset") nftnl_expr_expr_foreach(e, ConvertExprCb, &out.nested);
+  return out;
+}
+
+int ConvertExprCb(nftnl_expr* e, void* data) {
+  static_cast<std::vector<Expr>*>(data)->push_back(ConvertExpr(e));
+  return 0;
+}
+
+// The comment TLV (type `comment_type`) inside nft's userdata blob, or "".
+std::string UdataComment(const void* data, uint32_t len, uint8_t comment_type) {
+  std::string out;
+  if (data == nullptr || len == 0) return out;
+  const auto* p = static_cast<const uint8_t*>(data);
+  // TLVs: type u8, len u8, value[len]. Walk defensively: userdata is whatever the writer put.
+  uint32_t off = 0;
+  while (off + 2 <= len) {
+    uint8_t type = p[off];
+    uint8_t l = p[off + 1];
+    if (off + 2 + l > len) break;
+    if (type == comment_type && l > 0) {
+      const char* s = reinterpret_cast<const char*>(p + off + 2);
+      out.assign(s, strnlen(s, l));
+      break;
+    }
+    off += 2 + l;
+  }
+  return out;
+}
+
+Family FamilyOf(uint32_t f) { return static_cast<Family>(static_cast<uint8_t>(f)); }
+
+std::string StrOr(const char* s) { return s != nullptr ? std::string(s) : std::string(); }
+
+Error ParseError(std::string_view what) {
+  return Error::FromErrno(EPROTO, "parsing " + std::string(what) + " message");
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------------------------
+// Pure parsers
+// ----------------------------------------------------------------------------------------------
+
+Result<Table> ParseTableMessage(const nlmsghdr* nlh) {
+  nl::TablePtr t(nftnl_table_alloc());
+  if (!t || nftnl_table_nlmsg_parse(nlh, t.get()) < 0) return ParseError("table");
+  Table out;
+  out.name = StrOr(nftnl_table_get_str(t.get(), NFTNL_TABLE_NAME));
+  out.family = FamilyOf(nftnl_table_get_u32(t.get(), NFTNL_TABLE_FAMILY));
+  if (nftnl_table_is_set(t.get(), NFTNL_TABLE_FLAGS))
+    out.flags = nftnl_table_get_u32(t.get(), NFTNL_TABLE_FLAGS);
+  if (nftnl_table_is_set(t.get(), NFTNL_TABLE_HANDLE))
+    out.handle = nftnl_table_get_u64(t.get(), NFTNL_TABLE_HANDLE);
+  if (nftnl_table_is_set(t.get(), NFTNL_TABLE_USERDATA)) {
+    uint32_t len = 0;
+    const void* ud = nftnl_table_get_data(t.get(), NFTNL_TABLE_USERDATA, &len);
+    out.comment = UdataComment(ud, len, NFTNL_UDATA_TABLE_COMMENT);
+  }
+  return out;
+}
+
+Result<ParsedChain> ParseChainMessage(const nlmsghdr* nlh) {
+  nl::ChainPtr c(nftnl_chain_alloc());
+  if (!c || nftnl_chain_nlmsg_parse(nlh, c.get()) < 0) return ParseError("chain");
+  ParsedChain out;
+  out.family = FamilyOf(nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_FAMILY));
+  out.table = StrOr(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE));
+  Chain& ch = out.chain;
+  ch.name = StrOr(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME));
+  if (nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HANDLE))
+    ch.handle = nftnl_chain_get_u64(c.get(), NFTNL_CHAIN_HANDLE);
+  if (nftnl_chain_is_set(c.get(), NFTNL_CHAIN_FLAGS))
+    ch.flags = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_FLAGS);
+  if (nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HOOKNUM)) {
+    BaseChain b;
+    b.hook = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM);
+    if (nftnl_chain_is_set(c.get(), NFTNL_CHAIN_PRIO))
+      b.priority = nftnl_chain_get_s32(c.get(), NFTNL_CHAIN_PRIO);
+    if (nftnl_chain_is_set(c.get(), NFTNL_CHAIN_POLICY))
+      b.policy = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY);
+    b.type = StrOr(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TYPE));
+    if (nftnl_chain_is_set(c.get(), NFTNL_CHAIN_DEVICES)) {
+      const char* const* devs = nftnl_chain_get_array(c.get(), NFTNL_CHAIN_DEVICES);
+      for (int i = 0; devs != nullptr && devs[i] != nullptr; ++i) b.devices.emplace_back(devs[i]);
+    } else if (nftnl_chain_is_set(c.get(), NFTNL_CHAIN_DEV)) {
+      b.devices.push_back(StrOr(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_DEV)));
+    }
+    ch.base = std::move(b);
+  }
+  if (nftnl_chain_is_set(c.get(), NFTNL_CHAIN_USERDATA)) {
+    uint32_t len = 0;
+    const void* ud = nftnl_chain_get_data(c.get(), NFTNL_CHAIN_USERDATA, &len);
+    ch.comment = UdataComment(ud, len, NFTNL_UDATA_CHAIN_COMMENT);
+  }
+  return out;
+}
+
+Result<ParsedRule> ParseRuleMessage(const nlmsghdr* nlh) {
+  nl::RulePtr r(nftnl_rule_alloc());
+  if (!r || nftnl_rule_nlmsg_parse(nlh, r.get()) < 0) return ParseError("rule");
+  ParsedRule out;
+  out.family = FamilyOf(nftnl_rule_get_u32(r.get(), NFTNL_RULE_FAMILY));
+  out.table = StrOr(nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE));
+  out.chain = StrOr(nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN));
+  if (nftnl_rule_is_set(r.get(), NFTNL_RULE_HANDLE))
+    out.rule.handle = nftnl_rule_get_u64(r.get(), NFTNL_RULE_HANDLE);
+  if (nftnl_rule_is_set(r.get(), NFTNL_RULE_POSITION))
+    out.rule.position = nftnl_rule_get_u64(r.get(), NFTNL_RULE_POSITION);
+  if (nftnl_rule_is_set(r.get(), NFTNL_RULE_USERDATA)) {
+    uint32_t len = 0;
+    const void* ud = nftnl_rule_get_data(r.get(), NFTNL_RULE_USERDATA, &len);
+    out.rule.comment = UdataComment(ud, len, NFTNL_UDATA_RULE_COMMENT);
+  }
+  nl::ExprIterPtr it(nftnl_expr_iter_create(r.get()));
+  if (!it) return Error::FromErrno(ENOMEM, "iterating rule expressions");
+  for (nftnl_expr* e = nftnl_expr_iter_next(it.get()); e != nullptr;
+       e = nftnl_expr_iter_next(it.get())) {
+    out.rule.exprs.push_back(ConvertExpr(e));
+  }
+  return out;
+}
+
+Result<ParsedSet> ParseSetMessage(const nlmsghdr* nlh) {
+  nl::SetPtr s(nftnl_set_alloc());
+  if (!s || nftnl_set_nlmsg_parse(nlh, s.get()) < 0) return ParseError("set");
+  ParsedSet out;
+  out.family = FamilyOf(nftnl_set_get_u32(s.get(), NFTNL_SET_FAMILY));
+  out.table = StrOr(nftnl_set_get_str(s.get(), NFTNL_SET_TABLE));
+  Set& set = out.set;
+  set.name = StrOr(nftnl_set_get_str(s.get(), NFTNL_SET_NAME));
+  auto u32 = [&](uint16_t attr) {
+    return nftnl_set_is_set(s.get(), attr) ? nftnl_set_get_u32(s.get(), attr) : 0U;
+  };
+  set.flags = u32(NFTNL_SET_FLAGS);
+  set.key_type = u32(NFTNL_SET_KEY_TYPE);
+  set.key_len = u32(NFTNL_SET_KEY_LEN);
+  set.data_type = u32(NFTNL_SET_DATA_TYPE);
+  set.data_len = u32(NFTNL_SET_DATA_LEN);
+  set.obj_type = u32(NFTNL_SET_OBJ_TYPE);
+  set.policy = u32(NFTNL_SET_POLICY);
+  set.desc_size = u32(NFTNL_SET_DESC_SIZE);
+  set.gc_interval_ms = u32(NFTNL_SET_GC_INTERVAL);
+  if (nftnl_set_is_set(s.get(), NFTNL_SET_HANDLE))
+    set.handle = nftnl_set_get_u64(s.get(), NFTNL_SET_HANDLE);
+  if (nftnl_set_is_set(s.get(), NFTNL_SET_TIMEOUT))
+    set.timeout_ms = nftnl_set_get_u64(s.get(), NFTNL_SET_TIMEOUT);
+  if (nftnl_set_is_set(s.get(), NFTNL_SET_DESC_CONCAT)) {
+    uint32_t len = 0;
+    const auto* p =
+        static_cast<const uint8_t*>(nftnl_set_get_data(s.get(), NFTNL_SET_DESC_CONCAT, &len));
+    if (p != nullptr) set.field_lengths.assign(p, p + len);
+  }
+  if (nftnl_set_is_set(s.get(), NFTNL_SET_USERDATA)) {
+    uint32_t len = 0;
+    const auto* p =
+        static_cast<const uint8_t*>(nftnl_set_get_data(s.get(), NFTNL_SET_USERDATA, &len));
+    if (p != nullptr) set.userdata.assign(p, p + len);
+  }
+  nftnl_set_expr_foreach(s.get(), ConvertExprCb, &set.exprs);
+  return out;
+}
+
+Status ParseSetElemsMessage(const nlmsghdr* nlh, Set& set) {
+  nl::SetPtr s(nftnl_set_alloc());
+  if (!s || nftnl_set_elems_nlmsg_parse(nlh, s.get()) < 0) return ParseError("set element");
+  nl::ElemIterPtr it(nftnl_set_elems_iter_create(s.get()));
+  if (!it) return Error::FromErrno(ENOMEM, "iterating set elements");
+  for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it.get()); e != nullptr;
+       e = nftnl_set_elems_iter_next(it.get())) {
+    SetElement el;
+    auto bytes = [&](uint16_t attr) {
+      Bytes b;
+      if (!nftnl_set_elem_is_set(e, attr)) return b;
+      uint32_t len = 0;
+      const auto* p = static_cast<const uint8_t*>(nftnl_set_elem_get(e, attr, &len));
+      if (p != nullptr) b.assign(p, p + len);
+      return b;
+    };
+    el.key = bytes(NFTNL_SET_ELEM_KEY);
+    el.key_end = bytes(NFTNL_SET_ELEM_KEY_END);
+    el.data = bytes(NFTNL_SET_ELEM_DATA);
+    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+      el.flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
+    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT))
+      el.verdict = static_cast<int32_t>(nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT));
+    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN))
+      el.chain = StrOr(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN));
+    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_OBJREF))
+      el.objref = StrOr(nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_OBJREF));
+    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_TIMEOUT))
+      el.timeout_ms = nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_TIMEOUT);
+    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {
+      uint32_t len = 0;
+      const void* ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+      el.comment = UdataComment(ud, len, NFTNL_UDATA_SET_ELEM_COMMENT);
+    }
+    nftnl_set_elem_expr_foreach(e, ConvertExprCb, &el.exprs);
+    set.elements.push_back(std::move(el));
+  }
+  return OkStatus();
+}
+
+Result<ParsedFlowtable> ParseFlowtableMessage(const nlmsghdr* nlh) {
+  nl::FlowtablePtr f(nftnl_flowtable_alloc());
+  if (!f || nftnl_flowtable_nlmsg_parse(nlh, f.get()) < 0) return ParseError("flowtable");
+  ParsedFlowtable out;
+  out.family = FamilyOf(nftnl_flowtable_get_u32(f.get(), NFTNL_FLOWTABLE_FAMILY));
+  out.table = StrOr(nftnl_flowtable_get_str(f.get(), NFTNL_FLOWTABLE_TABLE));
+  Flowtable& ft = out.flowtable;
+  ft.name = StrOr(nftnl_flowtable_get_str(f.get(), NFTNL_FLOWTABLE_NAME));
+  if (nftnl_flowtable_is_set(f.get(), NFTNL_FLOWTABLE_HOOKNUM))
+    ft.hook = nftnl_flowtable_get_u32(f.get(), NFTNL_FLOWTABLE_HOOKNUM);
+  if (nftnl_flowtable_is_set(f.get(), NFTNL_FLOWTABLE_PRIO))
+    ft.priority = nftnl_flowtable_get_s32(f.get(), NFTNL_FLOWTABLE_PRIO);
+  if (nftnl_flowtable_is_set(f.get(), NFTNL_FLOWTABLE_FLAGS))
+    ft.flags = nftnl_flowtable_get_u32(f.get(), NFTNL_FLOWTABLE_FLAGS);
+  if (nftnl_flowtable_is_set(f.get(), NFTNL_FLOWTABLE_HANDLE))
+    ft.handle = nftnl_flowtable_get_u64(f.get(), NFTNL_FLOWTABLE_HANDLE);
+  if (nftnl_flowtable_is_set(f.get(), NFTNL_FLOWTABLE_DEVICES)) {
+    const char* const* devs = nftnl_flowtable_get_array(f.get(), NFTNL_FLOWTABLE_DEVICES);
+    for (int i = 0; devs != nullptr && devs[i] != nullptr; ++i) ft.devices.emplace_back(devs[i]);
+  }
+  return out;
+}
+
+Result<ParsedObject> ParseObjectMessage(const nlmsghdr* nlh) {
+  nl::ObjPtr o(nftnl_obj_alloc());
+  if (!o || nftnl_obj_nlmsg_parse(nlh, o.get()) < 0) return ParseError("object");
+  ParsedObject out;
+  out.family = FamilyOf(nftnl_obj_get_u32(o.get(), NFTNL_OBJ_FAMILY));
+  out.table = StrOr(nftnl_obj_get_str(o.get(), NFTNL_OBJ_TABLE));
+  Object& obj = out.object;
+  obj.name = StrOr(nftnl_obj_get_str(o.get(), NFTNL_OBJ_NAME));
+  obj.type = nftnl_obj_get_u32(o.get(), NFTNL_OBJ_TYPE);
+  if (nftnl_obj_is_set(o.get(), NFTNL_OBJ_HANDLE))
+    obj.handle = nftnl_obj_get_u64(o.get(), NFTNL_OBJ_HANDLE);
+  if (nftnl_obj_is_set(o.get(), NFTNL_OBJ_USERDATA)) {
+    uint32_t len = 0;
+    const void* ud = nftnl_obj_get_data(o.get(), NFTNL_OBJ_USERDATA, &len);
+    obj.comment = UdataComment(ud, len, NFTNL_UDATA_OBJ_COMMENT);
+  }
+  struct ObjAttr {
+    uint16_t id;
+    std::string_view name;
+    AttrKind kind;
+  };
+  static const std::map<uint32_t, std::vector<ObjAttr>> kObjAttrs = {
+      {NFT_OBJECT_COUNTER, {{NFTNL_OBJ_CTR_PKTS, "pkts", I}, {NFTNL_OBJ_CTR_BYTES, "bytes", I}}},
+      {NFT_OBJECT_QUOTA,
+       {{NFTNL_OBJ_QUOTA_BYTES, "bytes", I}, {NFTNL_OBJ_QUOTA_CONSUMED, "consumed", I},
+        {NFTNL_OBJ_QUOTA_FLAGS, "flags", I}}},
+      {NFT_OBJECT_CT_HELPER,
+       {{NFTNL_OBJ_CT_HELPER_NAME, "name", S}, {NFTNL_OBJ_CT_HELPER_L3PROTO, "l3proto", I},
+        {NFTNL_OBJ_CT_HELPER_L4PROTO, "l4proto", I}}},
+      {NFT_OBJECT_LIMIT,
+       {{NFTNL_OBJ_LIMIT_RATE, "rate", I}, {NFTNL_OBJ_LIMIT_UNIT, "unit", I},
+        {NFTNL_OBJ_LIMIT_BURST, "burst", I}, {NFTNL_OBJ_LIMIT_TYPE, "type", I},
+        {NFTNL_OBJ_LIMIT_FLAGS, "flags", I}}},
+      {NFT_OBJECT_CT_TIMEOUT,
+       {{NFTNL_OBJ_CT_TIMEOUT_L3PROTO, "l3proto", I},
+        {NFTNL_OBJ_CT_TIMEOUT_L4PROTO, "l4proto", I}, {NFTNL_OBJ_CT_TIMEOUT_ARRAY, "array", D}}},
+      {NFT_OBJECT_SECMARK, {{NFTNL_OBJ_SECMARK_CTX, "ctx", S}}},
+      {NFT_OBJECT_CT_EXPECT,
+       {{NFTNL_OBJ_CT_EXPECT_L3PROTO, "l3proto", I}, {NFTNL_OBJ_CT_EXPECT_L4PROTO, "l4proto", I},
+        {NFTNL_OBJ_CT_EXPECT_DPORT, "dport", I}, {NFTNL_OBJ_CT_EXPECT_TIMEOUT, "timeout", I},
+        {NFTNL_OBJ_CT_EXPECT_SIZE, "size", I}}},
+      {NFT_OBJECT_SYNPROXY,
+       {{NFTNL_OBJ_SYNPROXY_MSS, "mss", I}, {NFTNL_OBJ_SYNPROXY_WSCALE, "wscale", I},
+        {NFTNL_OBJ_SYNPROXY_FLAGS, "flags", I}}},
+  };
+  auto it = kObjAttrs.find(obj.type);
+  if (it != kObjAttrs.end()) {
+    for (const ObjAttr& a : it->second) {
+      if (!nftnl_obj_is_set(o.get(), a.id)) continue;
+      uint32_t len = 0;
+      const void* p = nftnl_obj_get_data(o.get(), a.id, &len);
+      if (p == nullptr) continue;
+      switch (a.kind) {
+        case AttrKind::kInt: obj.attrs.emplace_back(std::string(a.name), IntOfLen(p, len)); break;
+        case AttrKind::kStr:
+          obj.attrs.emplace_back(std::string(a.name), std::string(static_cast<const char*>(p)));
+          break;
+        case AttrKind::kData: {
+          const auto* b = static_cast<const uint8_t*>(p);
+          obj.attrs.emplace_back(std::string(a.name), Bytes(b, b + len));
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// ----------------------------------------------------------------------------------------------
+// Talking to the kernel
+// ----------------------------------------------------------------------------------------------
+namespace {
+
+class NftSocket {
+ public:
+  static Result<NftSocket> Open(std::chrono::milliseconds timeout) {
+    nl::MnlSocketPtr s(mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC));
+    if (!s) return Error::FromErrno(errno, "opening netfilter netlink socket");
+    if (mnl_socket_bind(s.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+      return Error::FromErrno(errno, "binding netfilter netlink socket");
+    }
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+    setsockopt(mnl_socket_get_fd(s.get()), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    // Large dumps (100k set elements) arrive faster than we parse; a bigger buffer avoids ENOBUFS.
+    int rcvbuf = 4 << 20;
+    setsockopt(mnl_socket_get_fd(s.get()), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+    return NftSocket(std::move(s));
+  }
+
+  // Sends one request and feeds every reply message to `cb` until the kernel ends the exchange.
+  // EINTR in the result means the dump was interrupted by a concurrent change.
+  template <typename Fn>
+  Status Request(nlmsghdr* nlh, std::string_view what, Fn&& cb) {
+    nlh->nlmsg_seq = ++seq_;
+    if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0) {
+      return Error::FromErrno(errno, std::string(what));
+    }
+    struct Ctx {
+      Fn* fn;
+      Status status = OkStatus();
+    } ctx{&cb};
+    auto trampoline = [](const nlmsghdr* m, void* data) -> int {
+      auto* c = static_cast<Ctx*>(data);
+      Status st = (*c->fn)(m);
+      if (!st.ok()) {
+        c->status = st;
+        return MNL_CB_ERROR;
+      }
+      return MNL_CB_OK;
+    };
+    for (;;) {
+      ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size());
+      if (n < 0) {
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+          return Error::FromErrno(ETIMEDOUT, std::string(what) + " (no reply from the kernel)");
+        }
+        return Error::FromErrno(err, std::string(what));
+      }
+      errno = 0;
+      int ret = mnl_cb_run(buf_.data(), static_cast<size_t>(n), nlh->nlmsg_seq, portid(),
+                           +trampoline, &ctx);
+      if (!ctx.status.ok()) return ctx.status;
+      if (ret == MNL_CB_ERROR) return Error::FromErrno(errno != 0 ? errno : EPROTO, std::string(what));
+      if (ret == MNL_CB_STOP) return OkStatus();
+    }
+  }
+
+  uint32_t portid() const { return mnl_socket_get_portid(sock_.get()); }
+
+ private:
+  explicit NftSocket(nl::MnlSocketPtr s)
+      : sock_(std::move(s)), seq_(static_cast<uint32_t>(time(nullptr))), buf_(MNL_SOCKET_BUFFER_SIZE * 4) {}
+
+  nl::MnlSocketPtr sock_;
+  uint32_t seq_;
+  std::vector<char> buf_;
+};
+
+nlmsghdr* BuildHeader(std::vector<char>& buf, uint16_t type, uint16_t family, uint16_t flags) {
+  return nftnl_nlmsg_build_hdr(buf.data(), type, family, flags, 0);
+}
+
+Result<uint32_t> GetGeneration(NftSocket& sock) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = BuildHeader(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, NLM_F_ACK);
+  uint32_t gen = 0;
+  bool got = false;
+  Status st = sock.Request(nlh, "reading the nftables generation", [&](const nlmsghdr* m) {
+    nl::GenPtr g(nftnl_gen_alloc());
+    if (!g || nftnl_gen_nlmsg_parse(m, g.get()) < 0) return Status(ParseError("generation"));
+    gen = nftnl_gen_get_u32(g.get(), NFTNL_GEN_ID);
+    got = true;
+    return OkStatus();
+  });
+  if (!st.ok()) return st.error();
+  if (!got) return Error::FromErrno(EPROTO, "reading the nftables generation (no reply)");
+  return gen;
+}
+
+template <typename Parsed, typename ParseFn, typename Sink>
+Status DumpObjects(NftSocket& sock, uint16_t type, std::string_view what, ParseFn parse,
+                   Sink sink) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = BuildHeader(buf, type, NFPROTO_UNSPEC, NLM_F_DUMP);
+  return sock.Request(nlh, "dumping " + std::string(what), [&](const nlmsghdr* m) -> Status {
+    Result<Parsed> p = parse(m);
+    if (!p.ok()) return p.error();
+    sink(std::move(p.value()));
+    return OkStatus();
+  });
+}
+
+Table* FindTableMut(Ruleset& rs, Family family, const std::string& name) {
+  for (auto& t : rs.tables) {
+    if (t.family == family && t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+Result<Ruleset> DumpOnce(NftSocket& sock, const DumpOptions& options) {
+  Ruleset rs;
+  Status st = DumpObjects<Table>(sock, NFT_MSG_GETTABLE, "tables", ParseTableMessage,
+                                 [&](Table t) { rs.tables.push_back(std::move(t)); });
+  if (!st.ok()) return st.error();
+
+  st = DumpObjects<ParsedChain>(sock, NFT_MSG_GETCHAIN, "chains", ParseChainMessage,
+                                [&](ParsedChain c) {
+                                  if (Table* t = FindTableMut(rs, c.family, c.table))
+                                    t->chains.push_back(std::move(c.chain));
+                                });
+  if (!st.ok()) return st.error();
+
+  st = DumpObjects<ParsedSet>(sock, NFT_MSG_GETSET, "sets", ParseSetMessage, [&](ParsedSet s) {
+    if (Table* t = FindTableMut(rs, s.family, s.table)) t->sets.push_back(std::move(s.set));
+  });
+  if (!st.ok()) return st.error();
+
+  for (Table& t : rs.tables) {
+    for (Set& s : t.sets) {
+      if (!s.anonymous() && !options.named_set_elements) continue;
+      nl::SetPtr req(nftnl_set_alloc());
+      if (!req) return Error::FromErrno(ENOMEM, "allocating set request");
+      nftnl_set_set_str(req.get(), NFTNL_SET_TABLE, t.name.c_str());
+      nftnl_set_set_str(req.get(), NFTNL_SET_NAME, s.name.c_str());
+      std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+      nlmsghdr* nlh = BuildHeader(buf, NFT_MSG_GETSETELEM, static_cast<uint16_t>(t.family),
+                                  NLM_F_DUMP | NLM_F_ACK);
+      nftnl_set_elems_nlmsg_build_payload(nlh, req.get());
+      std::string what = "dumping elements of set " + s.name + " in table " +
+                         std::string(FamilyName(t.family)) + " " + t.name;
+      st = sock.Request(nlh, what, [&](const nlmsghdr* m) { return ParseSetElemsMessage(m, s); });
+      if (!st.ok()) return st.error();
+    }
+  }
+
+  st = DumpObjects<ParsedRule>(sock, NFT_MSG_GETRULE, "rules", ParseRuleMessage,
+                               [&](ParsedRule r) {
+                                 Table* t = FindTableMut(rs, r.family, r.table);
+                                 if (t == nullptr) return;
+                                 for (Chain& c : t->chains) {
+                                   if (c.name == r.chain) {
+                                     c.rules.push_back(std::move(r.rule));
+                                     return;
+                                   }
+                                 }
+                               });
+  if (!st.ok()) return st.error();
+
+  st = DumpObjects<ParsedFlowtable>(sock, NFT_MSG_GETFLOWTABLE, "flowtables",
+                                    ParseFlowtableMessage, [&](ParsedFlowtable f) {
+                                      if (Table* t = FindTableMut(rs, f.family, f.table))
+                                        t->flowtables.push_back(std::move(f.flowtable));
+                                    });
+  if (!st.ok()) return st.error();
+
+  st = DumpObjects<ParsedObject>(sock, NFT_MSG_GETOBJ, "objects", ParseObjectMessage,
+                                 [&](ParsedObject o) {
+                                   if (Table* t = FindTableMut(rs, o.family, o.table))
+                                     t->objects.push_back(std::move(o.object));
+                                 });
+  if (!st.ok()) return st.error();
+  return rs;
+}
+
+}  // namespace
+
+Result<uint32_t> ReadGeneration(std::chrono::milliseconds timeout) {
+  auto sock = NftSocket::Open(timeout);
+  if (!sock.ok()) return sock.error();
+  return GetGeneration(*sock);
+}
+
+Result<Ruleset> DumpRuleset(const DumpOptions& options) {
+  auto sock = NftSocket::Open(options.timeout);
+  if (!sock.ok()) return sock.error();
+  for (int attempt = 0; attempt < options.max_attempts; ++attempt) {
+    auto before = GetGeneration(*sock);
+    if (!before.ok()) return before.error();
+    auto rs = DumpOnce(*sock, options);
+    if (!rs.ok()) {
+      // NLM_F_DUMP_INTR (libmnl reports EINTR) or an object that vanished between two requests
+      // (ENOENT) means the ruleset changed while we read it: read it again.
+      int err = rs.error().code.value();
+      if (rs.error().code.category() == std::system_category() && (err == EINTR || err == ENOENT))
+        continue;
+      return rs.error();
+    }
+    auto after = GetGeneration(*sock);
+    if (!after.ok()) return after.error();
+    if (*before == *after) {
+      rs->generation = *after;
+      return rs;
+    }
+  }
+  return Error::FromErrno(EAGAIN, "dumping the ruleset: it kept changing while being read");
+}
+
+}  // namespace fwgate::nft

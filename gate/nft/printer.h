@@ -1,0 +1,58 @@
+// Renders the ruleset model in nft syntax: whole rulesets (like `nft list ruleset`), single rules,
+// chain headers, sets and set elements. Expressions it does not recognise are shown in a readable
+// low-level form ("[kind attr=value ...]"); no expression is ever dropped silently.
+// Pure functions of plain values; thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "gate/nft/ruleset.h"
+
+namespace fwgate::nft {
+
+struct PrintOptions {
+  bool counters = true;  // print counter/quota usage values ("counter packets 1 bytes 60")
+  bool handles = false;  // append "# handle N" like `nft -a`
+};
+
+// How one rule was rendered: the text, and for every expression of the rule whether the
+// high-level printer accounted for it (rendered it, or consumed it as an implicit protocol
+// dependency nft itself does not print). Expressions not accounted for appear in the text in
+// low-level form and are counted in `fallback_exprs`.
+struct RuleRendering {
+  std::string text;
+  std::vector<bool> covered;
+  size_t fallback_exprs = 0;
+};
+
+// One rule, in the context of its table (for set lookups and maps). No trailing newline.
+[[nodiscard]] RuleRendering RenderRule(const Table& table, const Rule& rule,
+                                       const PrintOptions& options = {});
+[[nodiscard]] std::string RuleText(const Table& table, const Rule& rule,
+                                   const PrintOptions& options = {});
+
+// "type filter hook input priority filter; policy drop;" for base chains, "" for regular ones.
+[[nodiscard]] std::string ChainHeaderText(const Table& table, const Chain& chain);
+
+// The elements of a set as the user wrote them, one string each, ascending by key:
+// "10.0.0.0/24", "6800-7300", "22 : accept", "10.1.1.1 . 22". Interval start/end pairs are
+// merged into one element.
+[[nodiscard]] std::vector<std::string> ElementTexts(const Table& table, const Set& set);
+
+// The declaration of a named set/map without its elements: "type ipv4_addr; flags interval;".
+[[nodiscard]] std::string SetHeaderText(const Table& table, const Set& set);
+
+// Flowtable and object declarations (the lines inside their braces, joined with "; ").
+[[nodiscard]] std::string FlowtableText(const Table& table, const Flowtable& flowtable);
+[[nodiscard]] std::string ObjectText(const Table& table, const Object& object,
+                                     const PrintOptions& options = {});
+
+// The whole ruleset in `nft list ruleset` layout; loadable by `nft -f` when no expression fell
+// back to low-level form.
+[[nodiscard]] std::string RulesetText(const Ruleset& ruleset, const PrintOptions& options = {});
+
+// The low-level form of one expression: "[payload base=1 offset=12 len=4 dreg=1]".
+[[nodiscard]] std::string LowLevelText(const Expr& expr);
+
+}  // namespace fwgate::nft
