@@ -273,6 +273,7 @@ Error ParseError(std::string_view what) {
 Result<Table> ParseTableMessage(const nlmsghdr* nlh) {
   nl::TablePtr t(nftnl_table_alloc());
   if (!t || nftnl_table_nlmsg_parse(nlh, t.get()) < 0) return ParseError("table");
+  if (!nftnl_table_is_set(t.get(), NFTNL_TABLE_NAME)) return ParseError("table (no name)");
   Table out;
   out.name = StrOr(nftnl_table_get_str(t.get(), NFTNL_TABLE_NAME));
   out.family = FamilyOf(nftnl_table_get_u32(t.get(), NFTNL_TABLE_FAMILY));
@@ -291,6 +292,8 @@ Result<Table> ParseTableMessage(const nlmsghdr* nlh) {
 Result<ParsedChain> ParseChainMessage(const nlmsghdr* nlh) {
   nl::ChainPtr c(nftnl_chain_alloc());
   if (!c || nftnl_chain_nlmsg_parse(nlh, c.get()) < 0) return ParseError("chain");
+  if (!nftnl_chain_is_set(c.get(), NFTNL_CHAIN_NAME) || !nftnl_chain_is_set(c.get(), NFTNL_CHAIN_TABLE))
+    return ParseError("chain (no name or table)");
   ParsedChain out;
   out.family = FamilyOf(nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_FAMILY));
   out.table = StrOr(nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE));
@@ -327,6 +330,8 @@ Result<ParsedChain> ParseChainMessage(const nlmsghdr* nlh) {
 Result<ParsedRule> ParseRuleMessage(const nlmsghdr* nlh) {
   nl::RulePtr r(nftnl_rule_alloc());
   if (!r || nftnl_rule_nlmsg_parse(nlh, r.get()) < 0) return ParseError("rule");
+  if (!nftnl_rule_is_set(r.get(), NFTNL_RULE_TABLE) || !nftnl_rule_is_set(r.get(), NFTNL_RULE_CHAIN))
+    return ParseError("rule (no table or chain)");
   ParsedRule out;
   out.family = FamilyOf(nftnl_rule_get_u32(r.get(), NFTNL_RULE_FAMILY));
   out.table = StrOr(nftnl_rule_get_str(r.get(), NFTNL_RULE_TABLE));
@@ -352,6 +357,8 @@ Result<ParsedRule> ParseRuleMessage(const nlmsghdr* nlh) {
 Result<ParsedSet> ParseSetMessage(const nlmsghdr* nlh) {
   nl::SetPtr s(nftnl_set_alloc());
   if (!s || nftnl_set_nlmsg_parse(nlh, s.get()) < 0) return ParseError("set");
+  if (!nftnl_set_is_set(s.get(), NFTNL_SET_NAME) || !nftnl_set_is_set(s.get(), NFTNL_SET_TABLE))
+    return ParseError("set (no name or table)");
   ParsedSet out;
   out.family = FamilyOf(nftnl_set_get_u32(s.get(), NFTNL_SET_FAMILY));
   out.table = StrOr(nftnl_set_get_str(s.get(), NFTNL_SET_TABLE));
@@ -432,6 +439,9 @@ Status ParseSetElemsMessage(const nlmsghdr* nlh, Set& set) {
 Result<ParsedFlowtable> ParseFlowtableMessage(const nlmsghdr* nlh) {
   nl::FlowtablePtr f(nftnl_flowtable_alloc());
   if (!f || nftnl_flowtable_nlmsg_parse(nlh, f.get()) < 0) return ParseError("flowtable");
+  if (!nftnl_flowtable_is_set(f.get(), NFTNL_FLOWTABLE_NAME) ||
+      !nftnl_flowtable_is_set(f.get(), NFTNL_FLOWTABLE_TABLE))
+    return ParseError("flowtable (no name or table)");
   ParsedFlowtable out;
   out.family = FamilyOf(nftnl_flowtable_get_u32(f.get(), NFTNL_FLOWTABLE_FAMILY));
   out.table = StrOr(nftnl_flowtable_get_str(f.get(), NFTNL_FLOWTABLE_TABLE));
@@ -455,6 +465,8 @@ Result<ParsedFlowtable> ParseFlowtableMessage(const nlmsghdr* nlh) {
 Result<ParsedObject> ParseObjectMessage(const nlmsghdr* nlh) {
   nl::ObjPtr o(nftnl_obj_alloc());
   if (!o || nftnl_obj_nlmsg_parse(nlh, o.get()) < 0) return ParseError("object");
+  if (!nftnl_obj_is_set(o.get(), NFTNL_OBJ_NAME) || !nftnl_obj_is_set(o.get(), NFTNL_OBJ_TABLE))
+    return ParseError("object (no name or table)");
   ParsedObject out;
   out.family = FamilyOf(nftnl_obj_get_u32(o.get(), NFTNL_OBJ_FAMILY));
   out.table = StrOr(nftnl_obj_get_str(o.get(), NFTNL_OBJ_TABLE));
@@ -708,9 +720,11 @@ Result<uint32_t> ReadGeneration(std::chrono::milliseconds timeout) {
 }
 
 Result<Ruleset> DumpRuleset(const DumpOptions& options) {
-  auto sock = NftSocket::Open(options.timeout);
-  if (!sock.ok()) return sock.error();
   for (int attempt = 0; attempt < options.max_attempts; ++attempt) {
+    // A fresh socket per attempt: an interrupted dump leaves unread replies queued on the old
+    // one, which the next request would otherwise read as out-of-sequence (EPROTO).
+    auto sock = NftSocket::Open(options.timeout);
+    if (!sock.ok()) return sock.error();
     auto before = GetGeneration(*sock);
     if (!before.ok()) return before.error();
     auto rs = DumpOnce(*sock, options);
