@@ -1,8 +1,18 @@
+// Declarations in nft syntax (tables, chains, sets, flowtables, objects) and the whole-ruleset
+// layout of `nft list ruleset`. Rules are rendered by print_expr.cpp.
 #include "gate/nft/printer.h"
 
 #include <fmt/format.h>
 
+#include <array>
+#include <cstring>
+#include <optional>
+
+#include "gate/nft/print_internal.h"
+
 namespace fwgate::nft {
+
+namespace pr = print;
 
 std::string LowLevelText(const Expr& expr) {
   std::string out = "[" + expr.kind;
@@ -21,61 +31,391 @@ std::string LowLevelText(const Expr& expr) {
   return out + "]";
 }
 
-RuleRendering RenderRule(const Table& /*table*/, const Rule& rule, const PrintOptions& /*opt*/) {
-  RuleRendering r;
-  r.covered.assign(rule.exprs.size(), false);
-  for (const auto& e : rule.exprs) {
-    if (!r.text.empty()) r.text += " ";
-    r.text += LowLevelText(e);
-    ++r.fallback_exprs;
-  }
-  if (!rule.comment.empty()) r.text += " comment \"" + rule.comment + "\"";
-  return r;
-}
-
 std::string RuleText(const Table& table, const Rule& rule, const PrintOptions& options) {
   return RenderRule(table, rule, options).text;
 }
 
-std::string ChainHeaderText(const Table& table, const Chain& chain) {
-  if (!chain.base) return {};
-  return fmt::format("type {} hook {} priority {}; policy {};", chain.base->type,
-                     HookName(table.family, chain.base->hook), chain.base->priority,
-                     chain.base->policy == 0 ? "drop" : "accept");
+namespace {
+
+struct StdPrio {
+  std::string_view name;
+  int32_t value;
+  int hook;  // only valid for this hook; -1 for any
+};
+
+// nft's standard priority names (nftables src/rule.c std_prios / bridge_std_prios).
+std::string PriorityText(Family family, uint32_t hook, int32_t prio) {
+  static constexpr std::array kInet = {StdPrio{"raw", -300, -1},    StdPrio{"mangle", -150, -1},
+                                       StdPrio{"dstnat", -100, 0},  StdPrio{"filter", 0, -1},
+                                       StdPrio{"security", 50, -1}, StdPrio{"srcnat", 100, 4}};
+  static constexpr std::array kBridge = {StdPrio{"dstnat", -300, 0}, StdPrio{"filter", -200, -1},
+                                         StdPrio{"out", 100, 3}, StdPrio{"srcnat", 300, 4}};
+  static constexpr std::array kFilterOnly = {StdPrio{"filter", 0, -1}};
+  auto pick = [&](const auto& table) -> std::string {
+    for (const StdPrio& p : table) {
+      if (p.hook >= 0 && static_cast<uint32_t>(p.hook) != hook) continue;
+      int64_t off = static_cast<int64_t>(prio) - p.value;
+      if (off == 0) return std::string(p.name);
+    }
+    for (const StdPrio& p : table) {
+      if (p.hook >= 0 && static_cast<uint32_t>(p.hook) != hook) continue;
+      int64_t off = static_cast<int64_t>(prio) - p.value;
+      if (off > 0 && off <= 10) return fmt::format("{} + {}", p.name, off);
+      if (off < 0 && off >= -10) return fmt::format("{} - {}", p.name, -off);
+    }
+    return std::to_string(prio);
+  };
+  switch (family) {
+    case Family::kIp:
+    case Family::kIp6:
+    case Family::kInet:
+      return pick(kInet);
+    case Family::kBridge:
+      return pick(kBridge);
+    case Family::kArp:
+    case Family::kNetdev:
+      return pick(kFilterOnly);
+    default:
+      return std::to_string(prio);
+  }
 }
 
-std::vector<std::string> ElementTexts(const Table& /*table*/, const Set& set) {
-  std::vector<std::string> out;
-  for (const auto& e : set.elements) {
-    std::string s = "0x";
-    for (uint8_t b : e.key) s += fmt::format("{:02x}", b);
-    out.push_back(s);
+std::string DevicesText(const std::vector<std::string>& devices) {
+  if (devices.size() == 1) return " device " + pr::Quote(devices[0]);
+  std::string s = " devices = { ";
+  for (size_t i = 0; i < devices.size(); ++i) s += (i == 0 ? "" : ", ") + pr::Quote(devices[i]);
+  return s + " }";
+}
+
+// Set userdata TLVs (libnftnl udata.h, NFTNL_UDATA_SET_*): u8 type, u8 len, value.
+struct SetUdata {
+  std::optional<uint32_t> key_byteorder;  // BYTEORDER_HOST_ENDIAN 1, BIG 2
+  std::optional<uint32_t> data_byteorder;
+  std::string comment;
+};
+
+SetUdata ParseSetUdata(const Bytes& ud) {
+  SetUdata out;
+  size_t off = 0;
+  while (off + 2 <= ud.size()) {
+    uint8_t type = ud[off];
+    uint8_t len = ud[off + 1];
+    if (off + 2 + len > ud.size()) break;
+    const uint8_t* v = ud.data() + off + 2;
+    if ((type == 0 || type == 1) && len == 4) {
+      uint32_t x = static_cast<uint32_t>(pr::BytesToInt(v, 4, false));
+      (type == 0 ? out.key_byteorder : out.data_byteorder) = x;
+    } else if (type == 7 && len > 0) {  // NFTNL_UDATA_SET_COMMENT
+      out.comment.assign(reinterpret_cast<const char*>(v),
+                         strnlen(reinterpret_cast<const char*>(v), len));
+    }
+    off += 2 + len;
   }
   return out;
 }
 
+std::string TypeListText(uint32_t type) {
+  std::string s;
+  for (uint32_t id : pr::SplitConcatType(type)) {
+    std::string_view n = pr::TypeName(id);
+    if (!s.empty()) s += " . ";
+    s += n.empty() ? fmt::format("{}", id) : std::string(n);
+  }
+  return s;
+}
+
+std::vector<std::string> SetLines(const Set& set, const PrintOptions& o) {
+  std::vector<std::string> lines;
+  std::string type = "type " + TypeListText(set.key_type);
+  if (set.is_object_map()) {
+    type += " : " + std::string(ObjectTypeName(set.obj_type));
+  } else if (set.is_map()) {
+    type +=
+        set.data_type == pr::kVerdictDataType ? " : verdict" : " : " + TypeListText(set.data_type);
+  }
+  lines.push_back(type);
+  if (set.desc_size != 0) lines.push_back(fmt::format("size {}", set.desc_size));
+  if (set.policy == 1) lines.push_back("policy memory");
+  std::string flags;
+  auto flag = [&](uint32_t bit, std::string_view name) {
+    if (set.flags & bit) flags += (flags.empty() ? "" : ",") + std::string(name);
+  };
+  flag(0x2, "constant");
+  flag(0x20, "dynamic");
+  flag(0x4, "interval");
+  flag(0x10, "timeout");
+  if (!flags.empty()) lines.push_back("flags " + flags);
+  if (set.timeout_ms != 0) lines.push_back("timeout " + pr::TimeText(set.timeout_ms));
+  if (set.gc_interval_ms != 0) lines.push_back("gc-interval " + pr::TimeText(set.gc_interval_ms));
+  for (const Expr& e : set.exprs) {
+    if (e.kind == "counter") {
+      lines.push_back(
+          o.counters ? fmt::format("counter packets {} bytes {}", e.Int("packets"), e.Int("bytes"))
+                     : "counter");
+    } else {
+      lines.push_back(LowLevelText(e));
+    }
+  }
+  SetUdata ud = ParseSetUdata(set.userdata);
+  if (!ud.comment.empty()) lines.push_back("comment " + pr::Quote(ud.comment));
+  return lines;
+}
+
+std::vector<std::string> ElementTextsWith(const Set& set, const PrintOptions& o) {
+  std::vector<pr::KeyPart> key =
+      pr::PartsFromType(set.key_type, set.key_len, set.field_lengths, set.is_interval());
+  std::vector<pr::KeyPart> data;
+  if (set.is_map() && set.data_type != pr::kVerdictDataType)
+    data = pr::PartsFromType(set.data_type, set.data_len, {}, false);
+  bool ok = true;
+  return pr::ElementStrings(set, key, data, o, &ok);
+}
+
+std::string Join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i == 0 ? "" : std::string(sep)) + v[i];
+  return s;
+}
+
+std::string L3ProtoName(uint64_t v) {
+  switch (v) {
+    case 1:
+      return "inet";
+    case 2:
+      return "ip";
+    case 10:
+      return "ip6";
+    case 7:
+      return "bridge";
+    case 3:
+      return "arp";
+    case 5:
+      return "netdev";
+    default:
+      return std::to_string(v);
+  }
+}
+
+uint64_t ObjInt(const Object& o, std::string_view name, uint64_t fallback = 0) {
+  for (const auto& [k, v] : o.attrs) {
+    if (k == name) {
+      if (const auto* i = std::get_if<uint64_t>(&v)) return *i;
+    }
+  }
+  return fallback;
+}
+std::string ObjStr(const Object& o, std::string_view name) {
+  for (const auto& [k, v] : o.attrs) {
+    if (k == name) {
+      if (const auto* s = std::get_if<std::string>(&v)) return *s;
+    }
+  }
+  return {};
+}
+Bytes ObjData(const Object& o, std::string_view name) {
+  for (const auto& [k, v] : o.attrs) {
+    if (k == name) {
+      if (const auto* b = std::get_if<Bytes>(&v)) return *b;
+    }
+  }
+  return {};
+}
+
+std::string UnitName(uint64_t unit) {
+  switch (unit) {
+    case 60:
+      return "minute";
+    case 3600:
+      return "hour";
+    case 86400:
+      return "day";
+    case 604800:
+      return "week";
+    default:
+      return "second";
+  }
+}
+
+struct TimeoutState {
+  std::string_view name;
+  uint32_t kernel_default;  // seconds; nft prints only states that differ from these
+};
+std::vector<TimeoutState> TimeoutStates(uint64_t l4proto) {
+  switch (l4proto) {
+    case 6:
+      return {{"syn_sent", 120},  {"syn_recv", 60}, {"established", 432000}, {"fin_wait", 120},
+              {"close_wait", 60}, {"last_ack", 30}, {"time_wait", 120},      {"close", 10},
+              {"syn_sent2", 120}, {"retrans", 300}, {"unacknowledged", 300}};
+    case 17:
+    case 136:
+      return {{"unreplied", 30}, {"replied", 120}};
+    default:
+      return {{"timeout", 30}};
+  }
+}
+
+std::vector<std::string> ObjectLines(const Object& obj, const PrintOptions& o) {
+  std::vector<std::string> lines;
+  if (!obj.comment.empty()) lines.push_back("comment " + pr::Quote(obj.comment));
+  uint8_t proto = static_cast<uint8_t>(ObjInt(obj, "l4proto"));
+  switch (obj.type) {
+    case 1:  // counter
+      if (o.counters)
+        lines.push_back(
+            fmt::format("packets {} bytes {}", ObjInt(obj, "pkts"), ObjInt(obj, "bytes")));
+      break;
+    case 2: {  // quota
+      std::string s = fmt::format("{}{}", (ObjInt(obj, "flags") & 1) ? "over " : "",
+                                  pr::ByteAmount(ObjInt(obj, "bytes")));
+      if (o.counters && ObjInt(obj, "consumed") != 0)
+        s += " used " + pr::ByteAmount(ObjInt(obj, "consumed"));
+      lines.push_back(s);
+      break;
+    }
+    case 3:  // ct helper
+      lines.push_back(fmt::format("type {} protocol {}", pr::Quote(ObjStr(obj, "name")),
+                                  pr::ProtocolName(proto)));
+      lines.push_back("l3proto " + L3ProtoName(ObjInt(obj, "l3proto")));
+      break;
+    case 4: {  // limit
+      bool over = (ObjInt(obj, "flags") & 1) != 0;
+      uint64_t burst = ObjInt(obj, "burst");
+      std::string unit = UnitName(ObjInt(obj, "unit", 1));
+      if (ObjInt(obj, "type") == 1) {
+        std::string s = fmt::format("rate {}{}/{}", over ? "over " : "",
+                                    pr::ByteAmount(ObjInt(obj, "rate")), unit);
+        if (burst != 0) s += " burst " + pr::ByteAmount(burst);
+        lines.push_back(s);
+      } else {
+        std::string s = fmt::format("rate {}{}/{}", over ? "over " : "", ObjInt(obj, "rate"), unit);
+        if (burst != 0) s += fmt::format(" burst {} packets", burst);
+        lines.push_back(s);
+      }
+      break;
+    }
+    case 7: {  // ct timeout
+      lines.push_back("protocol " + pr::ProtocolName(proto));
+      lines.push_back("l3proto " + L3ProtoName(ObjInt(obj, "l3proto")));
+      Bytes arr = ObjData(obj, "array");
+      std::vector<TimeoutState> states = TimeoutStates(proto);
+      std::string pol;
+      for (size_t i = 0; i < states.size() && (i + 1) * 4 <= arr.size(); ++i) {
+        uint64_t v = pr::BytesToInt(arr.data() + i * 4, 4, false);
+        if (v == 0 || v == states[i].kernel_default) continue;
+        pol += (pol.empty() ? "" : ", ") + fmt::format("{} : {}", states[i].name, v);
+      }
+      if (!pol.empty()) lines.push_back("policy = { " + pol + " }");
+      break;
+    }
+    case 8:  // secmark
+      lines.push_back(pr::Quote(ObjStr(obj, "ctx")));
+      break;
+    case 9:  // ct expectation
+      lines.push_back("protocol " + pr::ProtocolName(proto));
+      lines.push_back(fmt::format("dport {}", ObjInt(obj, "dport")));
+      lines.push_back("timeout " + pr::TimeText(ObjInt(obj, "timeout")));
+      lines.push_back(fmt::format("size {}", ObjInt(obj, "size")));
+      lines.push_back("l3proto " + L3ProtoName(ObjInt(obj, "l3proto")));
+      break;
+    case 10: {  // synproxy
+      lines.push_back(fmt::format("mss {}", ObjInt(obj, "mss")));
+      lines.push_back(fmt::format("wscale {}", ObjInt(obj, "wscale")));
+      uint64_t f = ObjInt(obj, "flags");
+      std::string s;
+      if (f & 1) s += "timestamp";
+      if (f & 2) s += s.empty() ? "sack-perm" : " sack-perm";
+      if (!s.empty()) lines.push_back(s);
+      break;
+    }
+    default:
+      break;
+  }
+  return lines;
+}
+
+std::vector<std::string> FlowtableLines(const Table& table, const Flowtable& ft) {
+  std::vector<std::string> lines;
+  lines.push_back(fmt::format("hook {} priority {}", HookName(Family::kNetdev, ft.hook),
+                              PriorityText(Family::kNetdev, ft.hook, ft.priority)));
+  if (!ft.devices.empty()) {
+    std::string s = "devices = { ";
+    for (size_t i = 0; i < ft.devices.size(); ++i) s += (i == 0 ? "" : ", ") + ft.devices[i];
+    lines.push_back(s + " }");
+  }
+  if (ft.flags & 1) lines.push_back("flags offload");
+  (void)table;
+  return lines;
+}
+
+std::string HandleSuffix(const PrintOptions& o, uint64_t handle) {
+  return o.handles ? fmt::format(" # handle {}", handle) : std::string();
+}
+
+}  // namespace
+
+std::string ChainHeaderText(const Table& table, const Chain& chain) {
+  if (!chain.base) return {};
+  const BaseChain& b = *chain.base;
+  std::string s = fmt::format("type {} hook {}", b.type.empty() ? "filter" : b.type,
+                              HookName(table.family, b.hook));
+  if (!b.devices.empty()) s += DevicesText(b.devices);
+  s += fmt::format(" priority {}; policy {};", PriorityText(table.family, b.hook, b.priority),
+                   b.policy == 0 ? "drop" : "accept");
+  return s;
+}
+
+std::vector<std::string> ElementTexts(const Table& /*table*/, const Set& set) {
+  return ElementTextsWith(set, PrintOptions{});
+}
+
 std::string SetHeaderText(const Table& /*table*/, const Set& set) {
-  return fmt::format("type {}; flags {};", set.key_type, set.flags);
+  return Join(SetLines(set, PrintOptions{}), "; ") + ";";
 }
 
-std::string FlowtableText(const Table& /*table*/, const Flowtable& ft) {
-  return fmt::format("hook {} priority {};", ft.hook, ft.priority);
+std::string FlowtableText(const Table& table, const Flowtable& flowtable) {
+  return Join(FlowtableLines(table, flowtable), "; ");
 }
 
-std::string ObjectText(const Table& /*table*/, const Object& obj, const PrintOptions&) {
-  return std::string(ObjectTypeName(obj.type)) + " " + obj.name;
+std::string ObjectText(const Table& /*table*/, const Object& object, const PrintOptions& options) {
+  return Join(ObjectLines(object, options), "; ");
 }
 
 std::string RulesetText(const Ruleset& ruleset, const PrintOptions& options) {
   std::string out;
   for (const auto& t : ruleset.tables) {
-    out += fmt::format("table {} {} {{\n", FamilyName(t.family), t.name);
-    for (const auto& c : t.chains) {
-      out += fmt::format("\tchain {} {{\n", c.name);
-      if (c.base) out += "\t\t" + ChainHeaderText(t, c) + "\n";
-      for (const auto& r : c.rules) out += "\t\t" + RuleText(t, r, options) + "\n";
-      out += "\t}\n";
+    out += fmt::format("table {} {} {{{}\n", FamilyName(t.family), t.name,
+                       HandleSuffix(options, t.handle));
+    if (t.flags & 1) out += "\tflags dormant\n";
+    if (!t.comment.empty()) out += "\tcomment " + pr::Quote(t.comment) + "\n";
+    std::vector<std::string> blocks;
+    for (const auto& o : t.objects) {
+      std::string b = fmt::format("\t{} {} {{{}\n", ObjectTypeName(o.type), o.name,
+                                  HandleSuffix(options, o.handle));
+      for (const auto& l : ObjectLines(o, options)) b += "\t\t" + l + "\n";
+      blocks.push_back(b + "\t}\n");
     }
+    for (const auto& s : t.sets) {
+      if (s.anonymous()) continue;
+      std::string b = fmt::format("\t{} {} {{{}\n", s.is_map() || s.is_object_map() ? "map" : "set",
+                                  s.name, HandleSuffix(options, s.handle));
+      for (const auto& l : SetLines(s, options)) b += "\t\t" + l + "\n";
+      std::vector<std::string> elems = ElementTextsWith(s, options);
+      if (!elems.empty()) b += "\t\telements = { " + Join(elems, ", ") + " }\n";
+      blocks.push_back(b + "\t}\n");
+    }
+    for (const auto& f : t.flowtables) {
+      std::string b = fmt::format("\tflowtable {} {{{}\n", f.name, HandleSuffix(options, f.handle));
+      for (const auto& l : FlowtableLines(t, f)) b += "\t\t" + l + "\n";
+      blocks.push_back(b + "\t}\n");
+    }
+    for (const auto& c : t.chains) {
+      std::string b = fmt::format("\tchain {} {{{}\n", c.name, HandleSuffix(options, c.handle));
+      if (!c.comment.empty()) b += "\t\tcomment " + pr::Quote(c.comment) + "\n";
+      if (c.base) b += "\t\t" + ChainHeaderText(t, c) + "\n";
+      for (const auto& r : c.rules) b += "\t\t" + RuleText(t, r, options) + "\n";
+      blocks.push_back(b + "\t}\n");
+    }
+    out += Join(blocks, "\n");
     out += "}\n";
   }
   return out;

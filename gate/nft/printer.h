@@ -4,6 +4,8 @@
 // Pure functions of plain values; thread-safe.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,9 @@ namespace fwgate::nft {
 struct PrintOptions {
   bool counters = true;  // print counter/quota usage values ("counter packets 1 bytes 60")
   bool handles = false;  // append "# handle N" like `nft -a`
+  // Interface names by index, for `iif`/`oif` matches (the kernel holds only the index). An index
+  // with no name here is printed as a number, which nft also accepts.
+  std::map<uint32_t, std::string> interface_names;
 };
 
 // How one rule was rendered: the text, and for every expression of the rule whether the

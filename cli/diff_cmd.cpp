@@ -1,0 +1,138 @@
+// `fwgate diff --current FILE | --live [--netns NAME] --proposed FILE [--json] [--exit-code]`:
+// the structural plan of what would change if the proposed ruleset replaced the current one.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "base/exit_codes.h"
+#include "cli/command.h"
+#include "gate/diff/diff.h"
+#include "gate/diff/render.h"
+#include "gate/nft/loader.h"
+#include "gate/nft/netlink.h"
+#include "simulator/netns/netns.h"
+
+namespace fwgate::cli {
+namespace {
+
+struct DiffArgs {
+  std::string current, proposed, netns;
+  bool live = false, json = false, exit_code = false;
+};
+
+// Loads FILE through the kernel; on failure prints diagnostics and returns the exit code.
+std::optional<int> Load(const std::string& path, nft::Ruleset& out) {
+  nft::LoadResult r = nft::LoadRulesetFile(path);
+  switch (r.status) {
+    case nft::LoadStatus::kOk:
+      out = std::move(r.ruleset);
+      return std::nullopt;
+    case nft::LoadStatus::kInvalid:
+      for (const auto& d : r.diagnostics) std::cerr << d.ToString() << "\n";
+      if (r.diagnostics.empty()) std::cerr << path << ": " << r.reason << "\n";
+      return kExitBadInput;
+    case nft::LoadStatus::kUnsupported:
+    case nft::LoadStatus::kNoPrivilege:
+      std::cerr << "fwgate: cannot load " << path << ": " << r.reason << "\n";
+      for (const auto& d : r.diagnostics) std::cerr << d.ToString() << "\n";
+      return kExitUndecided;
+  }
+  return kExitUndecided;
+}
+
+// Dumps the host namespace, or the named one. Returns the exit code on failure.
+std::optional<int> DumpLive(const std::string& netns_name, nft::Ruleset& out) {
+  Result<nft::Ruleset> rs = Error::Msg("not run");
+  auto dump = [&] { rs = nft::DumpRuleset(); };
+  if (netns_name.empty()) {
+    dump();
+  } else {
+    if (!netns::IsValidName(netns_name)) {
+      std::cerr << "fwgate: diff: --netns: '" << netns_name
+                << "' is not a valid network namespace name\n";
+      return kExitBadInput;
+    }
+    auto ns = netns::OpenNamed(netns_name);
+    if (!ns) {
+      if (ns.error().code == std::errc::no_such_file_or_directory) {
+        std::cerr << "fwgate: diff: network namespace '" << netns_name
+                  << "' does not exist (no /run/netns/" << netns_name << ")\n";
+        return kExitBadInput;
+      }
+      std::cerr << "fwgate: diff: " << ns.error().ToString() << "\n";
+      return kExitUndecided;
+    }
+    if (auto st = netns::RunInNetns(*ns, dump); !st) {
+      std::cerr << "fwgate: diff: " << st.error().ToString() << "\n";
+      return kExitUndecided;
+    }
+  }
+  if (!rs) {
+    std::cerr << "fwgate: diff: reading the live ruleset: " << rs.error().ToString() << "\n";
+    return kExitUndecided;
+  }
+  out = std::move(*rs);
+  return std::nullopt;
+}
+
+int RunDiff(const DiffArgs& a) {
+  auto usage = [](const std::string& msg) {
+    std::cerr << "fwgate: diff: " << msg << "\nRun 'fwgate diff --help' for usage.\n";
+    return kExitBadInput;
+  };
+  if (a.current.empty() == !a.live) {
+    return usage(a.live ? "give either --current FILE or --live, not both"
+                        : "give the current ruleset: --current FILE or --live");
+  }
+  if (!a.netns.empty() && !a.live) return usage("--netns only goes with --live");
+  if (a.proposed.empty()) return usage("--proposed FILE is required");
+
+  nft::Ruleset current, proposed;
+  if (auto rc = a.live ? DumpLive(a.netns, current) : Load(a.current, current)) return *rc;
+  if (auto rc = Load(a.proposed, proposed)) return *rc;
+
+  diff::Plan plan = diff::DiffRulesets(current, proposed);
+  if (a.json) {
+    std::cout << diff::PlanToJson(plan).dump(2) << "\n";
+  } else {
+    bool colour = isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
+    std::cout << diff::PlanToText(plan, colour);
+  }
+  std::cout.flush();
+  return a.exit_code && !plan.empty() ? kExitFail : kExitPass;
+}
+
+const Registrar kDiff{Command{
+    "diff", 20, [](CLI::App& root) -> std::function<int()> {
+      auto* sub = root.add_subcommand(
+          "diff",
+          "Show what would change (plan-style) if the proposed ruleset replaced the current one");
+      auto args = std::make_shared<DiffArgs>();
+      sub->add_option("--current", args->current,
+                      "Current ruleset file (loaded through the kernel in a throwaway namespace)")
+          ->type_name("FILE");
+      sub->add_flag("--live", args->live,
+                    "Use the live ruleset of this host (or of --netns NAME) as the current one");
+      sub->add_option("--netns", args->netns,
+                      "With --live: named network namespace (/run/netns/NAME)")
+          ->type_name("NAME");
+      sub->add_option("--proposed", args->proposed, "Proposed ruleset file")->type_name("FILE");
+      sub->add_flag("--json", args->json, "Machine-readable output (stable JSON contract)");
+      sub->add_flag("--exit-code", args->exit_code,
+                    "Exit 1 when there are changes (like git diff --exit-code)");
+      sub->footer(
+          "Marks: + add, - remove, ~ change (before, then → after), > move (rule kept, new "
+          "place).\n"
+          "Rules are matched by content, not handle; counter/quota values are ignored.\n"
+          "Exit codes: 0 the plan was computed, whether or not there are changes (it is a plan,\n"
+          "not a gate; with --exit-code: 1 when there are changes), 2 bad input or usage\n"
+          "(unloadable file, unknown namespace), 3 could not decide (no privilege, kernel lacks a\n"
+          "feature the file needs).\n"
+          "Colour only when stdout is a terminal and NO_COLOR is unset.");
+      return [args] { return RunDiff(*args); };
+    }}};
+
+}  // namespace
+}  // namespace fwgate::cli

@@ -1,0 +1,204 @@
+// `fwgate replay --current FILE --proposed FILE [options]`: lab replay across a reload in network
+// namespaces; exit 0 survived, 1 broken, 2 bad input, 3 could not run (or unknown).
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+
+#include "base/exit_codes.h"
+#include "cli/command.h"
+#include "gate/nft/loader.h"
+#include "simulator/netns/netns.h"
+#include "simulator/replay/replay.h"
+#include "simulator/replay/report.h"
+
+namespace fwgate::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnStopSignal(int) { g_stop.store(true); }
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+struct Args {
+  std::string current, proposed;
+  std::string reload = "atomic";
+  int gap_ms = 1000;
+  int reload_timeout_ms = 30000;
+  int rolling_ms = 0;
+  std::string kernel, be_liberal;
+  int nodes = 3;
+  int per_node = 2;
+  double duration_s = 6;
+  int warmup_ms = 1500;
+  int stall_threshold_ms = 2000;
+  std::string public_net = "10.20.0.0/24";
+  std::string cluster_net = "10.30.0.0/24";
+  int delay_ms = 0;
+  double loss_percent = 0;
+  bool json = false;
+};
+
+// Validates one ruleset file through the kernel; prints diagnostics. Exit code or -1 when ok.
+int CheckRuleset(const std::string& path) {
+  nft::LoadResult r = nft::LoadRulesetFile(path);
+  if (r.status == nft::LoadStatus::kOk) return -1;
+  for (const auto& d : r.diagnostics) std::cerr << d.ToStringWithContext() << "\n";
+  if (r.diagnostics.empty()) std::cerr << path << ": " << r.reason << "\n";
+  if (r.status == nft::LoadStatus::kInvalid) return kExitBadInput;
+  std::cerr << "fwgate: could not check " << path << ": " << r.reason << "\n";
+  return kExitUndecided;
+}
+
+int Run(const Args& a) {
+  InstallStopHandlers();  // before anything slow, so SIGINT/SIGTERM always end in exit 3
+  auto procedure = reload::ParseProcedure(a.reload);
+  if (!procedure) {
+    std::cerr << "fwgate: " << procedure.error().context << "\n";
+    return kExitBadInput;
+  }
+  procedure->gap = std::chrono::milliseconds(a.gap_ms);
+  procedure->timeout = std::chrono::milliseconds(a.reload_timeout_ms);
+  replay::ReplayOptions o;
+  if (!a.kernel.empty()) {
+    auto k = replay::ParseKernelSpec(a.kernel, a.nodes);
+    if (!k) {
+      std::cerr << "fwgate: " << k.error().context << "\n";
+      return kExitBadInput;
+    }
+    o.kernels = *k;
+  }
+  if (!a.be_liberal.empty()) {
+    auto b = replay::ParseBeLiberalSpec(a.be_liberal, a.nodes);
+    if (!b) {
+      std::cerr << "fwgate: " << b.error().context << "\n";
+      return kExitBadInput;
+    }
+    o.be_liberal = *b;
+  }
+  o.topology.nodes = a.nodes;
+  o.topology.public_net = a.public_net;
+  o.topology.cluster_net = a.cluster_net;
+  o.topology.delay = std::chrono::milliseconds(a.delay_ms);
+  o.topology.loss_percent = a.loss_percent;
+  if (auto plan = lab::PlanTopology(o.topology); !plan) {
+    std::cerr << "fwgate: " << plan.error().context << "\n";
+    return kExitBadInput;
+  }
+  if (auto st = netns::CanCreateNamespaces(); !st) {
+    std::cerr << "fwgate: could not run: " << st.error().ToString() << "\n";
+    return kExitUndecided;
+  }
+  // Both files must load before anything is built (FILE:LINE:COL diagnostics, exit 2).
+  for (const std::string* f : {&a.current, &a.proposed}) {
+    if (int rc = CheckRuleset(*f); rc >= 0) return rc;
+  }
+  std::error_code ec;
+  o.current = std::filesystem::absolute(a.current, ec).lexically_normal().string();
+  o.proposed = std::filesystem::absolute(a.proposed, ec).lexically_normal().string();
+  o.procedure = *procedure;
+  o.connections_per_node = a.per_node;
+  o.duration = std::chrono::milliseconds(static_cast<int64_t>(a.duration_s * 1000));
+  o.warmup = std::chrono::milliseconds(a.warmup_ms);
+  o.stall_threshold = std::chrono::milliseconds(a.stall_threshold_ms);
+  o.rolling = std::chrono::milliseconds(a.rolling_ms);
+  o.stop = &g_stop;
+  if (g_stop.load()) {
+    std::cerr << "fwgate: interrupted\n";
+    return kExitUndecided;
+  }
+
+  bool interrupted = false;
+  auto rep = replay::RunReplay(o, &interrupted);
+  if (!rep) {
+    if (interrupted) {
+      std::cerr << "fwgate: interrupted; the lab was torn down\n";
+    } else {
+      std::cerr << "fwgate: could not run the replay: " << rep.error().ToString() << "\n";
+    }
+    return kExitUndecided;
+  }
+  if (a.json) {
+    std::cout << replay::ToJson(*rep).dump(2) << "\n";
+  } else {
+    std::cout << replay::ToText(*rep);
+  }
+  switch (rep->verdict) {
+    case replay::Verdict::kSurvived:
+      return kExitPass;
+    case replay::Verdict::kBroken:
+      return kExitFail;
+    case replay::Verdict::kUnknown:
+      if (!a.json) std::cerr << "fwgate: could not decide: " << rep->reason << "\n";
+      return kExitUndecided;
+  }
+  return kExitUndecided;
+}
+
+const Registrar kReplay{Command{
+    "replay", 40, [](CLI::App& root) -> std::function<int()> {
+      auto* sub = root.add_subcommand(
+          "replay",
+          "Lab replay: Ceph-shaped TCP traffic between storage nodes in network namespaces, the "
+          "current ruleset loaded, the proposed one reloaded mid-run; do open connections "
+          "survive?\nExit: 0 survived, 1 broken, 2 bad input, 3 could not run or decide.");
+      auto a = std::make_shared<Args>();
+      sub->add_option("--current", a->current, "Ruleset loaded before the reload")->required();
+      sub->add_option("--proposed", a->proposed, "Ruleset the reload loads")->required();
+      sub->add_option("--reload", a->reload,
+                      "atomic | flush-then-load | command:ARGV... (your reload command, split on "
+                      "spaces, quotes group words, never a shell; {} = proposed file's path; runs "
+                      "inside each node's namespace)")
+          ->capture_default_str();
+      sub->add_option("--gap", a->gap_ms, "flush-then-load: ms between flush and load")
+          ->capture_default_str();
+      sub->add_option("--reload-timeout", a->reload_timeout_ms,
+                      "command: kill the reload command after this many ms (exit 3)")
+          ->capture_default_str();
+      sub->add_option("--rolling", a->rolling_ms,
+                      "Reload nodes one after another, this many ms apart (0: all together)")
+          ->capture_default_str();
+      sub->add_option("--kernel", a->kernel,
+                      "Kernel the nodes run: VERSION (all) or node1=4.15,node2=4.4,... "
+                      "(others: the lab's own). Mapped to an emulation: <= 4.13 continuous, "
+                      "4.14-4.18 stale-gap, newer native");
+      sub->add_option("--be-liberal", a->be_liberal,
+                      "nf_conntrack_tcp_be_liberal inside the nodes: 0|1 or node1=1,...");
+      sub->add_option("--nodes", a->nodes, "Storage nodes")->capture_default_str();
+      sub->add_option("--connections-per-node", a->per_node,
+                      "Replication streams from, and client streams to, each node")
+          ->capture_default_str();
+      sub->add_option("--duration", a->duration_s,
+                      "Seconds of traffic in all (extended when too short to see a stall)")
+          ->capture_default_str();
+      sub->add_option("--warmup", a->warmup_ms, "ms of traffic before the reload")
+          ->capture_default_str();
+      sub->add_option("--stall-threshold", a->stall_threshold_ms,
+                      "A connection that makes no progress for longer than this (ms) after the "
+                      "reload began is broken. Default 2000: longer than three back-to-back "
+                      "retransmission timeouts from the 200 ms minimum (200+400+800 ms), so a "
+                      "flow that recovers by retransmission is not called broken; far below the "
+                      "300 s a stale conntrack entry blocks (facts §3.4)")
+          ->capture_default_str();
+      sub->add_option("--public-net", a->public_net, "Public network CIDR")->capture_default_str();
+      sub->add_option("--cluster-net", a->cluster_net, "Cluster network CIDR")
+          ->capture_default_str();
+      sub->add_option("--delay", a->delay_ms,
+                      "ms of latency added to every packet a node sends (needs sch_netem)");
+      sub->add_option("--loss", a->loss_percent, "Percent of frames dropped on every link");
+      sub->add_flag("--json", a->json, "JSON report on stdout");
+      return [a]() -> int { return Run(*a); };
+    }}};
+
+}  // namespace
+}  // namespace fwgate::cli

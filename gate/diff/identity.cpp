@@ -1,0 +1,305 @@
+#include "gate/diff/identity.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+
+namespace fwgate::diff {
+namespace {
+
+using nft::AttrValue;
+using nft::Bytes;
+using nft::Expr;
+
+constexpr uint32_t kElemIntervalEnd = 1;  // NFT_SET_ELEM_INTERVAL_END
+constexpr uint32_t kElemCatchall = 2;     // NFT_SET_ELEM_CATCHALL
+
+void AppendLen(std::string& out, size_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, end);
+  out += ':';
+}
+void AppendStr(std::string& out, std::string_view s) {
+  out += 's';
+  AppendLen(out, s.size());
+  out += s;
+}
+void AppendInt(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out += 'i';
+  out.append(buf, end);
+  out += ';';
+}
+void AppendBytes(std::string& out, const Bytes& b) {
+  out += 'b';
+  AppendLen(out, b.size());
+  out.append(reinterpret_cast<const char*>(b.data()), b.size());
+}
+void AppendValue(std::string& out, const AttrValue& v) {
+  if (const auto* i = std::get_if<uint64_t>(&v)) {
+    AppendInt(out, *i);
+  } else if (const auto* s = std::get_if<std::string>(&v)) {
+    AppendStr(out, *s);
+  } else {
+    AppendBytes(out, std::get<Bytes>(v));
+  }
+}
+
+// Attributes naming a set the expression reads or writes.
+bool IsSetRefAttr(std::string_view kind, std::string_view attr) {
+  return ((kind == "lookup" || kind == "dynset") && attr == "set") ||
+         (kind == "objref" && attr == "set_name");
+}
+
+// Serialises one expression; `resolve` (may be null) maps a referenced set name to the
+// canonical content of an anonymous set (empty for named sets).
+template <typename Resolve>
+void AppendExprImpl(std::string& out, const Expr& e, Resolve&& resolve) {
+  out += 'E';
+  AppendStr(out, e.kind);
+  // Attributes in name order, usage values left out (no allocation for the usual few).
+  using AttrPtr = const std::pair<std::string, AttrValue>*;
+  constexpr size_t kInline = 16;
+  std::array<AttrPtr, kInline> inline_attrs{};
+  std::vector<AttrPtr> heap_attrs;
+  AttrPtr* attrs = inline_attrs.data();
+  if (e.attrs.size() > kInline) {
+    heap_attrs.resize(e.attrs.size());
+    attrs = heap_attrs.data();
+  }
+  size_t count = 0;
+  for (const auto& a : e.attrs) {
+    if (!IsUsageAttr(e.kind, a.first)) attrs[count++] = &a;
+  }
+  std::sort(attrs, attrs + count, [](AttrPtr x, AttrPtr y) { return x->first < y->first; });
+  for (size_t k = 0; k < count; ++k) {
+    AttrPtr a = attrs[k];
+    AppendStr(out, a->first);
+    const auto* name = std::get_if<std::string>(&a->second);
+    if (name != nullptr && IsSetRefAttr(e.kind, a->first)) {
+      const std::string& content = resolve(*name);
+      if (!content.empty()) {
+        out += 'A';  // anonymous set: its content stands for its (load-dependent) name
+        AppendLen(out, content.size());
+        out += content;
+        continue;
+      }
+    }
+    AppendValue(out, a->second);
+  }
+  out += 'N';
+  AppendLen(out, e.nested.size());
+  for (const auto& n : e.nested) AppendExprImpl(out, n, resolve);
+  out += 'e';
+}
+
+const std::string& NoSets(const std::string&) {
+  static const std::string kEmpty;
+  return kEmpty;
+}
+
+std::string ElementValue(const nft::SetElement& e) {
+  std::string v;
+  // Plain set elements (the 100k-address case) carry nothing besides their key.
+  if (e.data.empty() && !e.verdict && e.chain.empty() && e.objref.empty() && e.timeout_ms == 0 &&
+      e.comment.empty() && (e.flags & ~(kElemIntervalEnd | kElemCatchall)) == 0 &&
+      e.exprs.empty()) {
+    return v;
+  }
+  AppendBytes(v, e.data);
+  if (e.verdict) {
+    v += 'V';
+    AppendInt(v, static_cast<uint32_t>(*e.verdict));
+  }
+  AppendStr(v, e.chain);
+  AppendStr(v, e.objref);
+  AppendInt(v, e.timeout_ms);
+  AppendStr(v, e.comment);
+  AppendInt(v, e.flags & ~(kElemIntervalEnd | kElemCatchall));
+  for (const auto& x : e.exprs) AppendExprImpl(v, x, NoSets);
+  return v;
+}
+
+std::string KeyId(const Bytes& key) {
+  std::string id = "K";
+  AppendBytes(id, key);
+  return id;
+}
+
+bool BytesLess(const Bytes& a, const Bytes& b) {
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
+}
+
+void AppendSetCommon(std::string& out, const nft::Set& s) {
+  AppendInt(out, s.flags);
+  AppendInt(out, s.key_type);
+  AppendInt(out, s.key_len);
+  AppendInt(out, s.data_type);
+  AppendInt(out, s.data_len);
+  AppendInt(out, s.obj_type);
+  AppendInt(out, s.timeout_ms);
+  AppendBytes(out, Bytes(s.field_lengths.begin(), s.field_lengths.end()));
+  out += 'X';
+  AppendLen(out, s.exprs.size());
+  for (const auto& x : s.exprs) AppendExprImpl(out, x, NoSets);
+}
+
+}  // namespace
+
+bool IsUsageAttr(std::string_view kind, std::string_view attr) {
+  if (kind == "counter") return attr == "packets" || attr == "bytes";
+  if (kind == "quota") return attr == "consumed";
+  if (kind == "last") return attr == "msecs" || attr == "set";
+  return false;
+}
+
+bool IsUsageObjectAttr(uint32_t type, std::string_view attr) {
+  if (type == 1) return attr == "pkts" || attr == "bytes";  // NFT_OBJECT_COUNTER
+  if (type == 2) return attr == "consumed";                 // NFT_OBJECT_QUOTA
+  return false;
+}
+
+std::vector<ElementUnit> ElementUnits(const nft::Set& set) {
+  std::vector<ElementUnit> units;
+  const auto& els = set.elements;
+  units.reserve(els.size());
+  auto single = [&](size_t i, std::string id) {
+    units.push_back({std::move(id), ElementValue(els[i]), {i}});
+  };
+  bool pair = set.is_interval() && std::none_of(els.begin(), els.end(),
+                                                [](const auto& e) { return !e.key_end.empty(); });
+  if (!pair) {
+    for (size_t i = 0; i < els.size(); ++i) {
+      const auto& e = els[i];
+      if ((e.flags & kElemCatchall) != 0) {
+        single(i, "C");
+        continue;
+      }
+      std::string id = KeyId(e.key);
+      if (!e.key_end.empty()) {
+        id += 'R';
+        AppendBytes(id, e.key_end);
+      }
+      single(i, std::move(id));
+    }
+  } else {
+    // Interval sets hold [start, end) as a start element and an end element (flag
+    // INTERVAL_END, key = last + 1). Sorted by key with ends first on equal keys, each start is
+    // followed by its end; a start without an end runs to the top of the key space.
+    std::vector<size_t> order;
+    order.reserve(els.size());
+    for (size_t i = 0; i < els.size(); ++i) {
+      if ((els[i].flags & kElemCatchall) != 0) {
+        single(i, "C");
+      } else {
+        order.push_back(i);
+      }
+    }
+    auto is_end = [&](size_t i) { return (els[i].flags & kElemIntervalEnd) != 0; };
+    std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+      if (els[x].key != els[y].key) return BytesLess(els[x].key, els[y].key);
+      return is_end(x) && !is_end(y);
+    });
+    constexpr size_t kNone = SIZE_MAX;
+    size_t pending = kNone;
+    for (size_t i : order) {
+      if (is_end(i)) {
+        if (pending != kNone) {
+          std::string id = KeyId(els[pending].key);
+          id += 'R';
+          AppendBytes(id, els[i].key);
+          units.push_back({std::move(id),
+                           ElementValue(els[pending]),
+                           {std::min(pending, i), std::max(pending, i)}});
+          pending = kNone;
+        } else {
+          std::string id = "E";
+          AppendBytes(id, els[i].key);
+          single(i, std::move(id));
+        }
+      } else {
+        if (pending != kNone) single(pending, KeyId(els[pending].key));
+        pending = i;
+      }
+    }
+    if (pending != kNone) single(pending, KeyId(els[pending].key));
+  }
+  std::sort(units.begin(), units.end(),
+            [](const ElementUnit& a, const ElementUnit& b) { return a.id < b.id; });
+  return units;
+}
+
+std::string SetDeclarationKey(const nft::Set& s) {
+  std::string out;
+  AppendSetCommon(out, s);
+  AppendInt(out, s.policy);
+  AppendInt(out, s.desc_size);
+  AppendInt(out, s.gc_interval_ms);
+  AppendBytes(out, s.userdata);
+  return out;
+}
+
+IdentityContext::IdentityContext(const nft::Table& table) {
+  for (const auto& s : table.sets) sets_.emplace(s.name, &s);
+}
+
+const std::string& IdentityContext::AnonymousSetContent(const std::string& name) {
+  static const std::string kEmpty;
+  auto it = sets_.find(name);
+  if (it == sets_.end() || !it->second->anonymous()) return kEmpty;
+  auto cached = anon_cache_.find(name);
+  if (cached != anon_cache_.end()) return cached->second;
+  const nft::Set& s = *it->second;
+  std::string out = "S";
+  AppendSetCommon(out, s);
+  auto units = ElementUnits(s);
+  AppendLen(out, units.size());
+  for (const auto& u : units) {
+    AppendLen(out, u.id.size());
+    out += u.id;
+    AppendLen(out, u.value.size());
+    out += u.value;
+  }
+  return anon_cache_.emplace(name, std::move(out)).first->second;
+}
+
+void IdentityContext::AppendExpr(std::string& out, const Expr& expr) {
+  AppendExprImpl(out, expr, [this](const std::string& n) -> const std::string& {
+    return AnonymousSetContent(n);
+  });
+}
+
+std::string IdentityContext::ExprKey(const Expr& expr) {
+  std::string out;
+  AppendExpr(out, expr);
+  return out;
+}
+
+std::string IdentityContext::RuleKey(const nft::Rule& rule) {
+  std::string out;
+  out.reserve(64 * rule.exprs.size() + 16);
+  for (const auto& e : rule.exprs) AppendExpr(out, e);
+  out += 'C';
+  AppendStr(out, rule.comment);
+  return out;
+}
+
+std::string VerdictSignature(IdentityContext& ctx, const nft::Rule& rule) {
+  if (rule.exprs.empty()) return {};
+  const Expr& last = rule.exprs.back();
+  static constexpr std::string_view kTerminal[] = {"reject", "queue",  "nat", "masq",
+                                                   "redir",  "tproxy", "fwd", "synproxy"};
+  bool verdict = false;
+  if (last.kind == "immediate" || last.kind == "lookup") {
+    verdict = last.Has("dreg") && last.Int("dreg", 1) == 0;  // NFT_REG_VERDICT
+  } else {
+    verdict =
+        std::find(std::begin(kTerminal), std::end(kTerminal), last.kind) != std::end(kTerminal);
+  }
+  return verdict ? ctx.ExprKey(last) : std::string();
+}
+
+}  // namespace fwgate::diff

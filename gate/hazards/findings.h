@@ -1,0 +1,81 @@
+// Findings: the kernel knowledge base (facts/kernel-conntrack.md) applied to probed node facts.
+// One table of rules, each with an id, a severity, the facts section it rests on and a check.
+// Pure functions of plain values; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gate/probe/facts.h"
+
+namespace fwgate::hazards {
+
+enum class Severity { kInfo, kWarning, kBlocking };
+[[nodiscard]] std::string_view SeverityName(Severity s);  // "info" | "warning" | "blocking"
+[[nodiscard]] std::optional<Severity> SeverityFromName(std::string_view name);
+
+struct Finding {
+  std::string id;
+  Severity severity = Severity::kInfo;
+  std::string message;
+  std::string source;      // "facts §3.4, §7"
+  bool undecided = false;  // the fact needed to decide is missing: exit 3, never pass
+};
+
+struct FindingsConfig {
+  // Table headroom: count/max at or above these fractions (facts §4.3: early drop at 95 % on
+  // 4.15+, hard drops at 100 %).
+  double headroom_warn = 0.70;
+  double headroom_block = 0.90;
+  // Restart storm (facts §4.4, §8): the 2014 Ceph host had 8 OSDs whose reconnect spin reached
+  // ~500 attempts/s in total, i.e. 62.5 per daemon; each attempt lingers for the SYN_SENT /
+  // TIME_WAIT timeout (120 s by default). 6000 established + 500/s x 120 s = 66000 > 65536.
+  int storm_daemons = 8;
+  double storm_attempts_per_daemon = 62.5;
+};
+
+// Entries a simultaneous restart of all daemons needs, from the node's own timeouts.
+struct StormEstimate {
+  uint64_t established = 0;  // entries now (nf_conntrack_count)
+  double attempts_per_s = 0;
+  int64_t linger_s = 0;      // max(tcp_timeout_syn_sent, tcp_timeout_time_wait)
+  int64_t close_s = 0;       // tcp_timeout_close: the best case, every attempt refused by RST
+  uint64_t needed = 0;       // established + attempts_per_s x linger_s
+  uint64_t needed_best = 0;  // established + attempts_per_s x close_s
+  uint64_t max = 0;
+};
+[[nodiscard]] std::optional<StormEstimate> EstimateRestartStorm(const probe::NodeFacts& node,
+                                                                const FindingsConfig& config);
+
+// The count and limit a node reported (sysctls first, ctnetlink/procfs statistics second).
+[[nodiscard]] std::optional<uint64_t> ConntrackCount(const probe::NodeFacts& node);
+[[nodiscard]] std::optional<uint64_t> ConntrackMax(const probe::NodeFacts& node);
+
+// One row of the rule table (exposed for --help/docs and tests).
+struct FindingRule {
+  std::string_view id;
+  Severity severity;
+  std::string_view source;
+  bool undecided;
+  std::string_view summary;
+};
+[[nodiscard]] std::vector<FindingRule> NodeRules();
+[[nodiscard]] std::vector<FindingRule> FleetRules();
+
+// Per-node findings, most severe first. An unreachable node gets "probe-failed" (undecided).
+[[nodiscard]] std::vector<Finding> JudgeNode(const probe::NodeFacts& node,
+                                             const FindingsConfig& config = {});
+
+// Findings about the fleet as a whole (mixed kernel classes or be_liberal values, facts §8).
+[[nodiscard]] std::vector<Finding> JudgeFleet(const std::vector<probe::NodeFacts>& nodes,
+                                              const FindingsConfig& config = {});
+
+// Exit code for a probe run (DESIGN.md): 1 when any decided blocking finding exists (the answer is
+// "no" whatever the unread nodes say); else 3 when anything is undecided (a node unreachable or a
+// deciding fact unreadable); else 0. "Could not decide" is never reported as pass.
+[[nodiscard]] int ProbeExitCode(const std::vector<std::vector<Finding>>& node_findings,
+                                const std::vector<Finding>& fleet_findings);
+
+}  // namespace fwgate::hazards

@@ -1,0 +1,286 @@
+#include "simulator/replay/replay.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "gate/nft/netlink.h"
+#include "gate/probe/conntrack_stats.h"
+#include "simulator/reload/executor.h"
+#include "simulator/replay/workload_shape.h"
+#include "simulator/workload/engine.h"
+
+namespace fwgate::replay {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kBeLiberalPath = "/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal";
+
+bool Stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
+
+bool SleepFor(milliseconds d, const std::atomic<bool>* stop) {
+  auto end = Clock::now() + d;
+  while (Clock::now() < end) {
+    if (Stopped(stop)) return false;
+    std::this_thread::sleep_for(std::min<Clock::duration>(end - Clock::now(), milliseconds(10)));
+  }
+  return !Stopped(stop);
+}
+
+// Writes (when `value` is set) and reads back be_liberal inside `ns` (never the host's).
+Result<int> BeLiberal(const netns::NetnsHandle& ns, std::optional<int> value) {
+  Result<int> out = Error::Msg("not run");
+  auto st = netns::RunInNetns(ns, [&] {
+    if (value) {
+      int fd = open(kBeLiberalPath, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) {
+        out = Error::FromErrno(errno, std::string("opening ") + kBeLiberalPath);
+        return;
+      }
+      char c = *value ? '1' : '0';
+      bool ok = write(fd, &c, 1) == 1;
+      int err = errno;
+      close(fd);
+      if (!ok) {
+        out = Error::FromErrno(err, std::string("writing ") + kBeLiberalPath);
+        return;
+      }
+    }
+    int fd = open(kBeLiberalPath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      out = Error::FromErrno(errno, std::string("opening ") + kBeLiberalPath);
+      return;
+    }
+    char buf[8] = {};
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    out = n > 0 && buf[0] == '1' ? 1 : 0;
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Result<probe::ConntrackStats> Stats(const netns::NetnsHandle& ns) {
+  Result<probe::ConntrackStats> out = Error::Msg("not run");
+  if (auto st = netns::RunInNetns(ns, [&] { out = probe::ReadConntrackStats(); }); !st) {
+    return st.error();
+  }
+  return out;
+}
+
+std::vector<NamedCounter> Counters(const netns::NetnsHandle& ns) {
+  std::vector<NamedCounter> out;
+  (void)netns::RunInNetns(ns, [&] {
+    auto rs = nft::DumpRuleset();
+    if (!rs) return;
+    for (const auto& t : rs->tables) {
+      for (const auto& o : t.objects) {
+        if (o.type != 1) continue;  // NFT_OBJECT_COUNTER
+        NamedCounter c;
+        c.table = t.name;
+        c.name = o.name;
+        for (const auto& [k, v] : o.attrs) {
+          if (const auto* n = std::get_if<uint64_t>(&v)) {
+            if (k == "pkts") c.packets_after = *n;
+            if (k == "bytes") c.bytes_after = *n;
+          }
+        }
+        out.push_back(c);
+      }
+    }
+  });
+  return out;
+}
+
+// Counters named in both dumps get their before values (a reload resets counter objects the
+// proposed file re-creates; then before stays 0 and the after value is the whole count).
+void MergeCounters(std::vector<NamedCounter>& after, const std::vector<NamedCounter>& before,
+                   bool reset_by_reload) {
+  if (reset_by_reload) return;
+  for (auto& a : after) {
+    for (const auto& b : before) {
+      if (a.table == b.table && a.name == b.name) {
+        a.packets_before = b.packets_after;
+        a.bytes_before = b.bytes_after;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+milliseconds AfterMarkTime(const ReplayOptions& o, int nodes) {
+  milliseconds reload_span = o.rolling * std::max(0, nodes - 1);
+  if (o.procedure.style == reload::Style::kFlushThenLoad) reload_span += o.procedure.gap;
+  milliseconds needed = reload_span + o.stall_threshold + milliseconds(1000);
+  milliseconds rest = o.duration > o.warmup ? o.duration - o.warmup : milliseconds(0);
+  return std::max(rest, needed);
+}
+
+Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
+  if (interrupted != nullptr) *interrupted = false;
+  auto stop_error = [&]() -> Error {
+    if (interrupted != nullptr) *interrupted = true;
+    return Error::Msg("interrupted");
+  };
+  auto lab_kernel = hazards::RunningKernel();
+  if (!lab_kernel) return lab_kernel.error();
+
+  ReplayReport rep;
+  rep.reload = o.procedure.Describe();
+  rep.current = o.current;
+  rep.proposed = o.proposed;
+  rep.stall_threshold = o.stall_threshold;
+  rep.warmup = o.warmup;
+
+  auto topo = lab::Topology::Build(o.topology);
+  if (!topo) return Error{topo.error().code, "building the lab: " + topo.error().context};
+  auto& lab = **topo;
+  auto& nodes = lab.nodes();
+  if (Stopped(o.stop)) return stop_error();
+
+  // Per node: kernel class, emulation, plan, be_liberal; the current ruleset loaded.
+  std::vector<reload::NodeReload> reloads;
+  for (auto& n : nodes) {
+    NodeReport nr;
+    nr.name = n.plan.name;
+    hazards::KernelVersion k = *lab_kernel;
+    if (auto given = o.kernels.For(nr.name)) {
+      k = *given;
+      nr.kernel = given->release.empty() ? given->ToString() : given->release;
+    }
+    nr.kernel_class = std::string(hazards::Classify(k).name);
+    hazards::EmulationChoice choice = hazards::ChooseEmulation(k, *lab_kernel);
+    if (nr.kernel.empty()) {
+      choice.why = "no kernel given: the lab kernel " + lab_kernel->ToString() + " runs natively";
+    }
+    reload::Plan plan = reload::PlanReload(o.procedure, choice.emulation, o.proposed);
+    nr.emulation = std::string(hazards::EmulationName(plan.emulation));
+    // The plan's note matters when the procedure changes what the emulation can do (atomic:
+    // nothing to emulate; command: runs as written) or when nothing is emulated.
+    nr.emulation_reason = choice.why;
+    if (o.procedure.style != reload::Style::kFlushThenLoad ||
+        plan.emulation == hazards::Emulation::kNative) {
+      nr.emulation_reason += "; " + plan.note;
+    }
+    if (auto st = reload::ApplyNftFile(n.ns, o.current); !st) {
+      return Error{st.error().code,
+                   nr.name + ": loading the current ruleset: " + st.error().context};
+    }
+    auto bl = BeLiberal(n.ns, o.be_liberal.For(nr.name));
+    if (!bl) return Error{bl.error().code, nr.name + ": be_liberal: " + bl.error().context};
+    nr.be_liberal = *bl;
+    rep.nodes.push_back(nr);
+    reloads.push_back({nr.name, &n.ns, plan});
+  }
+
+  // Traffic.
+  workload::EngineOptions eo;
+  auto engine_r = workload::Engine::Create(eo);
+  if (!engine_r) return engine_r.error();
+  auto& engine = **engine_r;
+  WorkloadPlan wp = PlanWorkload(static_cast<int>(nodes.size()), o.connections_per_node);
+  auto addr_of = [&](int idx, bool cluster) -> const std::string& {
+    if (idx == kClientIndex) return lab.client().plan.public_addr;
+    return cluster ? nodes[static_cast<size_t>(idx)].plan.cluster_addr
+                   : nodes[static_cast<size_t>(idx)].plan.public_addr;
+  };
+  for (const auto& l : wp.listeners) {
+    auto& n = nodes[static_cast<size_t>(l.node)];
+    workload::ListenSpec ls{n.plan.name, &n.ns,    addr_of(l.node, l.cluster),
+                            l.port,      l.buffer, l.buffer};
+    if (auto st = engine.AddListener(ls); !st) return st.error();
+  }
+  for (const auto& c : wp.conns) {
+    workload::ConnSpec cs;
+    cs.cls = c.cls;
+    cs.from_node = c.from == kClientIndex ? "client" : nodes[static_cast<size_t>(c.from)].plan.name;
+    cs.to_node = nodes[static_cast<size_t>(c.to)].plan.name;
+    cs.from_ns = c.from == kClientIndex ? &lab.client().ns : &nodes[static_cast<size_t>(c.from)].ns;
+    cs.from_address = addr_of(c.from, c.cluster);
+    cs.to_address = addr_of(c.to, c.cluster);
+    cs.to_port = c.port;
+    cs.forward = c.forward;
+    cs.reverse = c.reverse;
+    cs.sndbuf = cs.rcvbuf = c.buffer;
+    if (auto id = engine.AddConnection(cs); !id) return id.error();
+  }
+  if (auto st = engine.Establish(); !st) {
+    // The current ruleset (or the lab) does not let the workload connect: no verdict possible.
+    (void)engine.Stop();
+    rep.verdict = Verdict::kUnknown;
+    rep.reason =
+        "connections could not be established under the current ruleset: " + st.error().ToString();
+    return rep;
+  }
+  if (auto st = engine.Start(); !st) return st.error();
+
+  auto abort_run = [&](Error e) -> Error {
+    (void)engine.Stop();
+    return e;
+  };
+  if (!SleepFor(o.warmup, o.stop)) return abort_run(stop_error());
+
+  std::vector<std::optional<probe::ConntrackStats>> before(nodes.size());
+  std::vector<std::vector<NamedCounter>> counters_before(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (auto s = Stats(nodes[i].ns); s) before[i] = *s;
+    counters_before[i] = Counters(nodes[i].ns);
+  }
+
+  engine.Mark();
+  auto mark_time = Clock::now();
+  reload::RunOptions ro;
+  ro.rolling = o.rolling;
+  ro.command_timeout = o.procedure.timeout;
+  ro.stop = o.stop;
+  auto outcomes = reload::RunReloads(reloads, ro);
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    for (const auto& s : outcomes[i].steps) {
+      rep.nodes[i].reload_steps.push_back(s.label + " at +" + std::to_string(s.started_at.count()) +
+                                          " ms (" + std::to_string(s.took.count()) + " ms)");
+    }
+  }
+  for (const auto& oc : outcomes) {
+    if (oc.interrupted || Stopped(o.stop)) return abort_run(stop_error());
+  }
+  for (const auto& oc : outcomes) {
+    if (!oc.ok) return abort_run(Error::Msg("reload failed on " + oc.error));
+  }
+
+  milliseconds after = AfterMarkTime(o, static_cast<int>(nodes.size()));
+  rep.after_mark = after;
+  auto spent = std::chrono::duration_cast<milliseconds>(Clock::now() - mark_time);
+  if (spent < after && !SleepFor(after - spent, o.stop)) return abort_run(stop_error());
+
+  workload::Report wr = engine.Stop();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto& nr = rep.nodes[i];
+    auto now = Stats(nodes[i].ns);
+    if (now && before[i]) {
+      probe::ConntrackStats d = now->DeltaSince(*before[i]);
+      nr.conntrack.available = true;
+      nr.conntrack.invalid = d.Get("invalid");
+      nr.conntrack.drop = d.Get("drop");
+      nr.conntrack.early_drop = d.Get("early_drop");
+      nr.conntrack.insert_failed = d.Get("insert_failed");
+      nr.conntrack.count_before = before[i]->count.value_or(0);
+      nr.conntrack.count = now->count.value_or(0);
+    }
+    nr.counters = Counters(nodes[i].ns);
+    // Every bundled ruleset (and any file starting with `flush ruleset`) re-creates its counter
+    // objects, so their values after the reload count from the reload on.
+    MergeCounters(nr.counters, counters_before[i], o.procedure.style != reload::Style::kCommand);
+  }
+  for (const auto& c : wr.connections) {
+    rep.connections.push_back(JudgeConnection(c, o.stall_threshold));
+  }
+  rep.timeline = wr.timeline;
+  Summarize(rep);
+  return rep;
+}
+
+}  // namespace fwgate::replay

@@ -1,0 +1,45 @@
+// One lab replay: build the lab, load the current ruleset in every node, open Ceph-shaped
+// connections, reload the proposed ruleset (procedure + per-node kernel emulation), keep traffic
+// going, measure (per connection, conntrack stats, named counters) and judge.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "base/result.h"
+#include "simulator/netns/topology.h"
+#include "simulator/reload/procedure.h"
+#include "simulator/replay/spec.h"
+#include "simulator/replay/verdict.h"
+
+namespace fwgate::replay {
+
+struct ReplayOptions {
+  std::string current;  // ruleset files (already validated by the caller)
+  std::string proposed;
+  reload::Procedure procedure;
+  PerNode<hazards::KernelVersion> kernels;  // unspecified nodes: the lab's own kernel (native)
+  PerNode<int> be_liberal;                  // unspecified nodes: left at the namespace default
+  lab::TopologyOptions topology;
+  int connections_per_node = 2;
+  std::chrono::milliseconds duration{6000};  // whole traffic phase
+  std::chrono::milliseconds warmup{1500};    // traffic before the reload
+  std::chrono::milliseconds stall_threshold{2000};
+  std::chrono::milliseconds rolling{0};
+  const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
+};
+
+// Why a replay could not run to a verdict: the kind maps to an exit code by the caller.
+enum class FailureKind { kUndecided, kInterrupted };
+
+// Runs the replay. An Error means "could not run" (exit 3); its context says why, and
+// `interrupted` reports whether it was the stop flag.
+[[nodiscard]] Result<ReplayReport> RunReplay(const ReplayOptions& options,
+                                             bool* interrupted = nullptr);
+
+// The time traffic runs after the mark: the rest of --duration, but at least long enough for a
+// stall longer than the threshold to show after the last node's last reload step (plus 1 s).
+[[nodiscard]] std::chrono::milliseconds AfterMarkTime(const ReplayOptions& options, int nodes);
+
+}  // namespace fwgate::replay

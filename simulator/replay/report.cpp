@@ -1,0 +1,142 @@
+#include "simulator/replay/report.h"
+
+#include <fmt/format.h>
+
+namespace fwgate::replay {
+
+using nlohmann::json;
+
+json ToJson(const ReplayReport& r) {
+  json j;
+  j["verdict"] = std::string(VerdictName(r.verdict));
+  j["reason"] = r.reason;
+  j["reload"] = r.reload;
+  j["current"] = r.current;
+  j["proposed"] = r.proposed;
+  j["stall_threshold_ms"] = r.stall_threshold.count();
+  j["nodes"] = json::array();
+  for (const auto& n : r.nodes) {
+    json jn{{"name", n.name},
+            {"kernel", n.kernel},
+            {"kernel_class", n.kernel_class},
+            {"emulation", n.emulation},
+            {"emulation_reason", n.emulation_reason},
+            {"be_liberal", n.be_liberal},
+            {"conntrack",
+             {{"invalid", n.conntrack.invalid},
+              {"drop", n.conntrack.drop},
+              {"early_drop", n.conntrack.early_drop},
+              {"insert_failed", n.conntrack.insert_failed},
+              {"count", n.conntrack.count},
+              {"count_before", n.conntrack.count_before},
+              {"available", n.conntrack.available}}},
+            {"connections", {{"total", n.conns_total}, {"broken", n.conns_broken}}},
+            {"reload_steps", n.reload_steps}};
+    json counters = json::array();
+    for (const auto& c : n.counters) {
+      counters.push_back(
+          {{"table", c.table},
+           {"name", c.name},
+           {"packets", c.packets_after - std::min(c.packets_after, c.packets_before)},
+           {"bytes", c.bytes_after - std::min(c.bytes_after, c.bytes_before)},
+           {"packets_total", c.packets_after}});
+    }
+    jn["counters"] = counters;
+    j["nodes"].push_back(jn);
+  }
+  int total = static_cast<int>(r.connections.size());
+  int broken = 0;
+  json bc = json::array();
+  json all = json::array();
+  for (const auto& c : r.connections) {
+    const auto& x = c.result;
+    if (c.broken) {
+      ++broken;
+      bc.push_back({{"from", x.from_node},
+                    {"to", x.to_node},
+                    {"class", std::string(workload::ConnClassName(x.cls))},
+                    {"reason", c.reason},
+                    {"stall_ms", x.max_stall_after_mark.count()}});
+    }
+    all.push_back({{"from", x.from_node},
+                   {"to", x.to_node},
+                   {"class", std::string(workload::ConnClassName(x.cls))},
+                   {"broken", c.broken},
+                   {"reason", c.reason},
+                   {"bytes_before", x.fwd_bytes_before + x.rev_bytes_before},
+                   {"bytes_after", x.fwd_bytes_after + x.rev_bytes_after},
+                   {"max_stall_ms", x.max_stall_after_mark.count()},
+                   {"reset", x.reset},
+                   {"closed", x.closed},
+                   {"retransmits", x.retransmits}});
+  }
+  j["connections"] = {{"total", total}, {"survived", total - broken}, {"broken", broken}};
+  j["max_stall_ms"] = r.max_stall_ms;
+  j["broken_connections"] = bc;
+  j["connection_details"] = all;
+  json classes = json::object();
+  for (const auto& [name, c] : r.classes) {
+    classes[name] = {{"total", c.total},
+                     {"broken", c.broken},
+                     {"max_stall_ms", c.max_stall_ms},
+                     {"bytes_before", c.bytes_before},
+                     {"bytes_after", c.bytes_after}};
+  }
+  j["classes"] = classes;
+  json series = json::array();
+  for (const auto& [cls, bytes] : r.timeline.series) {
+    series.push_back({{"class", std::string(workload::ConnClassName(cls))}, {"bytes", bytes}});
+  }
+  j["timeline"] = {{"bucket_ms", r.timeline.bucket.count()},
+                   {"mark_bucket", r.timeline.mark_bucket},
+                   {"series", series}};
+  return j;
+}
+
+std::string ToText(const ReplayReport& r) {
+  std::string out;
+  out += fmt::format("reload {}: {} -> {}\n", r.reload, r.current, r.proposed);
+  out += fmt::format("{:<8} {:<8} {:<11} {:<11} {:>10} {:>8} {:>6} {:>6} {:>7}\n", "node", "kernel",
+                     "class", "emulation", "be_liberal", "invalid", "drop", "conns", "broken");
+  for (const auto& n : r.nodes) {
+    out +=
+        fmt::format("{:<8} {:<8} {:<11} {:<11} {:>10} {:>8} {:>6} {:>6} {:>7}\n", n.name,
+                    n.kernel.empty() ? "lab" : n.kernel, n.kernel_class, n.emulation, n.be_liberal,
+                    n.conntrack.available ? std::to_string(n.conntrack.invalid) : "?",
+                    n.conntrack.available ? std::to_string(n.conntrack.drop) : "?", n.conns_total,
+                    n.conns_broken);
+  }
+  for (const auto& n : r.nodes) {
+    out += fmt::format("  {}: {}\n", n.name, n.emulation_reason);
+    std::string counters;
+    for (const auto& c : n.counters) {
+      uint64_t p = c.packets_after - std::min(c.packets_after, c.packets_before);
+      if (p > 0) counters += fmt::format(" {}={}", c.name, p);
+    }
+    if (!counters.empty()) out += fmt::format("  {} counters (packets):{}\n", n.name, counters);
+  }
+  out += fmt::format("\n{:<12} {:>6} {:>7} {:>13} {:>14} {:>14}\n", "class", "conns", "broken",
+                     "max stall ms", "bytes before", "bytes after");
+  for (const auto& [name, c] : r.classes) {
+    out += fmt::format("{:<12} {:>6} {:>7} {:>13} {:>14} {:>14}\n", name, c.total, c.broken,
+                       c.max_stall_ms, c.bytes_before, c.bytes_after);
+  }
+  int shown = 0;
+  for (const auto& c : r.connections) {
+    if (!c.broken) continue;
+    if (shown++ == 0) out += "\nbroken connections:\n";
+    if (shown > 20) continue;
+    std::string why = c.reason == "stall"
+                          ? fmt::format("stalled {} ms", c.result.max_stall_after_mark.count())
+                          : c.reason;
+    out += fmt::format("  {} -> {} {} ({})\n", c.result.from_node, c.result.to_node,
+                       workload::ConnClassName(c.result.cls), why);
+  }
+  if (shown > 20) out += fmt::format("  ... and {} more\n", shown - 20);
+  std::string v(VerdictName(r.verdict));
+  for (auto& ch : v) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  out += fmt::format("\nverdict: {}: {}\n", v, r.reason);
+  return out;
+}
+
+}  // namespace fwgate::replay

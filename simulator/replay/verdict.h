@@ -1,0 +1,82 @@
+// What a replay found, as plain values, and the pure rules that turn engine measurements into a
+// verdict: a connection is broken when it was reset or stalled longer than the threshold after
+// the reload began; the run is survived, broken, or unknown (could not decide).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "simulator/workload/engine.h"
+
+namespace fwgate::replay {
+
+enum class Verdict { kSurvived, kBroken, kUnknown };
+[[nodiscard]] std::string_view VerdictName(Verdict v);  // "survived", "broken", "unknown"
+
+struct ConnOutcome {
+  workload::ConnResult result;
+  bool broken = false;
+  std::string reason;  // "reset", "stall", "closed" when broken
+};
+
+// Broken if reset, closed by the peer, or the longest stall after the mark exceeds `threshold`.
+[[nodiscard]] ConnOutcome JudgeConnection(const workload::ConnResult& r,
+                                          std::chrono::milliseconds threshold);
+
+struct ConntrackDelta {
+  uint64_t invalid = 0, drop = 0, early_drop = 0, insert_failed = 0;
+  uint64_t count_before = 0, count = 0;  // entries at the mark and at the end
+  bool available = false;                // false when the stats could not be read
+};
+
+struct NamedCounter {
+  std::string table, name;
+  uint64_t packets_before = 0, packets_after = 0;
+  uint64_t bytes_before = 0, bytes_after = 0;
+};
+
+struct NodeReport {
+  std::string name;
+  std::string kernel;        // as given on the command line; "" = the lab's own
+  std::string kernel_class;  // "continuous" | "stale-gap" | "refixup"
+  std::string emulation;     // "native" | "continuous" | "stale-gap"
+  std::string emulation_reason;
+  int be_liberal = 0;  // value in the node namespace during the run
+  ConntrackDelta conntrack;
+  std::vector<NamedCounter> counters;
+  std::vector<std::string> reload_steps;  // "flush + pin +0 ms (3 ms)"
+  int conns_total = 0, conns_broken = 0;
+};
+
+struct ClassSummary {
+  int total = 0, broken = 0;
+  int64_t max_stall_ms = 0;
+  uint64_t bytes_before = 0, bytes_after = 0;
+};
+
+struct ReplayReport {
+  Verdict verdict = Verdict::kUnknown;
+  std::string reason;  // one line: why this verdict
+  std::string reload;  // procedure description
+  std::string current, proposed;
+  std::chrono::milliseconds stall_threshold{2000};
+  std::chrono::milliseconds warmup{0}, after_mark{0};
+  std::vector<NodeReport> nodes;
+  std::vector<ConnOutcome> connections;
+  std::map<std::string, ClassSummary> classes;  // by class name
+  int64_t max_stall_ms = 0;
+  workload::Timeline timeline;
+};
+
+// Fills per-node connection counts, the class table, max stall, verdict and reason from
+// `connections` (already judged). Unknown when there are no connections, or one carried no
+// bytes before the mark (it never worked under the current ruleset, so survival means nothing).
+void Summarize(ReplayReport& report);
+
+// Node a connection endpoint belongs to counts both ends ("client" is not a node).
+[[nodiscard]] bool Touches(const workload::ConnResult& r, const std::string& node);
+
+}  // namespace fwgate::replay

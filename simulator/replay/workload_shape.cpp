@@ -1,0 +1,52 @@
+#include "simulator/replay/workload_shape.h"
+
+namespace fwgate::replay {
+
+using workload::ConnClass;
+using workload::Flow;
+
+namespace {
+Flow Bulk() { return Flow{Flow::Kind::kBulk, 0, std::chrono::milliseconds(0)}; }
+Flow Periodic(uint32_t bytes, int ms) {
+  return Flow{Flow::Kind::kPeriodic, bytes, std::chrono::milliseconds(ms)};
+}
+}  // namespace
+
+WorkloadPlan PlanWorkload(int nodes, int per_node) {
+  WorkloadPlan p;
+  if (nodes < 1 || per_node < 1) return p;
+  for (int i = 0; i < nodes; ++i) {
+    p.listeners.push_back({i, false, kClientPort, 0});
+    p.listeners.push_back({i, true, kReplicationPort, kReplicationBuffer});
+    p.listeners.push_back({i, true, kHbBackPort, 0});
+    p.listeners.push_back({i, false, kHbFrontPort, 0});
+  }
+  p.listeners.push_back({0, false, kMonPort, 0});
+  for (int i = 0; i < nodes; ++i) {
+    for (int k = 0; k < per_node && nodes >= 2; ++k) {
+      int peer = (i + 1 + k % (nodes - 1)) % nodes;
+      p.conns.push_back({ConnClass::kReplication, i, peer, true, kReplicationPort, Bulk(), Flow{},
+                         kReplicationBuffer});
+    }
+    if (nodes >= 2) {
+      int next = (i + 1) % nodes;
+      p.conns.push_back({ConnClass::kHeartbeat, i, next, true, kHbBackPort, Periodic(64, 200),
+                         Periodic(64, 200), 0});
+      p.conns.push_back({ConnClass::kHeartbeat, i, next, false, kHbFrontPort, Periodic(64, 200),
+                         Periodic(64, 200), 0});
+    }
+    for (int k = 0; k < per_node; ++k) {
+      p.conns.push_back(
+          {ConnClass::kClient, kClientIndex, i, false, kClientPort, Bulk(), Periodic(128, 250), 0});
+    }
+    if (i != 0) {
+      p.conns.push_back(
+          {ConnClass::kMon, i, 0, false, kMonPort, Periodic(256, 500), Periodic(256, 500), 0});
+    }
+  }
+  p.conns.push_back({ConnClass::kMon, kClientIndex, 0, false, kMonPort, Periodic(256, 500),
+                     Periodic(256, 500), 0});
+  return p;
+}
+
+}  // namespace fwgate::replay

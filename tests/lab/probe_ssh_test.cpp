@@ -1,0 +1,336 @@
+// `fwgate probe` end to end against a real sshd (Debian openssh-server) on 127.0.0.1 with keys the
+// test generates, plus --netns on a namespace the test creates, --from DIR, an unreachable node,
+// a hanging ssh, and hostile inventories that must never run anything.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gate/probe/transport.h"
+#include "simulator/netns/netns.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct CmdRun {
+  int rc = -1;
+  std::string out, err;
+};
+
+CmdRun Fwgate(const std::vector<std::string>& args, int timeout_s = 120) {
+  auto r = fwgate::probe::RunProcess(FWGATE_BINARY, args, "", std::chrono::seconds(timeout_s),
+                                     64u << 20);
+  if (!r) return {};
+  return {r->exit_code, r->out, r->err};
+}
+
+int FreePort() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  close(s);
+  return ntohs(a.sin_port);
+}
+
+bool CanConnect(int port) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  close(s);
+  return ok;
+}
+
+void WriteFile(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+
+bool RunTool(const std::vector<std::string>& argv) {
+  auto r = fwgate::probe::RunProcess(argv[0], {argv.begin() + 1, argv.end()}, "",
+                                     std::chrono::seconds(60), 1 << 20);
+  return r && r->exit_code == 0;
+}
+
+// One sshd for the whole suite: key-only auth, keys made here, the user's files untouched.
+class SshdEnv {
+ public:
+  static SshdEnv& Get() {
+    static SshdEnv env;
+    return env;
+  }
+  std::string skip_reason;
+  fs::path dir;
+  int port = 0;
+
+  std::string InventoryLine(const std::string& name) const {
+    return name + " ansible_host=127.0.0.1 ansible_port=" + std::to_string(port) +
+           " ansible_user=root ansible_ssh_private_key_file=" + (dir / "user_key").string() + "\n";
+  }
+  std::vector<std::string> SshFlags() const {
+    return {"--ssh-option", "StrictHostKeyChecking=no",
+            "--ssh-option", "UserKnownHostsFile=" + (dir / "known_hosts").string(),
+            "--ssh-option", "LogLevel=ERROR"};
+  }
+  ~SshdEnv() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (!dir.empty()) fs::remove_all(dir);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  SshdEnv() {
+    if (geteuid() != 0) {
+      skip_reason = "needs root (sshd logs in as root)";
+      return;
+    }
+    if (access("/usr/sbin/sshd", X_OK) != 0 || access("/usr/bin/ssh", X_OK) != 0) {
+      skip_reason = "openssh-server/client not installed (scripts/setup.sh)";
+      return;
+    }
+    char tmpl[] = "/tmp/fwgate-sshd-XXXXXX";
+    dir = mkdtemp(tmpl);
+    for (const char* k : {"host_key", "user_key"}) {
+      if (!RunTool({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", (dir / k).string()})) {
+        skip_reason = "ssh-keygen failed";
+        return;
+      }
+    }
+    fs::copy_file(dir / "user_key.pub", dir / "authorized_keys");
+    port = FreePort();
+    WriteFile(dir / "sshd_config",
+              "Port " + std::to_string(port) + "\nListenAddress 127.0.0.1\nHostKey " +
+                  (dir / "host_key").string() + "\nAuthorizedKeysFile " +
+                  (dir / "authorized_keys").string() +
+                  "\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                  "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\n"
+                  "UsePAM no\nPidFile " +
+                  (dir / "sshd.pid").string() +
+                  "\nLogLevel ERROR\nMaxStartups 400:30:800\nMaxSessions 400\n");
+    mkdir("/run/sshd", 0755);
+    std::vector<std::string> args = {"/usr/sbin/sshd", "-D", "-e", "-f",
+                                     (dir / "sshd_config").string()};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+      skip_reason = "could not start sshd";
+      return;
+    }
+    for (int i = 0; i < 200 && !CanConnect(port); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!CanConnect(port)) skip_reason = "sshd did not start listening";
+  }
+};
+
+#define REQUIRE_SSHD()        \
+  auto& env = SshdEnv::Get(); \
+  if (!env.skip_reason.empty()) GTEST_SKIP() << env.skip_reason
+
+fs::path TempDir(const std::string& tag) {
+  fs::path p = fs::temp_directory_path() / ("fwgate-probe-" + tag + "-" + std::to_string(getpid()));
+  fs::create_directories(p);
+  return p;
+}
+
+}  // namespace
+
+TEST(ProbeSsh, ProbesTwoNodesOverRealSshdAsJson) {
+  REQUIRE_SSHD();
+  fs::path d = TempDir("json");
+  WriteFile(d / "inv.ini", "[storage]\n" + env.InventoryLine("n1") + env.InventoryLine("n2"));
+  std::vector<std::string> args = {"probe", "--inventory", (d / "inv.ini").string(), "--json"};
+  for (auto& f : env.SshFlags()) args.push_back(f);
+  CmdRun r = Fwgate(args);
+  ASSERT_TRUE(r.rc == 0 || r.rc == 1) << r.err;
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["nodes"].size(), 2u);
+  for (const json& n : j["nodes"]) {
+    EXPECT_TRUE(n["reachable"].get<bool>()) << n.dump();
+    EXPECT_TRUE(n["kernel"].is_string());
+    EXPECT_TRUE(n["kernel_class"] == "continuous" || n["kernel_class"] == "stale-gap" ||
+                n["kernel_class"] == "refixup");
+    if (n["sysctls"].contains("nf_conntrack_max")) {
+      EXPECT_TRUE(n["sysctls"]["nf_conntrack_tcp_be_liberal"].is_number_integer());
+      EXPECT_GT(n["conntrack"]["max"].get<int64_t>(), 0);
+    }
+    EXPECT_TRUE(n["findings"].is_array());
+    EXPECT_TRUE(n.contains("ruleset_text"));
+  }
+  EXPECT_EQ(j["nodes"][0]["name"], "n1");
+  fs::remove_all(d);
+}
+
+TEST(ProbeSsh, UnreachableNodeExitsThreeAndOthersStillProbed) {
+  REQUIRE_SSHD();
+  fs::path d = TempDir("unreach");
+  int dead = FreePort();  // nothing listens there
+  WriteFile(d / "inv.ini", env.InventoryLine("good") + "dead ansible_host=127.0.0.1 ansible_port=" +
+                               std::to_string(dead) + " ansible_user=root\n");
+  std::vector<std::string> args = {"probe",  "--inventory", (d / "inv.ini").string(),
+                                   "--json", "--timeout",   "15"};
+  for (auto& f : env.SshFlags()) args.push_back(f);
+  CmdRun r = Fwgate(args);
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["nodes"].size(), 2u);
+  EXPECT_TRUE(j["nodes"][0]["reachable"].get<bool>());
+  EXPECT_FALSE(j["nodes"][1]["reachable"].get<bool>());
+  EXPECT_FALSE(j["nodes"][1]["error"].get<std::string>().empty());
+  EXPECT_EQ(j["nodes"][1]["findings"][0]["id"], "probe-failed");
+  // 3 unless the good node itself has a decided blocking finding (1 wins: the answer is no).
+  bool good_blocks = false;
+  for (const json& f : j["nodes"][0]["findings"])
+    if (f["severity"] == "blocking" && !f.value("undecided", false)) good_blocks = true;
+  EXPECT_EQ(r.rc, good_blocks ? 1 : 3);
+  fs::remove_all(d);
+}
+
+TEST(ProbeSsh, HangingSshIsKilledAtTheTimeoutAndReportedUnreachable) {
+  REQUIRE_SSHD();
+  fs::path d = TempDir("hang");
+  // A fake ssh that never answers: the one fault the real ssh cannot produce on demand.
+  WriteFile(d / "hang-ssh", "#!/bin/sh\nexec sleep 600\n");
+  fs::permissions(d / "hang-ssh", fs::perms::owner_all);
+  WriteFile(d / "inv.ini", "slow ansible_host=127.0.0.1\n");
+  CmdRun r = Fwgate({"probe", "--inventory", (d / "inv.ini").string(), "--json", "--timeout", "1",
+                     "--ssh-program", (d / "hang-ssh").string()});
+  EXPECT_EQ(r.rc, 3) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_NE(j["nodes"][0]["error"].get<std::string>().find("timed out"), std::string::npos);
+  fs::remove_all(d);
+}
+
+TEST(ProbeSsh, HostileInventoriesAreRejectedBeforeAnythingRuns) {
+  REQUIRE_SSHD();
+  fs::path d = TempDir("hostile");
+  fs::path canary = d / "canary";
+  const std::vector<std::string> hostile = {
+      "evil ansible_host=-oProxyCommand=touch${IFS}" + canary.string() + "\n",
+      "-oProxyCommand=touch_" + canary.string() + "\n",
+      "evil ansible_host=127.0.0.1 ansible_user=-oProxyCommand=touch\n",
+      "evil ansible_host='127.0.0.1;touch " + canary.string() + "'\n",
+      "ev$(touch " + canary.string() + ")il\n",
+      "evil ansible_host=127.0.0.1 ansible_port=22;reboot\n",
+      "evil ansible_host=127.0.0.1 ansible_ssh_private_key_file=-oProxyCommand=x\n",
+      "all:\n  hosts:\n    evil:\n      ansible_host: \"`touch " + canary.string() + "`\"\n",
+  };
+  for (size_t i = 0; i < hostile.size(); ++i) {
+    fs::path inv = d / ("inv" + std::to_string(i) + (i == hostile.size() - 1 ? ".yml" : ".ini"));
+    WriteFile(inv, env.InventoryLine("good") + "\n" + hostile[i]);
+    if (i == hostile.size() - 1) WriteFile(inv, hostile[i]);
+    std::vector<std::string> args = {"probe", "--inventory", inv.string()};
+    for (auto& f : env.SshFlags()) args.push_back(f);
+    CmdRun r = Fwgate(args);
+    EXPECT_EQ(r.rc, 2) << hostile[i] << r.err;
+    EXPECT_NE(r.err.find(inv.string() + ":"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << "nothing may be probed: " << r.out;
+  }
+  EXPECT_FALSE(fs::exists(canary)) << "a hostile inventory value was executed";
+  fs::remove_all(d);
+}
+
+TEST(ProbeSsh, LimitSelectsAGroupAndUnknownGroupIsBadInput) {
+  REQUIRE_SSHD();
+  fs::path d = TempDir("limit");
+  WriteFile(d / "inv.yml",
+            "all:\n  children:\n    storage:\n      hosts:\n        s1:\n"
+            "          ansible_host: 127.0.0.1\n          ansible_port: " +
+                std::to_string(env.port) +
+                "\n      vars:\n        ansible_user: root\n"
+                "        ansible_ssh_private_key_file: " +
+                (env.dir / "user_key").string() +
+                "\n    other:\n      hosts:\n        o1:\n          ansible_host: 127.0.0.2\n");
+  std::vector<std::string> args = {"probe",   "--inventory", (d / "inv.yml").string(),
+                                   "--limit", "storage",     "--json"};
+  for (auto& f : env.SshFlags()) args.push_back(f);
+  CmdRun r = Fwgate(args);
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["nodes"].size(), 1u);
+  EXPECT_EQ(j["nodes"][0]["name"], "s1");
+  EXPECT_TRUE(j["nodes"][0]["reachable"].get<bool>()) << j.dump();
+  CmdRun bad = Fwgate({"probe", "--inventory", (d / "inv.yml").string(), "--limit", "nosuch"});
+  EXPECT_EQ(bad.rc, 2);
+  fs::remove_all(d);
+}
+
+TEST(ProbeNetns, ProbesANamedNamespaceWithItsOwnSysctlsAndRuleset) {
+  if (auto st = fwgate::netns::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
+  std::string name = "fwgate-probe-test-" + std::to_string(getpid());
+  ASSERT_TRUE(RunTool({"ip", "netns", "add", name}));
+  fs::path d = TempDir("netns");
+  WriteFile(
+      d / "rules.nft",
+      "table inet storage {\n chain input {\n  type filter hook input priority 0; policy accept;\n"
+      "  ct state established,related accept\n }\n}\n");
+  bool loaded = RunTool({"ip", "netns", "exec", name, "nft", "-f", (d / "rules.nft").string()}) &&
+                RunTool({"ip", "netns", "exec", name, "sysctl", "-q", "-w",
+                         "net.netfilter.nf_conntrack_tcp_be_liberal=1"});
+  CmdRun r = Fwgate({"probe", "--netns", name, "--json"});
+  CmdRun prom = Fwgate({"probe", "--netns", name, "--prometheus"});
+  RunTool({"ip", "netns", "del", name});
+  fs::remove_all(d);
+  ASSERT_TRUE(loaded);
+  json j = json::parse(r.out);
+  const json& n = j["nodes"][0];
+  EXPECT_TRUE(n["reachable"].get<bool>()) << n.dump();
+  EXPECT_EQ(n["transport"], "netns");
+  // be_liberal is per netns (facts §3.3): 1 here whatever the host has.
+  EXPECT_EQ(n["sysctls"]["nf_conntrack_tcp_be_liberal"], 1);
+  EXPECT_NE(n["ruleset_text"].get<std::string>().find("table inet storage"), std::string::npos);
+  EXPECT_FALSE(n["backends"]["nftables"]["ct_users"]["ipv4"].empty());
+  EXPECT_FALSE(n["backends"]["nftables"]["ct_users"]["ipv6"].empty());
+  EXPECT_NE(prom.out.find("fwgate_nf_conntrack_tcp_be_liberal{node=\"" + name + "\"} 1"),
+            std::string::npos)
+      << prom.out;
+  EXPECT_NE(prom.out.find("# TYPE node_nf_conntrack_entries gauge"), std::string::npos);
+  CmdRun missing = Fwgate({"probe", "--netns", "fwgate-no-such-ns"});
+  EXPECT_EQ(missing.rc, 2);
+}
+
+TEST(ProbeFrom, ReadsLocalJsonFilesAndReportsCorruptOnesUnreadable) {
+  fs::path d = TempDir("from");
+  CmdRun local = Fwgate({"probe", "--local", "--json", "--name", "here"});
+  ASSERT_FALSE(local.out.empty()) << local.err;
+  WriteFile(d / "here.json", local.out);
+  CmdRun good = Fwgate({"probe", "--from", d.string(), "--json"});
+  json j = json::parse(good.out);
+  ASSERT_EQ(j["nodes"].size(), 1u);
+  EXPECT_EQ(j["nodes"][0]["name"], "here");
+  EXPECT_EQ(j["nodes"][0]["reachable"], json::parse(local.out)["nodes"][0]["reachable"]);
+  EXPECT_EQ(good.rc, local.rc);
+  WriteFile(d / "broken.json", "{\"nodes\": [ {\"name\": \"x\", \"reach");
+  WriteFile(
+      d / "wrongtype.json",
+      "{\"name\": \"y\", \"reachable\": true, \"sysctls\": {\"nf_conntrack_max\": \"lots\"}}");
+  CmdRun mixed = Fwgate({"probe", "--from", d.string(), "--json"});
+  json m = json::parse(mixed.out);
+  ASSERT_EQ(m["nodes"].size(), 3u);
+  int unreadable = 0;
+  for (const json& n : m["nodes"]) unreadable += n["reachable"].get<bool>() ? 0 : 1;
+  EXPECT_EQ(unreadable, 2);
+  EXPECT_TRUE(mixed.rc == 3 || mixed.rc == 1);
+  fs::remove_all(d);
+}

@@ -1,0 +1,178 @@
+// The findings table judged on hand-made node facts: each rule fires on the facts it rests on and
+// stays quiet otherwise; exit codes follow DESIGN.md (1 wins over 3; undecided never passes).
+#include "gate/hazards/findings.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+using fwgate::hazards::Finding;
+using fwgate::hazards::FindingsConfig;
+using fwgate::hazards::JudgeFleet;
+using fwgate::hazards::JudgeNode;
+using fwgate::hazards::ProbeExitCode;
+using fwgate::hazards::Severity;
+using fwgate::probe::NodeFacts;
+
+namespace {
+
+NodeFacts Node(const std::string& name, const std::string& kernel, int be_liberal) {
+  NodeFacts n;
+  n.name = name;
+  n.reachable = true;
+  n.kernel = kernel;
+  n.sysctls_readable = true;
+  n.sysctls = {{"nf_conntrack_tcp_be_liberal", be_liberal},
+               {"nf_conntrack_tcp_loose", 1},
+               {"nf_conntrack_log_invalid", 6},
+               {"nf_conntrack_count", 1000},
+               {"nf_conntrack_max", 262144},
+               {"nf_conntrack_buckets", 262144}};
+  n.backends.nft_readable = true;
+  n.backends.legacy_readable = true;
+  n.backends.nft_ct_users.by_family["ipv4"] = {"inet t/input: ct expression"};
+  n.conntrack_module = fwgate::probe::ModuleState::kBuiltin;
+  return n;
+}
+
+const Finding* FindId(const std::vector<Finding>& fs, const std::string& id) {
+  auto it = std::find_if(fs.begin(), fs.end(), [&](const Finding& f) { return f.id == id; });
+  return it == fs.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+TEST(Findings, StaleGapKernelWithStrictWindowsIsBlocking) {
+  auto fs = JudgeNode(Node("n", "4.15.0-112-generic", 0));
+  const Finding* f = FindId(fs, "stale-gap-strict");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->severity, Severity::kBlocking);
+  EXPECT_NE(f->source.find("§3.4"), std::string::npos);
+  EXPECT_EQ(fs.front().id, "stale-gap-strict");  // most severe first
+  EXPECT_EQ(ProbeExitCode({fs}, {}), 1);
+}
+
+TEST(Findings, BeLiberalOrOtherKernelsAreNotBlocking) {
+  for (auto [k, bl] :
+       {std::pair{"4.15.0", 1}, std::pair{"4.4.0-210-generic", 0}, std::pair{"6.1.0", 0}}) {
+    auto fs = JudgeNode(Node("n", k, bl));
+    EXPECT_EQ(FindId(fs, "stale-gap-strict"), nullptr) << k;
+    EXPECT_EQ(ProbeExitCode({fs}, {}), 0) << k;
+  }
+  EXPECT_NE(FindId(JudgeNode(Node("n", "4.15.0", 1)), "stale-gap-liberal"), nullptr);
+}
+
+TEST(Findings, StaleGapWithUnreadableBeLiberalIsUndecided) {
+  NodeFacts n = Node("n", "4.18.20", 0);
+  n.sysctls.clear();
+  n.sysctls_readable = false;
+  auto fs = JudgeNode(n);
+  const Finding* f = FindId(fs, "stale-gap-be-liberal-unknown");
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE(f->undecided);
+  EXPECT_NE(FindId(fs, "conntrack-sysctls-unreadable"), nullptr);
+  EXPECT_EQ(ProbeExitCode({fs}, {}), 3);
+}
+
+TEST(Findings, UnreachableNodeIsNeverFineAndBlockingWinsOverUndecided) {
+  NodeFacts dead;
+  dead.name = "dead";
+  dead.error = "Connection refused";
+  auto fd = JudgeNode(dead);
+  ASSERT_EQ(fd.size(), 1u);
+  EXPECT_EQ(fd[0].id, "probe-failed");
+  EXPECT_EQ(ProbeExitCode({fd}, {}), 3);
+  auto fb = JudgeNode(Node("b", "4.15.0", 0));
+  EXPECT_EQ(ProbeExitCode({fd, fb}, {}), 1);
+}
+
+TEST(Findings, KeepaliveGapKernelsWarn) {
+  auto fs = JudgeNode(Node("n", "4.19.100", 0));
+  const Finding* f = FindId(fs, "keepalive-gap");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->severity, Severity::kWarning);
+  EXPECT_EQ(FindId(JudgeNode(Node("n", "4.19.160", 0)), "keepalive-gap"), nullptr);
+  EXPECT_EQ(FindId(JudgeNode(Node("n", "5.4.0", 1)), "keepalive-gap"), nullptr);
+}
+
+TEST(Findings, HeadroomWarnsAt70AndBlocksAt90Percent) {
+  NodeFacts n = Node("n", "6.1.0", 0);
+  n.sysctls["nf_conntrack_max"] = 1000000;
+  n.sysctls["nf_conntrack_count"] = 690000;
+  EXPECT_EQ(FindId(JudgeNode(n), "conntrack-headroom"), nullptr);
+  n.sysctls["nf_conntrack_count"] = 700000;
+  EXPECT_NE(FindId(JudgeNode(n), "conntrack-headroom"), nullptr);
+  n.sysctls["nf_conntrack_count"] = 900000;
+  auto fs = JudgeNode(n);
+  EXPECT_EQ(FindId(fs, "conntrack-headroom"), nullptr);
+  ASSERT_NE(FindId(fs, "conntrack-headroom-critical"), nullptr);
+  EXPECT_EQ(ProbeExitCode({fs}, {}), 1);
+}
+
+TEST(Findings, RestartStormOf2014HostOverflowsDefault65536) {
+  // facts §4.4 / §8: 8 OSDs, ~6000 connections, 3.x default max 65536, 120 s timeouts.
+  NodeFacts n = Node("osd-host", "4.4.0", 0);
+  n.sysctls["nf_conntrack_max"] = 65536;
+  n.sysctls["nf_conntrack_buckets"] = 16384;
+  n.sysctls["nf_conntrack_count"] = 6000;
+  n.sysctls["nf_conntrack_tcp_timeout_syn_sent"] = 120;
+  n.sysctls["nf_conntrack_tcp_timeout_time_wait"] = 120;
+  auto fs = JudgeNode(n);
+  const Finding* f = FindId(fs, "restart-storm-overflow");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->message.find("66000"), std::string::npos) << f->message;
+  // Shorter timeouts (one of the 2014 fixes) bring it under the limit.
+  n.sysctls["nf_conntrack_tcp_timeout_syn_sent"] = 30;
+  n.sysctls["nf_conntrack_tcp_timeout_time_wait"] = 30;
+  fs = JudgeNode(n);
+  EXPECT_EQ(FindId(fs, "restart-storm-overflow"), nullptr);
+  // Fewer daemons restarted together (staggering) also does.
+  n.sysctls["nf_conntrack_tcp_timeout_syn_sent"] = 120;
+  FindingsConfig one;
+  one.storm_daemons = 1;
+  EXPECT_EQ(FindId(JudgeNode(n, one), "restart-storm-overflow"), nullptr);
+}
+
+TEST(Findings, InfoRulesFireOnTheirFacts) {
+  NodeFacts n = Node("n", "6.1.0", 0);
+  n.sysctls["nf_conntrack_log_invalid"] = 0;
+  n.sysctls["nf_conntrack_buckets"] = 16384;
+  n.conntrack_module = fwgate::probe::ModuleState::kLoadable;
+  n.backends.nft_ct_users = {};
+  auto fs = JudgeNode(n);
+  for (const char* id : {"log-invalid-off", "buckets-small", "conntrack-loadable", "no-ct-users"}) {
+    const Finding* f = FindId(fs, id);
+    ASSERT_NE(f, nullptr) << id;
+    EXPECT_EQ(f->severity, Severity::kInfo) << id;
+  }
+  EXPECT_EQ(ProbeExitCode({fs}, {}), 0);
+}
+
+TEST(Findings, ModuleUnloadingServiceWarns) {
+  NodeFacts n = Node("n", "3.10.0-1160.el7.x86_64", 0);
+  n.conntrack_module = fwgate::probe::ModuleState::kLoadable;
+  n.services.push_back(
+      {"iptables", "/usr/lib/systemd/system/iptables.service", "", "unloads-modules", ""});
+  EXPECT_NE(FindId(JudgeNode(n), "module-unload-on-restart"), nullptr);
+  n.iptables_modules_unload = false;
+  EXPECT_EQ(FindId(JudgeNode(n), "module-unload-on-restart"), nullptr);
+}
+
+TEST(Findings, FleetMixingKernelClassesOrBeLiberalWarns) {
+  std::vector<NodeFacts> fleet = {Node("a", "4.4.0", 0), Node("b", "4.15.0", 0),
+                                  Node("c", "4.15.0", 1)};
+  auto ff = JudgeFleet(fleet);
+  ASSERT_EQ(ff.size(), 2u);
+  EXPECT_EQ(ff[0].id, "fleet-mixed-kernel-class");
+  EXPECT_EQ(ff[1].id, "fleet-mixed-be-liberal");
+  EXPECT_EQ(ff[0].severity, Severity::kWarning);
+  EXPECT_NE(ff[0].message.find("a"), std::string::npos);
+  EXPECT_TRUE(JudgeFleet({Node("a", "6.1.0", 0), Node("b", "6.6.0", 0)}).empty());
+}
+
+TEST(Findings, EveryRuleCitesItsSource) {
+  for (const auto& r : fwgate::hazards::NodeRules()) {
+    EXPECT_FALSE(r.source.empty()) << r.id;
+    EXPECT_FALSE(r.summary.empty()) << r.id;
+  }
+}

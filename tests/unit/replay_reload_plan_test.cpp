@@ -1,0 +1,103 @@
+// Reload procedures and emulation plans, checked as values (no kernel).
+#include <gtest/gtest.h>
+
+#include "simulator/reload/procedure.h"
+
+namespace fwgate::reload {
+namespace {
+
+using hazards::Emulation;
+
+TEST(ReloadProcedure, ParsesTheThreeForms) {
+  auto a = ParseProcedure("atomic");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->style, Style::kAtomic);
+  auto f = ParseProcedure("flush-then-load");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->style, Style::kFlushThenLoad);
+  auto c = ParseProcedure("command:/usr/sbin/nft -f {}");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->style, Style::kCommand);
+  EXPECT_EQ(c->argv, (std::vector<std::string>{"/usr/sbin/nft", "-f", "{}"}));
+}
+
+TEST(ReloadProcedure, RejectsUnknownFormListingValidOnes) {
+  auto p = ParseProcedure("restart");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().context.find("atomic, flush-then-load, command:"), std::string::npos);
+  EXPECT_FALSE(ParseProcedure("command:").ok());
+  EXPECT_FALSE(ParseProcedure("command:nft 'unterminated").ok());
+}
+
+TEST(ReloadProcedure, QuotesGroupWordsWithoutShellExpansion) {
+  auto w = SplitWords("sh -c 'echo $HOME; rm x'  \"a b\"");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(*w, (std::vector<std::string>{"sh", "-c", "echo $HOME; rm x", "a b"}));
+}
+
+TEST(ReloadProcedure, SubstitutesEveryBracePair) {
+  auto v = SubstitutePath({"reload", "--file={}", "{}.bak", "x"}, "/p/new.nft");
+  EXPECT_EQ(v, (std::vector<std::string>{"reload", "--file=/p/new.nft", "/p/new.nft.bak", "x"}));
+}
+
+TEST(ReloadPlan, AtomicIsOneTransactionWhateverTheEmulation) {
+  Procedure p;
+  for (auto e : {Emulation::kNative, Emulation::kContinuous, Emulation::kStaleGap}) {
+    Plan plan = PlanReload(p, e, "/r/new.nft");
+    ASSERT_EQ(plan.steps.size(), 1u);
+    EXPECT_EQ(plan.steps[0].kind, Step::Kind::kNftFile);
+    EXPECT_EQ(plan.steps[0].path, "/r/new.nft");
+    EXPECT_NE(plan.note.find("§7"), std::string::npos);
+  }
+}
+
+TEST(ReloadPlan, FlushThenLoadNativeFlushesWaitsGapThenLoads) {
+  Procedure p;
+  p.style = Style::kFlushThenLoad;
+  p.gap = std::chrono::milliseconds(750);
+  Plan plan = PlanReload(p, Emulation::kNative, "/r/new.nft");
+  ASSERT_EQ(plan.steps.size(), 2u);
+  EXPECT_EQ(plan.steps[0].text, "flush ruleset\n");
+  EXPECT_EQ(plan.steps[1].wait_before, std::chrono::milliseconds(750));
+  EXPECT_EQ(plan.steps[1].path, "/r/new.nft");
+}
+
+TEST(ReloadPlan, ContinuousPinsConntrackInTheFlushTransaction) {
+  Procedure p;
+  p.style = Style::kFlushThenLoad;
+  Plan plan = PlanReload(p, Emulation::kContinuous, "/r/new.nft");
+  ASSERT_EQ(plan.steps.size(), 2u);
+  const std::string& t = plan.steps[0].text;
+  EXPECT_EQ(t.rfind("flush ruleset", 0), 0u);
+  EXPECT_NE(t.find("table inet fwgate_pin"), std::string::npos);
+  EXPECT_NE(t.find("ct state"), std::string::npos);
+  EXPECT_EQ(t.find("notrack"), std::string::npos);
+  EXPECT_EQ(plan.emulation, Emulation::kContinuous);
+}
+
+TEST(ReloadPlan, StaleGapPinsHooksAndBypassesConntrackAtRawPriority) {
+  Procedure p;
+  p.style = Style::kFlushThenLoad;
+  Plan plan = PlanReload(p, Emulation::kStaleGap, "/r/new.nft");
+  ASSERT_EQ(plan.steps.size(), 2u);
+  const std::string& t = plan.steps[0].text;
+  EXPECT_EQ(t.rfind("flush ruleset", 0), 0u);
+  EXPECT_NE(t.find("table inet fwgate_pin"), std::string::npos);
+  EXPECT_NE(t.find("hook prerouting priority -300"), std::string::npos);
+  EXPECT_NE(t.find("hook output priority -300"), std::string::npos);
+  EXPECT_NE(t.find("notrack"), std::string::npos);
+  EXPECT_EQ(plan.steps[1].kind, Step::Kind::kNftFile);
+}
+
+TEST(ReloadPlan, CommandRunsAsWrittenAndSaysEmulationDidNotApply) {
+  auto p = ParseProcedure("command:nft -f {}");
+  ASSERT_TRUE(p.ok());
+  Plan plan = PlanReload(*p, Emulation::kStaleGap, "/r/new.nft");
+  ASSERT_EQ(plan.steps.size(), 1u);
+  EXPECT_EQ(plan.steps[0].argv, (std::vector<std::string>{"nft", "-f", "/r/new.nft"}));
+  EXPECT_EQ(plan.emulation, Emulation::kNative);
+  EXPECT_NE(plan.note.find("natively"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fwgate::reload
