@@ -176,7 +176,8 @@ const Registrar kReplay{Command{
                       "nf_conntrack_tcp_be_liberal inside the nodes: 0|1 or node1=1,...");
       sub->add_option("--nodes", a->nodes, "Storage nodes")->capture_default_str();
       sub->add_option("--connections-per-node", a->per_node,
-                      "Replication streams from, and client streams to, each node")
+                      "Replication connections from, and client connections to, each node; the first 2 of "
+                      "each carry bulk data, the rest are sessions with small periodic messages")
           ->capture_default_str();
       sub->add_option("--duration", a->duration_s,
                       "Seconds of traffic in all (extended when too short to see a stall)")

@@ -6,7 +6,6 @@ using workload::ConnClass;
 using workload::Flow;
 
 namespace {
-Flow Bulk() { return Flow{Flow::Kind::kBulk, 0, std::chrono::milliseconds(0)}; }
 Flow Periodic(uint32_t bytes, int ms) {
   return Flow{Flow::Kind::kPeriodic, bytes, std::chrono::milliseconds(ms)};
 }
@@ -15,6 +14,12 @@ Flow Periodic(uint32_t bytes, int ms) {
 WorkloadPlan PlanWorkload(int nodes, int per_node) {
   WorkloadPlan p;
   if (nodes < 1 || per_node < 1) return p;
+  const bool paced = per_node > kBulkStreamsPerNode;
+  auto Bulk = [paced] {
+    Flow f{Flow::Kind::kBulk, 0, std::chrono::milliseconds(0)};
+    if (paced) f.bytes_per_second = kPacedBulkBytesPerSecond;
+    return f;
+  };
   for (int i = 0; i < nodes; ++i) {
     p.listeners.push_back({i, false, kClientPort, 0});
     p.listeners.push_back({i, true, kReplicationPort, kReplicationBuffer});
@@ -25,8 +30,14 @@ WorkloadPlan PlanWorkload(int nodes, int per_node) {
   for (int i = 0; i < nodes; ++i) {
     for (int k = 0; k < per_node && nodes >= 2; ++k) {
       int peer = (i + 1 + k % (nodes - 1)) % nodes;
-      p.conns.push_back({ConnClass::kReplication, i, peer, true, kReplicationPort, Bulk(), Flow{},
-                         kReplicationBuffer});
+      if (k < kBulkStreamsPerNode) {
+        p.conns.push_back({ConnClass::kReplication, i, peer, true, kReplicationPort, Bulk(),
+                           Flow{}, kReplicationBuffer});
+      } else {
+        p.conns.push_back({ConnClass::kReplication, i, peer, true, kReplicationPort,
+                           Periodic(kSessionBytes, kSessionIntervalMs),
+                           Periodic(kSessionBytes, kSessionIntervalMs), 0});
+      }
     }
     if (nodes >= 2) {
       int next = (i + 1) % nodes;
@@ -36,8 +47,14 @@ WorkloadPlan PlanWorkload(int nodes, int per_node) {
                          Periodic(64, 200), 0});
     }
     for (int k = 0; k < per_node; ++k) {
-      p.conns.push_back(
-          {ConnClass::kClient, kClientIndex, i, false, kClientPort, Bulk(), Periodic(128, 250), 0});
+      if (k < kBulkStreamsPerNode) {
+        p.conns.push_back({ConnClass::kClient, kClientIndex, i, false, kClientPort, Bulk(),
+                           Periodic(128, 250), 0});
+      } else {
+        p.conns.push_back({ConnClass::kClient, kClientIndex, i, false, kClientPort,
+                           Periodic(kSessionBytes, kSessionIntervalMs),
+                           Periodic(kSessionBytes, kSessionIntervalMs), 0});
+      }
     }
     if (i != 0) {
       p.conns.push_back(

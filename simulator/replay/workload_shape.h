@@ -17,6 +17,16 @@ inline constexpr uint16_t kHbFrontPort = 6803;      // OSD heartbeat, public net
 inline constexpr uint16_t kMonPort = 3300;          // mon v2 on node1
 inline constexpr int kClientIndex = -1;             // `from` of the client namespace
 inline constexpr int kReplicationBuffer = 4 << 20;
+// Bulk streams per node and kind (replication from it, client to it). A Ceph host carries a few
+// busy streams and thousands of mostly quiet sessions; connections beyond these are sessions:
+// small periodic messages both ways (kSessionBytes every kSessionIntervalMs).
+inline constexpr int kBulkStreamsPerNode = 2;
+// With sessions in the run (per_node > kBulkStreamsPerNode), bulk streams are paced at
+// kPacedBulkBytesPerSecond so one epoll loop keeps its 10 ms resolution over tens of thousands of
+// connections; 50 MB/s still moves a sender far past a 4 MiB window within a second of gap.
+inline constexpr uint32_t kSessionBytes = 512;
+inline constexpr int kSessionIntervalMs = 1000;
+inline constexpr uint64_t kPacedBulkBytesPerSecond = 50ULL << 20;
 
 struct ListenPlan {
   int node = 0;          // 0-based node index
@@ -40,8 +50,9 @@ struct WorkloadPlan {
   std::vector<ConnPlan> conns;
 };
 
-// `per_node` (>= 1) replication streams from and client streams to every node; one heartbeat
-// pair per node on each net and one mon session per node (and the client) when nodes >= 2.
+// `per_node` (>= 1) replication connections from and client connections to every node (the first
+// kBulkStreamsPerNode of each carry bulk data, the rest are sessions); one heartbeat pair per node
+// on each net and one mon session per node (and the client) when nodes >= 2.
 [[nodiscard]] WorkloadPlan PlanWorkload(int nodes, int per_node);
 
 }  // namespace fwgate::replay

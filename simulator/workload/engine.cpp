@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/select.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -46,6 +47,19 @@ std::string_view ConnClassName(ConnClass c) {
 }
 
 namespace {
+
+// Moves a socket to an fd number >= 1024 (when RLIMIT_NOFILE allows), keeping the low numbers
+// free: libraries the lab uses in the same process wait on their own sockets with select(),
+// which cannot take an fd >= FD_SETSIZE (libnftables' batch exchange does), and the engine can
+// hold thousands of sockets.
+int AboveSelectRange(int fd) {
+  if (fd < 0 || fd >= FD_SETSIZE) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, FD_SETSIZE);
+  if (moved < 0) return fd;  // limit too low to move: keep it
+  ::close(fd);
+  return moved;
+}
+
 
 // A parsed IPv4/IPv6 socket address.
 struct Address {
@@ -238,7 +252,8 @@ class EngineImpl final : public LocalEngine {
     int err = 0;
     std::string step;
     auto st = netns::RunInNetns(*spec.ns, [&] {
-      fd = socket(addr->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      fd = AboveSelectRange(
+          socket(addr->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
       if (fd < 0) {
         err = errno;
         step = "socket";
@@ -622,7 +637,8 @@ class EngineImpl final : public LocalEngine {
   int CreateClientSocket(uint32_t id) {
     const ConnSpec& spec = specs_[id];
     auto to = ParseAddress(spec.to_address, spec.to_port);
-    int fd = socket(to->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = AboveSelectRange(
+        socket(to->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0) {
       int err = errno;
       Fail(id, err, 0, "socket");
@@ -754,6 +770,7 @@ class EngineImpl final : public LocalEngine {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         return;  // EAGAIN, or EMFILE (the limit was raised for every connection, so unexpected)
       }
+      fd = AboveSelectRange(fd);
       auto it = pending_.find(KeyOf(li, peer));
       if (it == pending_.end()) {
         close(fd);  // not one of ours (or its connect was already abandoned)

@@ -111,6 +111,24 @@ TEST(WorkloadShape, ReplicationSpreadsOverPeers) {
   EXPECT_EQ(peers, (std::set<int>{1, 2, 3}));
 }
 
+TEST(WorkloadShape, BeyondTheBulkStreamsConnectionsAreQuietSessions) {
+  WorkloadPlan p = PlanWorkload(8, 3000);
+  int bulk = 0;
+  int sessions = 0;
+  for (const auto& c : p.conns) {
+    if (c.cls != ConnClass::kReplication || c.from != 0) continue;
+    if (c.forward.kind == workload::Flow::Kind::kBulk) {
+      ++bulk;
+    } else {
+      ++sessions;
+      EXPECT_EQ(c.forward.kind, workload::Flow::Kind::kPeriodic);
+      EXPECT_EQ(c.reverse.kind, workload::Flow::Kind::kPeriodic);
+    }
+  }
+  EXPECT_EQ(bulk, kBulkStreamsPerNode);
+  EXPECT_EQ(sessions, 3000 - kBulkStreamsPerNode);
+}
+
 TEST(WorkloadShape, SingleNodeHasOnlyClientTraffic) {
   WorkloadPlan p = PlanWorkload(1, 2);
   for (const auto& c : p.conns) EXPECT_EQ(c.from, kClientIndex);
