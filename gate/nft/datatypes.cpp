@@ -277,6 +277,21 @@ std::string VerdictText(int32_t verdict, const std::string& chain) {
   }
 }
 
+std::string_view RateUnitName(uint64_t unit_seconds) {
+  switch (unit_seconds) {
+    case 60:
+      return "minute";
+    case 3600:
+      return "hour";
+    case 86400:
+      return "day";
+    case 604800:
+      return "week";
+    default:
+      return "second";
+  }
+}
+
 std::string TimeText(uint64_t ms) {
   if (ms == 0) return "0s";
   std::string out;

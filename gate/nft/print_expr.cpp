@@ -1210,28 +1210,11 @@ class RuleRenderer {
     return s;
   }
 
-  static std::string UnitName(uint64_t unit) {
-    switch (unit) {
-      case 1:
-        return "second";
-      case 60:
-        return "minute";
-      case 3600:
-        return "hour";
-      case 86400:
-        return "day";
-      case 604800:
-        return "week";
-      default:
-        return "second";
-    }
-  }
-
   static std::string LimitText(const Expr& e) {
     bool over = (e.Int("flags") & 1) != 0;
     uint64_t rate = e.Int("rate");
     uint64_t burst = e.Int("burst");
-    std::string unit = UnitName(e.Int("unit", 1));
+    std::string unit(pr::RateUnitName(e.Int("unit", 1)));
     if (e.Int("type") == 1) {  // NFT_LIMIT_PKT_BYTES
       std::string s =
           fmt::format("limit rate {}{}/{}", over ? "over " : "", pr::ByteAmount(rate), unit);

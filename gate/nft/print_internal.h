@@ -100,6 +100,8 @@ std::string BitmaskNames(uint32_t type, uint64_t value);
 std::string VerdictText(int32_t verdict, const std::string& chain);
 // nft's time format: "1h", "2m30s", "500ms".
 std::string TimeText(uint64_t ms);
+// A limit's rate unit in seconds (1, 60, 3600, 86400, 604800) as nft names it ("second", ...).
+std::string_view RateUnitName(uint64_t unit_seconds);
 // "25 mbytes" style byte amounts (quota, limit), as nft's get_rate().
 std::string ByteAmount(uint64_t bytes);
 std::string Quote(std::string_view s);

@@ -221,21 +221,6 @@ Bytes ObjData(const Object& o, std::string_view name) {
   return {};
 }
 
-std::string UnitName(uint64_t unit) {
-  switch (unit) {
-    case 60:
-      return "minute";
-    case 3600:
-      return "hour";
-    case 86400:
-      return "day";
-    case 604800:
-      return "week";
-    default:
-      return "second";
-  }
-}
-
 struct TimeoutState {
   std::string_view name;
   uint32_t kernel_default;  // seconds; nft prints only states that differ from these
@@ -280,7 +265,7 @@ std::vector<std::string> ObjectLines(const Object& obj, const PrintOptions& o) {
     case 4: {  // limit
       bool over = (ObjInt(obj, "flags") & 1) != 0;
       uint64_t burst = ObjInt(obj, "burst");
-      std::string unit = UnitName(ObjInt(obj, "unit", 1));
+      std::string unit(print::RateUnitName(ObjInt(obj, "unit", 1)));
       if (ObjInt(obj, "type") == 1) {
         std::string s = fmt::format("rate {}{}/{}", over ? "over " : "",
                                     pr::ByteAmount(ObjInt(obj, "rate")), unit);
