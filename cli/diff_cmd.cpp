@@ -8,11 +8,10 @@
 
 #include "base/exit_codes.h"
 #include "cli/command.h"
+#include "cli/live_ruleset.h"
 #include "gate/diff/diff.h"
 #include "gate/diff/render.h"
 #include "gate/nft/loader.h"
-#include "gate/nft/netlink.h"
-#include "simulator/netns/netns.h"
 
 namespace fwgate::cli {
 namespace {
@@ -42,41 +41,6 @@ std::optional<int> Load(const std::string& path, nft::Ruleset& out) {
   return kExitUndecided;
 }
 
-// Dumps the host namespace, or the named one. Returns the exit code on failure.
-std::optional<int> DumpLive(const std::string& netns_name, nft::Ruleset& out) {
-  Result<nft::Ruleset> rs = Error::Msg("not run");
-  auto dump = [&] { rs = nft::DumpRuleset(); };
-  if (netns_name.empty()) {
-    dump();
-  } else {
-    if (!netns::IsValidName(netns_name)) {
-      std::cerr << "fwgate: diff: --netns: '" << netns_name
-                << "' is not a valid network namespace name\n";
-      return kExitBadInput;
-    }
-    auto ns = netns::OpenNamed(netns_name);
-    if (!ns) {
-      if (ns.error().code == std::errc::no_such_file_or_directory) {
-        std::cerr << "fwgate: diff: network namespace '" << netns_name
-                  << "' does not exist (no /run/netns/" << netns_name << ")\n";
-        return kExitBadInput;
-      }
-      std::cerr << "fwgate: diff: " << ns.error().ToString() << "\n";
-      return kExitUndecided;
-    }
-    if (auto st = netns::RunInNetns(*ns, dump); !st) {
-      std::cerr << "fwgate: diff: " << st.error().ToString() << "\n";
-      return kExitUndecided;
-    }
-  }
-  if (!rs) {
-    std::cerr << "fwgate: diff: reading the live ruleset: " << rs.error().ToString() << "\n";
-    return kExitUndecided;
-  }
-  out = std::move(*rs);
-  return std::nullopt;
-}
-
 int RunDiff(const DiffArgs& a) {
   auto usage = [](const std::string& msg) {
     std::cerr << "fwgate: diff: " << msg << "\nRun 'fwgate diff --help' for usage.\n";
@@ -90,7 +54,7 @@ int RunDiff(const DiffArgs& a) {
   if (a.proposed.empty()) return usage("--proposed FILE is required");
 
   nft::Ruleset current, proposed;
-  if (auto rc = a.live ? DumpLive(a.netns, current) : Load(a.current, current)) return *rc;
+  if (auto rc = a.live ? DumpLive("diff", a.netns, current) : Load(a.current, current)) return *rc;
   if (auto rc = Load(a.proposed, proposed)) return *rc;
 
   diff::Plan plan = diff::DiffRulesets(current, proposed);

@@ -3,9 +3,8 @@
 
 #include "base/exit_codes.h"
 #include "cli/command.h"
-#include "gate/nft/netlink.h"
+#include "cli/live_ruleset.h"
 #include "gate/nft/printer.h"
-#include "simulator/netns/netns.h"
 
 namespace fwgate::cli {
 namespace {
@@ -19,28 +18,11 @@ const Registrar kDump{Command{
       sub->add_option("--netns", *netns_name, "Named network namespace (/run/netns/NAME)");
       sub->add_flag("-a,--handles", *handles, "Show rule handles");
       return [=]() -> int {
-        Result<nft::Ruleset> rs = Error::Msg("not run");
-        auto dump = [&] { rs = nft::DumpRuleset(); };
-        if (!netns_name->empty()) {
-          auto ns = netns::OpenNamed(*netns_name);
-          if (!ns) {
-            std::cerr << "fwgate: " << ns.error().ToString() << "\n";
-            return kExitBadInput;
-          }
-          if (auto st = netns::RunInNetns(*ns, dump); !st) {
-            std::cerr << "fwgate: " << st.error().ToString() << "\n";
-            return kExitUndecided;
-          }
-        } else {
-          dump();
-        }
-        if (!rs) {
-          std::cerr << "fwgate: " << rs.error().ToString() << "\n";
-          return kExitUndecided;
-        }
+        nft::Ruleset rs;
+        if (auto rc = DumpLive("dump", *netns_name, rs)) return *rc;
         nft::PrintOptions opt;
         opt.handles = *handles;
-        std::cout << nft::RulesetText(*rs, opt);
+        std::cout << nft::RulesetText(rs, opt);
         return kExitPass;
       };
     }}};

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <atomic>
 #include <cctype>
 #include <ctime>
 #include <vector>
@@ -95,7 +96,7 @@ Status RtnlSocket::CreatePlaceholder(std::string_view ifname) {
   st = CreateLink(ifname, "ifb", "");
   if (st.ok()) return st;
   // veth needs a peer name; derive one that fits IFNAMSIZ and is unlikely to collide.
-  static uint32_t counter = 0;
+  static std::atomic<uint32_t> counter{0};  // RtnlSockets live on many namespace threads
   std::string peer = "fwgp" + std::to_string(++counter);
   return CreateLink(ifname, "veth", peer);
 }
