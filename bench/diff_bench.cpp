@@ -3,7 +3,7 @@
 //   BM_DiffRulesets/N        the structural diff of two models that differ in a few rules and
 //                            elements (pure CPU; models loaded through the kernel once).
 //   BM_DiffLargeSet/100000   the same for a 100k-element set differing in 10 elements.
-//   BM_DumpToModel/N         nft::DumpRuleset of the generated ruleset, run inside a namespace
+//   BM_DumpToModel/N         sys::DumpRuleset of the generated ruleset, run inside a namespace
 //                            it was loaded into once with libnftables.
 //   BM_DumpBothAndDiff/N     fwgate's whole pipeline on two live namespaces: dump both, diff.
 // Baseline (what a user does today): BM_BaselineNftListAndTextDiff/N = `nft list ruleset` of both
@@ -24,8 +24,8 @@
 
 #include "gate/diff/diff.h"
 #include "gate/nft/loader.h"
-#include "gate/nft/netlink.h"
-#include "simulator/netns/netns.h"
+#include "sys/nft_netlink.h"
+#include "sys/netns.h"
 
 namespace {
 
@@ -84,7 +84,7 @@ std::string NftRun(const std::string& text, std::string* output = nullptr) {
 
 // A namespace holding a loaded ruleset, cached per generated text.
 struct LoadedNs {
-  fwgate::netns::NetnsHandle ns;
+  fwgate::sys::NetnsHandle ns;
   std::string error;
 };
 LoadedNs& Namespace(const std::string& key, const std::string& text) {
@@ -92,18 +92,18 @@ LoadedNs& Namespace(const std::string& key, const std::string& text) {
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   LoadedNs& l = cache[key];
-  if (auto st = fwgate::netns::CanCreateNamespaces(); !st) {
+  if (auto st = fwgate::sys::CanCreateNamespaces(); !st) {
     l.error = "needs namespaces: " + st.error().ToString();
     return l;
   }
-  auto ns = fwgate::netns::CreateAnonymous();
+  auto ns = fwgate::sys::CreateAnonymous();
   if (!ns) {
     l.error = ns.error().ToString();
     return l;
   }
   l.ns = std::move(*ns);
   std::string err;
-  if (auto st = fwgate::netns::RunInNetns(l.ns, [&] { err = NftRun(text); }); !st) {
+  if (auto st = fwgate::sys::RunInNetns(l.ns, [&] { err = NftRun(text); }); !st) {
     err = st.error().ToString();
   }
   if (!err.empty()) l.error = "loading generated ruleset: " + err;
@@ -169,9 +169,9 @@ void BM_DumpToModel(benchmark::State& state) {
   LoadedNs& l = Namespace(fmt::format("cur-{}", n), GenerateRuleset(n, false));
   if (!l.error.empty()) return state.SkipWithError(l.error.c_str());
   std::string error;
-  auto st = fwgate::netns::RunInNetns(l.ns, [&] {
+  auto st = fwgate::sys::RunInNetns(l.ns, [&] {
     for (auto _ : state) {
-      auto rs = fwgate::nft::DumpRuleset();
+      auto rs = fwgate::sys::DumpRuleset();
       if (!rs) {
         error = rs.error().ToString();
         break;
@@ -191,9 +191,9 @@ void BM_DumpBothAndDiff(benchmark::State& state) {
   if (!a.error.empty()) return state.SkipWithError(a.error.c_str());
   if (!b.error.empty()) return state.SkipWithError(b.error.c_str());
   for (auto _ : state) {
-    fwgate::Result<Ruleset> ra = fwgate::Error::Msg("not run"), rb = fwgate::Error::Msg("not run");
-    (void)fwgate::netns::RunInNetns(a.ns, [&] { ra = fwgate::nft::DumpRuleset(); });
-    (void)fwgate::netns::RunInNetns(b.ns, [&] { rb = fwgate::nft::DumpRuleset(); });
+    fwgate::Result<Ruleset> ra = fwgate::Error::Unavailable("not run"), rb = fwgate::Error::Unavailable("not run");
+    (void)fwgate::sys::RunInNetns(a.ns, [&] { ra = fwgate::sys::DumpRuleset(); });
+    (void)fwgate::sys::RunInNetns(b.ns, [&] { rb = fwgate::sys::DumpRuleset(); });
     if (!ra || !rb) return state.SkipWithError("dump failed");
     auto plan = fwgate::diff::DiffRulesets(*ra, *rb);
     benchmark::DoNotOptimize(plan);
@@ -269,8 +269,8 @@ void BM_BaselineNftListAndTextDiff(benchmark::State& state) {
   size_t edits = 0;
   for (auto _ : state) {
     std::string ta, tb;
-    (void)fwgate::netns::RunInNetns(a.ns, [&] { NftRun("list ruleset", &ta); });
-    (void)fwgate::netns::RunInNetns(b.ns, [&] { NftRun("list ruleset", &tb); });
+    (void)fwgate::sys::RunInNetns(a.ns, [&] { NftRun("list ruleset", &ta); });
+    (void)fwgate::sys::RunInNetns(b.ns, [&] { NftRun("list ruleset", &tb); });
     std::unordered_map<std::string_view, uint32_t> intern;
     auto la = Lines(ta, intern);
     auto lb = Lines(tb, intern);

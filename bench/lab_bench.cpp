@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "simulator/netns/netns.h"
-#include "simulator/netns/topology.h"
+#include "sys/netns.h"
+#include "simulator/lab/topology.h"
 
 namespace {
 
@@ -33,7 +33,7 @@ int RunScript(std::vector<std::string> args) {
 }
 
 void BM_LabBringUpRtnetlink(benchmark::State& state) {
-  if (auto st = fwgate::netns::CanCreateNamespaces(); !st) {
+  if (auto st = fwgate::sys::CanCreateNamespaces(); !st) {
     state.SkipWithError(st.error().ToString().c_str());
     return;
   }
@@ -46,14 +46,14 @@ void BM_LabBringUpRtnetlink(benchmark::State& state) {
       return;
     }
     state.PauseTiming();
-    t = fwgate::Error::Msg("dropped");  // tear down outside the timed region
+    t = fwgate::Error::Unavailable("dropped");  // tear down outside the timed region
     state.ResumeTiming();
   }
   state.counters["nodes"] = static_cast<double>(o.nodes);
 }
 
 void BM_LabBringUpIpScript(benchmark::State& state) {
-  if (auto st = fwgate::netns::CanCreateNamespaces(); !st) {
+  if (auto st = fwgate::sys::CanCreateNamespaces(); !st) {
     state.SkipWithError(st.error().ToString().c_str());
     return;
   }

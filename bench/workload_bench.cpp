@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "simulator/netns/netns.h"
-#include "simulator/netns/rtnl.h"
+#include "sys/netns.h"
+#include "sys/rtnl.h"
 #include "simulator/workload/engine.h"
 
 namespace fwgate::workload {
@@ -28,12 +28,12 @@ using std::chrono::milliseconds;
 constexpr int kPerNode = 6000;
 constexpr int kPorts = 8;  // OSD ports per node; also the unit of sharding (750 connections each)
 
-Result<netns::NetnsHandle> NodeNamespace() {
-  auto ns = netns::CreateAnonymous();
+Result<sys::NetnsHandle> NodeNamespace() {
+  auto ns = sys::CreateAnonymous();
   if (!ns) return ns.error();
   Status up = OkStatus();
-  auto st = netns::RunInNetns(*ns, [&] {
-    auto rt = netns::RtnlSocket::Open();
+  auto st = sys::RunInNetns(*ns, [&] {
+    auto rt = sys::RtnlSocket::Open();
     up = rt ? rt->SetUp("lo") : Status(rt.error());
   });
   if (!st) return st.error();
@@ -42,7 +42,7 @@ Result<netns::NetnsHandle> NodeNamespace() {
 }
 
 struct Lab {
-  std::vector<netns::NetnsHandle> nodes;
+  std::vector<sys::NetnsHandle> nodes;
   std::unique_ptr<Engine> engine;
 };
 

@@ -1,8 +1,11 @@
 // Subcommand registry: each cli/*_cmd.cpp registers itself at static-initialisation time, so
-// commands are added without touching main.cpp. A command's callback returns its exit code.
+// commands are added without touching main.cpp. A command's callback returns its outcome;
+// main.cpp is the only place that turns an outcome into an exit code.
 #pragma once
 
 #include <CLI/CLI.hpp>
+
+#include "base/outcome.h"
 
 #include <functional>
 #include <string>
@@ -14,7 +17,7 @@ struct Command {
   std::string name;
   int order = 100;  // position in --help
   // Adds the subcommand and its options to `root`; returns the function run when it is chosen.
-  std::function<std::function<int()>(CLI::App& root)> setup;
+  std::function<std::function<Outcome()>(CLI::App& root)> setup;
 };
 
 std::vector<Command>& Registry();

@@ -6,11 +6,11 @@
 #include <iostream>
 #include <memory>
 
-#include "base/exit_codes.h"
+#include "base/outcome.h"
 #include "cli/command.h"
-#include "cli/live_ruleset.h"
+#include "cli/ruleset_input.h"
 #include "gate/diff/diff.h"
-#include "gate/diff/render.h"
+#include "report/diff_report.h"
 #include "gate/nft/loader.h"
 
 namespace fwgate::cli {
@@ -21,30 +21,10 @@ struct DiffArgs {
   bool live = false, json = false, exit_code = false;
 };
 
-// Loads FILE through the kernel; on failure prints diagnostics and returns the exit code.
-std::optional<int> Load(const std::string& path, nft::Ruleset& out) {
-  nft::LoadResult r = nft::LoadRulesetFile(path);
-  switch (r.status) {
-    case nft::LoadStatus::kOk:
-      out = std::move(r.ruleset);
-      return std::nullopt;
-    case nft::LoadStatus::kInvalid:
-      for (const auto& d : r.diagnostics) std::cerr << d.ToString() << "\n";
-      if (r.diagnostics.empty()) std::cerr << path << ": " << r.reason << "\n";
-      return kExitBadInput;
-    case nft::LoadStatus::kUnsupported:
-    case nft::LoadStatus::kNoPrivilege:
-      std::cerr << "fwgate: cannot load " << path << ": " << r.reason << "\n";
-      for (const auto& d : r.diagnostics) std::cerr << d.ToString() << "\n";
-      return kExitUndecided;
-  }
-  return kExitUndecided;
-}
-
-int RunDiff(const DiffArgs& a) {
+Outcome RunDiff(const DiffArgs& a) {
   auto usage = [](const std::string& msg) {
     std::cerr << "fwgate: diff: " << msg << "\nRun 'fwgate diff --help' for usage.\n";
-    return kExitBadInput;
+    return Outcome::kBadInput;
   };
   if (a.current.empty() == !a.live) {
     return usage(a.live ? "give either --current FILE or --live, not both"
@@ -53,23 +33,30 @@ int RunDiff(const DiffArgs& a) {
   if (!a.netns.empty() && !a.live) return usage("--netns only goes with --live");
   if (a.proposed.empty()) return usage("--proposed FILE is required");
 
-  nft::Ruleset current, proposed;
-  if (auto rc = a.live ? DumpLive("diff", a.netns, current) : Load(a.current, current)) return *rc;
-  if (auto rc = Load(a.proposed, proposed)) return *rc;
+  nft::Ruleset current;
+  nft::LoadResult cur, prop;
+  if (a.live) {
+    if (auto o = ReadLiveOrReport("diff", a.netns, current)) return *o;
+  } else {
+    if (auto o = LoadRulesetOrReport("diff", a.current, cur)) return *o;
+    current = std::move(cur.ruleset);
+  }
+  if (auto o = LoadRulesetOrReport("diff", a.proposed, prop)) return *o;
+  const nft::Ruleset& proposed = prop.ruleset;
 
   diff::Plan plan = diff::DiffRulesets(current, proposed);
   if (a.json) {
-    std::cout << diff::PlanToJson(plan).dump(2) << "\n";
+    std::cout << report::PlanToJson(plan).dump(2) << "\n";
   } else {
     bool colour = isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
-    std::cout << diff::PlanToText(plan, colour);
+    std::cout << report::PlanToText(plan, colour);
   }
   std::cout.flush();
-  return a.exit_code && !plan.empty() ? kExitFail : kExitPass;
+  return a.exit_code && !plan.empty() ? Outcome::kFail : Outcome::kPass;
 }
 
 const Registrar kDiff{Command{
-    "diff", 20, [](CLI::App& root) -> std::function<int()> {
+    "diff", 20, [](CLI::App& root) -> std::function<Outcome()> {
       auto* sub = root.add_subcommand(
           "diff",
           "Show what would change (plan-style) if the proposed ruleset replaced the current one");

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "base/exit_codes.h"
+#include "base/outcome.h"
 #include "cli/command.h"
 
 namespace fwgate::cli {
@@ -11,6 +11,23 @@ std::vector<Command>& Registry() {
   static std::vector<Command> commands;
   return commands;
 }
+
+namespace {
+// The one place an outcome becomes an exit code (DESIGN.md "The command line").
+int ExitCodeFor(Outcome o) {
+  switch (o) {
+    case Outcome::kPass:
+      return 0;
+    case Outcome::kFail:
+      return 1;
+    case Outcome::kBadInput:
+      return 2;
+    case Outcome::kUndecided:
+      return 3;
+  }
+  return 3;
+}
+}  // namespace
 }  // namespace fwgate::cli
 
 int main(int argc, char** argv) {
@@ -24,7 +41,7 @@ int main(int argc, char** argv) {
   auto& commands = Registry();
   std::stable_sort(commands.begin(), commands.end(),
                    [](const auto& a, const auto& b) { return a.order < b.order; });
-  std::vector<std::pair<CLI::App*, std::function<int()>>> runs;
+  std::vector<std::pair<CLI::App*, std::function<fwgate::Outcome()>>> runs;
   for (auto& c : commands) {
     size_t before = app.get_subcommands({}).size();
     auto run = c.setup(app);
@@ -41,17 +58,17 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);  // prints the message to stderr
-    return fwgate::kExitBadInput;
+    return fwgate::cli::ExitCodeFor(fwgate::Outcome::kBadInput);
   }
   for (auto& [sub, run] : runs) {
     if (sub->parsed()) {
       try {
-        return run();
+        return fwgate::cli::ExitCodeFor(run());
       } catch (const std::exception& e) {
         std::cerr << "fwgate: internal error: " << e.what() << "\n";
-        return fwgate::kExitUndecided;
+        return fwgate::cli::ExitCodeFor(fwgate::Outcome::kUndecided);
       }
     }
   }
-  return fwgate::kExitBadInput;
+  return fwgate::cli::ExitCodeFor(fwgate::Outcome::kBadInput);
 }

@@ -6,13 +6,13 @@
 #include <iostream>
 #include <memory>
 
-#include "base/exit_codes.h"
+#include "base/outcome.h"
 #include "cli/command.h"
 #include "gate/hazards/findings.h"
 #include "gate/probe/inventory.h"
 #include "gate/probe/probe_script.h"
 #include "gate/probe/prober.h"
-#include "gate/report/probe_report.h"
+#include "report/probe_report.h"
 
 namespace fwgate::cli {
 namespace {
@@ -53,26 +53,26 @@ std::string HostName() {
   return buf;
 }
 
-int Run(const ProbeFlags& f) {
+Outcome Run(const ProbeFlags& f) {
   if (f.print_script) {
     std::cout << probe::ProbeScript(probe::NewNonce());
-    return kExitPass;
+    return Outcome::kPass;
   }
   int sources = (f.local ? 1 : 0) + (!f.netns.empty() ? 1 : 0) +
                 (!f.inventory.empty() || !f.from.empty() ? 1 : 0);
   if (sources != 1) {
     std::cerr << "fwgate probe: choose exactly one of --local, --netns NAME, --inventory FILE, "
                  "--from DIR\n";
-    return kExitBadInput;
+    return Outcome::kBadInput;
   }
   if (!f.limit.empty() && f.inventory.empty()) {
     std::cerr << "fwgate probe: --limit needs --inventory\n";
-    return kExitBadInput;
+    return Outcome::kBadInput;
   }
   for (const auto& o : f.ssh_options) {
     if (!ValidSshOption(o)) {
       std::cerr << "fwgate probe: --ssh-option '" << o << "': expected Key=Value\n";
-      return kExitBadInput;
+      return Outcome::kBadInput;
     }
   }
   probe::ProbeOptions opt;
@@ -89,7 +89,7 @@ int Run(const ProbeFlags& f) {
     auto n = probe::ProbeNamedNetns(f.netns, opt);
     if (!n) {
       std::cerr << "fwgate probe: " << n.error().ToString() << "\n";
-      return kExitBadInput;
+      return Outcome::kBadInput;
     }
     nodes.push_back(std::move(n).value());
   } else {
@@ -99,16 +99,16 @@ int Run(const ProbeFlags& f) {
       auto inv = probe::LoadInventory(f.inventory);
       if (!inv) {
         // Parse errors are "FILE:LINE:COL: message"; I/O errors carry errno text.
-        std::cerr << (inv.error().code == std::errc::invalid_argument
+        std::cerr << (inv.error().kind == ErrorKind::kBadInput && !inv.error().code
                           ? inv.error().context
                           : "fwgate probe: " + inv.error().ToString())
                   << "\n";
-        return kExitBadInput;
+        return OutcomeOf(inv.error());
       }
       auto sel = inv->Select(f.limit);
       if (!sel) {
         std::cerr << "fwgate probe: " << f.inventory << ": " << sel.error().context << "\n";
-        return kExitBadInput;
+        return Outcome::kBadInput;
       }
       targets = std::move(sel).value();
       have_targets = true;
@@ -117,7 +117,7 @@ int Run(const ProbeFlags& f) {
       auto loaded = report::LoadProbeDir(f.from);
       if (!loaded) {
         std::cerr << "fwgate probe: " << loaded.error().ToString() << "\n";
-        return kExitBadInput;
+        return Outcome::kBadInput;
       }
       if (have_targets) {
         // The inventory decides which nodes matter; a node without a file is unreadable.
@@ -148,7 +148,7 @@ int Run(const ProbeFlags& f) {
     }
     if (nodes.empty()) {
       std::cerr << "fwgate probe: no nodes to probe\n";
-      return kExitBadInput;
+      return Outcome::kBadInput;
     }
   }
 
@@ -160,15 +160,15 @@ int Run(const ProbeFlags& f) {
   } else {
     std::cout << report::ProbeTable(results);
   }
-  int code = hazards::ProbeExitCode(results.node_findings, results.fleet_findings);
-  if (code == kExitUndecided) {
+  Outcome outcome = hazards::ProbeOutcome(results.node_findings, results.fleet_findings);
+  if (outcome == Outcome::kUndecided) {
     std::cerr << "fwgate probe: could not decide: some nodes or facts could not be read (exit 3)\n";
   }
-  return code;
+  return outcome;
 }
 
 const Registrar kProbe{Command{
-    "probe", 30, [](CLI::App& root) -> std::function<int()> {
+    "probe", 30, [](CLI::App& root) -> std::function<Outcome()> {
       auto* sub = root.add_subcommand(
           "probe",
           "Probe nodes (kernel, conntrack sysctls and statistics, firewall backends, services, "

@@ -6,12 +6,12 @@
 #include <filesystem>
 #include <iostream>
 
-#include "base/exit_codes.h"
+#include "base/outcome.h"
 #include "cli/command.h"
-#include "gate/nft/loader.h"
-#include "simulator/netns/netns.h"
+#include "cli/ruleset_input.h"
+#include "sys/netns.h"
 #include "simulator/replay/replay.h"
-#include "simulator/replay/report.h"
+#include "report/replay_report.h"
 
 namespace fwgate::cli {
 namespace {
@@ -49,23 +49,12 @@ struct Args {
   bool json = false;
 };
 
-// Validates one ruleset file through the kernel; prints diagnostics. Exit code or -1 when ok.
-int CheckRuleset(const std::string& path) {
-  nft::LoadResult r = nft::LoadRulesetFile(path);
-  if (r.status == nft::LoadStatus::kOk) return -1;
-  for (const auto& d : r.diagnostics) std::cerr << d.ToStringWithContext() << "\n";
-  if (r.diagnostics.empty()) std::cerr << path << ": " << r.reason << "\n";
-  if (r.status == nft::LoadStatus::kInvalid) return kExitBadInput;
-  std::cerr << "fwgate: could not check " << path << ": " << r.reason << "\n";
-  return kExitUndecided;
-}
-
-int Run(const Args& a) {
+Outcome Run(const Args& a) {
   InstallStopHandlers();  // before anything slow, so SIGINT/SIGTERM always end in exit 3
   auto procedure = reload::ParseProcedure(a.reload);
   if (!procedure) {
     std::cerr << "fwgate: " << procedure.error().context << "\n";
-    return kExitBadInput;
+    return Outcome::kBadInput;
   }
   procedure->gap = std::chrono::milliseconds(a.gap_ms);
   procedure->timeout = std::chrono::milliseconds(a.reload_timeout_ms);
@@ -74,7 +63,7 @@ int Run(const Args& a) {
     auto k = replay::ParseKernelSpec(a.kernel, a.nodes);
     if (!k) {
       std::cerr << "fwgate: " << k.error().context << "\n";
-      return kExitBadInput;
+      return Outcome::kBadInput;
     }
     o.kernels = *k;
   }
@@ -82,7 +71,7 @@ int Run(const Args& a) {
     auto b = replay::ParseBeLiberalSpec(a.be_liberal, a.nodes);
     if (!b) {
       std::cerr << "fwgate: " << b.error().context << "\n";
-      return kExitBadInput;
+      return Outcome::kBadInput;
     }
     o.be_liberal = *b;
   }
@@ -93,15 +82,16 @@ int Run(const Args& a) {
   o.topology.loss_percent = a.loss_percent;
   if (auto plan = lab::PlanTopology(o.topology); !plan) {
     std::cerr << "fwgate: " << plan.error().context << "\n";
-    return kExitBadInput;
+    return Outcome::kBadInput;
   }
-  if (auto st = netns::CanCreateNamespaces(); !st) {
+  if (auto st = sys::CanCreateNamespaces(); !st) {
     std::cerr << "fwgate: could not run: " << st.error().ToString() << "\n";
-    return kExitUndecided;
+    return Outcome::kUndecided;
   }
   // Both files must load before anything is built (FILE:LINE:COL diagnostics, exit 2).
   for (const std::string* f : {&a.current, &a.proposed}) {
-    if (int rc = CheckRuleset(*f); rc >= 0) return rc;
+    nft::LoadResult r;
+    if (auto o = LoadRulesetOrReport("replay", *f, r)) return *o;
   }
   std::error_code ec;
   o.current = std::filesystem::absolute(a.current, ec).lexically_normal().string();
@@ -115,7 +105,7 @@ int Run(const Args& a) {
   o.stop = &g_stop;
   if (g_stop.load()) {
     std::cerr << "fwgate: interrupted\n";
-    return kExitUndecided;
+    return Outcome::kUndecided;
   }
 
   bool interrupted = false;
@@ -126,27 +116,27 @@ int Run(const Args& a) {
     } else {
       std::cerr << "fwgate: could not run the replay: " << rep.error().ToString() << "\n";
     }
-    return kExitUndecided;
+    return Outcome::kUndecided;
   }
   if (a.json) {
-    std::cout << replay::ToJson(*rep).dump(2) << "\n";
+    std::cout << report::ReplayToJson(*rep).dump(2) << "\n";
   } else {
-    std::cout << replay::ToText(*rep);
+    std::cout << report::ReplayToText(*rep);
   }
   switch (rep->verdict) {
     case replay::Verdict::kSurvived:
-      return kExitPass;
+      return Outcome::kPass;
     case replay::Verdict::kBroken:
-      return kExitFail;
+      return Outcome::kFail;
     case replay::Verdict::kUnknown:
       if (!a.json) std::cerr << "fwgate: could not decide: " << rep->reason << "\n";
-      return kExitUndecided;
+      return Outcome::kUndecided;
   }
-  return kExitUndecided;
+  return Outcome::kUndecided;
 }
 
 const Registrar kReplay{Command{
-    "replay", 40, [](CLI::App& root) -> std::function<int()> {
+    "replay", 40, [](CLI::App& root) -> std::function<Outcome()> {
       auto* sub = root.add_subcommand(
           "replay",
           "Lab replay: Ceph-shaped TCP traffic between storage nodes in network namespaces, the "
@@ -198,7 +188,7 @@ const Registrar kReplay{Command{
                       "ms of latency added to every packet a node sends (needs sch_netem)");
       sub->add_option("--loss", a->loss_percent, "Percent of frames dropped on every link");
       sub->add_flag("--json", a->json, "JSON report on stdout");
-      return [a]() -> int { return Run(*a); };
+      return [a]() -> Outcome { return Run(*a); };
     }}};
 
 }  // namespace

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "base/exit_codes.h"
+#include "base/outcome.h"
 #include "cli/command.h"
 #include "gate/nft/loader.h"
 
@@ -26,19 +26,6 @@ Counts CountOf(const nft::Ruleset& rs) {
         std::count_if(t.sets.begin(), t.sets.end(), [](const auto& s) { return !s.anonymous(); }));
   }
   return c;
-}
-
-int ExitCodeOf(nft::LoadStatus s) {
-  switch (s) {
-    case nft::LoadStatus::kOk:
-      return kExitPass;
-    case nft::LoadStatus::kInvalid:
-      return kExitBadInput;
-    case nft::LoadStatus::kUnsupported:
-    case nft::LoadStatus::kNoPrivilege:
-      return kExitUndecided;
-  }
-  return kExitUndecided;
 }
 
 nlohmann::json ToJson(const std::string& file, const nft::LoadResult& r) {
@@ -98,7 +85,7 @@ void PrintText(const std::string& file, const nft::LoadResult& r) {
 }
 
 const Registrar kValidate{Command{
-    "validate", 10, [](CLI::App& root) -> std::function<int()> {
+    "validate", 10, [](CLI::App& root) -> std::function<Outcome()> {
       auto* sub = root.add_subcommand(
           "validate",
           "Load ruleset files into a throwaway network namespace and report the kernel's verdict");
@@ -113,18 +100,19 @@ const Registrar kValidate{Command{
           "'FILE:LINE:COL: message' (nft's own locations).\n"
           "Exit codes: 0 every file is valid; 2 a file is invalid (syntax, semantics, unreadable,\n"
           "empty, binary); 3 could not decide (the kernel lacks a feature the file needs, or no\n"
-          "privilege to create a namespace: run as root). With several files the highest wins.");
+          "privilege to create a namespace: run as root). With several files: 2 if any file is\n"
+          "invalid, else 3 if any could not be decided.");
       auto files = std::make_shared<std::vector<std::string>>();
       auto json = std::make_shared<bool>(false);
       sub->add_option("FILE", *files, "nftables ruleset file(s), as given to `nft -f`")->required();
       sub->add_flag("--json", *json,
                     "Print JSON (one object, or an array for several files) to stdout");
-      return [=]() -> int {
-        int worst = kExitPass;
+      return [=]() -> Outcome {
+        Outcome worst = Outcome::kPass;
         nlohmann::json all = nlohmann::json::array();
         for (const auto& file : *files) {
           nft::LoadResult r = nft::LoadRulesetFile(file);
-          worst = std::max(worst, ExitCodeOf(r.status));
+          worst = Combine(worst, nft::OutcomeOf(r.status));
           if (*json) {
             all.push_back(ToJson(file, r));
           } else {

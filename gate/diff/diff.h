@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gate/nft/ruleset.h"
+#include "base/ruleset.h"
 
 namespace fwgate::diff {
 

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "gate/nft/ruleset.h"
+#include "base/ruleset.h"
 
 namespace fwgate::diff {
 

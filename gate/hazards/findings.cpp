@@ -4,7 +4,7 @@
 #include <cmath>
 #include <set>
 
-#include "base/exit_codes.h"
+#include "base/outcome.h"
 #include "gate/hazards/kernel_class.h"
 
 namespace fwgate::hazards {
@@ -260,24 +260,6 @@ const std::vector<Row>& Rows() {
 
 }  // namespace
 
-std::string_view SeverityName(Severity s) {
-  switch (s) {
-    case Severity::kBlocking:
-      return "blocking";
-    case Severity::kWarning:
-      return "warning";
-    case Severity::kInfo:
-      break;
-  }
-  return "info";
-}
-
-std::optional<Severity> SeverityFromName(std::string_view n) {
-  if (n == "blocking") return Severity::kBlocking;
-  if (n == "warning") return Severity::kWarning;
-  if (n == "info") return Severity::kInfo;
-  return std::nullopt;
-}
 
 std::optional<uint64_t> ConntrackCount(const NodeFacts& n) {
   if (auto c = n.Sysctl("nf_conntrack_count"); c && *c >= 0) return static_cast<uint64_t>(*c);
@@ -375,7 +357,7 @@ std::vector<Finding> JudgeFleet(const std::vector<NodeFacts>& nodes, const Findi
   return out;
 }
 
-int ProbeExitCode(const std::vector<std::vector<Finding>>& node_findings,
+Outcome ProbeOutcome(const std::vector<std::vector<Finding>>& node_findings,
                   const std::vector<Finding>& fleet_findings) {
   bool blocking = false, undecided = false;
   auto scan = [&](const std::vector<Finding>& fs) {
@@ -388,9 +370,9 @@ int ProbeExitCode(const std::vector<std::vector<Finding>>& node_findings,
   };
   for (const auto& fs : node_findings) scan(fs);
   scan(fleet_findings);
-  if (blocking) return kExitFail;
-  if (undecided) return kExitUndecided;
-  return kExitPass;
+  if (blocking) return Outcome::kFail;
+  if (undecided) return Outcome::kUndecided;
+  return Outcome::kPass;
 }
 
 }  // namespace fwgate::hazards

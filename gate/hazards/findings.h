@@ -8,21 +8,14 @@
 #include <string_view>
 #include <vector>
 
+#include "base/finding.h"
+#include "base/outcome.h"
 #include "gate/probe/facts.h"
 
 namespace fwgate::hazards {
 
-enum class Severity { kInfo, kWarning, kBlocking };
-[[nodiscard]] std::string_view SeverityName(Severity s);  // "info" | "warning" | "blocking"
-[[nodiscard]] std::optional<Severity> SeverityFromName(std::string_view name);
-
-struct Finding {
-  std::string id;
-  Severity severity = Severity::kInfo;
-  std::string message;
-  std::string source;      // "facts §3.4, §7"
-  bool undecided = false;  // the fact needed to decide is missing: exit 3, never pass
-};
+using fwgate::Finding;
+using fwgate::Severity;
 
 struct FindingsConfig {
   // Table headroom: count/max at or above these fractions (facts §4.3: early drop at 95 % on
@@ -72,10 +65,10 @@ struct FindingRule {
 [[nodiscard]] std::vector<Finding> JudgeFleet(const std::vector<probe::NodeFacts>& nodes,
                                               const FindingsConfig& config = {});
 
-// Exit code for a probe run (DESIGN.md): 1 when any decided blocking finding exists (the answer is
-// "no" whatever the unread nodes say); else 3 when anything is undecided (a node unreachable or a
-// deciding fact unreadable); else 0. "Could not decide" is never reported as pass.
-[[nodiscard]] int ProbeExitCode(const std::vector<std::vector<Finding>>& node_findings,
+// Outcome of a probe run: fail when any decided blocking finding exists (the answer is "no"
+// whatever the unread nodes say); else undecided when anything is undecided (a node unreachable
+// or a deciding fact unreadable); else pass. "Could not decide" is never reported as pass.
+[[nodiscard]] Outcome ProbeOutcome(const std::vector<std::vector<Finding>>& node_findings,
                                 const std::vector<Finding>& fleet_findings);
 
 }  // namespace fwgate::hazards

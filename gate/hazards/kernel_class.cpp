@@ -51,7 +51,7 @@ std::string KernelVersion::ToString() const {
 
 Result<KernelVersion> ParseKernelVersion(std::string_view text) {
   auto bad = [&] {
-    return Error::Msg("unknown kernel version '" + std::string(text) +
+    return Error::BadInput("unknown kernel version '" + std::string(text) +
                       "': expected MAJOR.MINOR[.PATCH][-SUFFIX], e.g. 4.4, 4.15, 4.15.0-112-generic, "
                       "5.10.0-21-amd64, 6.1.0");
   };

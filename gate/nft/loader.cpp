@@ -20,9 +20,9 @@
 #include <set>
 #include <sstream>
 
-#include "gate/nft/netlink.h"
-#include "simulator/netns/netns.h"
-#include "simulator/netns/rtnl.h"
+#include "sys/nft_netlink.h"
+#include "sys/netns.h"
+#include "sys/rtnl.h"
 
 namespace fwgate::nft {
 namespace {
@@ -326,7 +326,7 @@ class InterfaceScanner {
       return;
     }
     if (IsStopWord(t) || t.text.starts_with("@") || IsAllDigits(t.text)) return;
-    if (!netns::IsValidIfname(t.text)) return;
+    if (!sys::IsValidIfname(t.text)) return;
     if (std::find(names.begin(), names.end(), t.text) == names.end()) names.push_back(t.text);
   }
 
@@ -431,7 +431,7 @@ bool IsPrivilegeError(const Diagnostic& d) {
 
 LoadResult LoadInThrowawayNamespace(const Source& src, const LoadOptions& options) {
   LoadResult result;
-  auto ns = netns::CreateAnonymous();
+  auto ns = sys::CreateAnonymous();
   if (!ns) {
     result.status = LoadStatus::kNoPrivilege;
     result.reason = ns.error().ToString() + " (needs root or CAP_SYS_ADMIN and CAP_NET_ADMIN)";
@@ -442,14 +442,14 @@ LoadResult LoadInThrowawayNamespace(const Source& src, const LoadOptions& option
   AppendWithIncludes(src.text, src.include_dir, 0, options.max_file_bytes, seen, pre_scan_text);
   std::vector<std::string> wanted = ScanInterfaceNames(pre_scan_text);
 
-  Status ran = netns::RunInNetns(*ns, [&] {
+  Status ran = sys::RunInNetns(*ns, [&] {
     std::lock_guard<std::mutex> lock(NftMutex());
     // nft resolves `include "./x.nft"` against the working directory: give this thread its own
     // (CLONE_FS) and move it to the file's folder. The thread ends with the call.
     if (!src.include_dir.empty() && ::unshare(CLONE_FS) == 0) {
       (void)::chdir(src.include_dir.c_str());
     }
-    std::optional<netns::RtnlSocket> rtnl;
+    std::optional<sys::RtnlSocket> rtnl;
     std::set<std::string> attempted;
     bool over_limit = false;
     std::string link_error;
@@ -460,7 +460,7 @@ LoadResult LoadInThrowawayNamespace(const Source& src, const LoadOptions& option
       for (const auto& name : names) {
         if (!attempted.insert(name).second) continue;
         if (!rtnl) {
-          auto s = netns::RtnlSocket::Open();
+          auto s = sys::RtnlSocket::Open();
           if (!s) {
             link_error = s.error().ToString();
             return created;
@@ -507,7 +507,7 @@ LoadResult LoadInThrowawayNamespace(const Source& src, const LoadOptions& option
     }
     result.diagnostics = std::move(run.diagnostics);
     if (run.ok) {
-      auto dumped = DumpRuleset();
+      auto dumped = sys::DumpRuleset();
       if (!dumped) {
         result.status = LoadStatus::kUnsupported;
         result.reason =
@@ -626,6 +626,19 @@ std::string_view LoadStatusName(LoadStatus status) {
   return "invalid";
 }
 
+Outcome OutcomeOf(LoadStatus status) {
+  switch (status) {
+    case LoadStatus::kOk:
+      return Outcome::kPass;
+    case LoadStatus::kInvalid:
+      return Outcome::kBadInput;
+    case LoadStatus::kUnsupported:
+    case LoadStatus::kNoPrivilege:
+      return Outcome::kUndecided;
+  }
+  return Outcome::kUndecided;
+}
+
 std::vector<Diagnostic> ParseNftErrors(std::string_view text, std::string_view default_file) {
   std::vector<std::string_view> lines;
   for (size_t pos = 0; pos <= text.size();) {
@@ -734,7 +747,7 @@ std::vector<std::string> MissingInterfacesFromDiagnostics(
     if (token.size() >= 2 && token.front() == '"' && token.back() == '"') {
       token = token.substr(1, token.size() - 2);
     }
-    if (token.starts_with("$") || !netns::IsValidIfname(token)) continue;
+    if (token.starts_with("$") || !sys::IsValidIfname(token)) continue;
     if (std::find(names.begin(), names.end(), token) == names.end()) names.push_back(token);
   }
   return names;

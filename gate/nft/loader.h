@@ -11,8 +11,9 @@
 #include <variant>
 #include <vector>
 
+#include "base/outcome.h"
 #include "base/result.h"
-#include "gate/nft/ruleset.h"
+#include "base/ruleset.h"
 
 namespace fwgate::nft {
 
@@ -78,6 +79,8 @@ struct LoadOptions {
                                          const LoadOptions& options);
 
 std::string_view LoadStatusName(LoadStatus status);  // "ok", "invalid", "unsupported", ...
+// ok: pass; invalid: bad input; unsupported or no privilege: undecided.
+[[nodiscard]] Outcome OutcomeOf(LoadStatus status);
 
 // --- Pure helpers (no kernel), exposed for tests. ---
 

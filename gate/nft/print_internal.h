@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "gate/nft/printer.h"
-#include "gate/nft/ruleset.h"
+#include "base/ruleset.h"
 
 namespace fwgate::nft::print {
 

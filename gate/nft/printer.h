@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "gate/nft/ruleset.h"
+#include "base/ruleset.h"
 
 namespace fwgate::nft {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gate/nft/ruleset.h"
+#include "base/ruleset.h"
 #include "gate/probe/facts.h"
 
 namespace fwgate::probe {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "gate/nft/ruleset.h"
-#include "gate/probe/conntrack_stats.h"
+#include "base/ruleset.h"
+#include "sys/conntrack_stats.h"
 
 namespace fwgate::probe {
 
@@ -81,7 +81,7 @@ struct NodeFacts {
   std::string enable_hooks_source;   // where it was found
   std::optional<bool> iptables_modules_unload;  // RHEL iptables-config IPTABLES_MODULES_UNLOAD
 
-  std::optional<ConntrackStats> stats;
+  std::optional<sys::ConntrackStats> stats;
   BackendFacts backends;
   std::optional<nft::Ruleset> ruleset;  // model (local/netns probes only)
   std::string ruleset_text;             // `nft list ruleset` layout

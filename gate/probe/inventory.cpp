@@ -41,7 +41,7 @@ struct Raw {
 };
 
 Error At(std::string_view path, int line, int col, const std::string& msg) {
-  return Error::Msg(std::string(path) + ":" + std::to_string(line) + ":" + std::to_string(col) +
+  return Error::BadInput(std::string(path) + ":" + std::to_string(line) + ":" + std::to_string(col) +
                     ": " + msg);
 }
 
@@ -420,11 +420,11 @@ Result<std::vector<std::string>> ExpandHostPattern(std::string_view pattern) {
   if (open == std::string_view::npos) return std::vector<std::string>{std::string(pattern)};
   size_t close = pattern.find(']', open);
   if (close == std::string_view::npos)
-    return Error::Msg("host range without ']' in '" + std::string(pattern) + "'");
+    return Error::BadInput("host range without ']' in '" + std::string(pattern) + "'");
   std::string_view range = pattern.substr(open + 1, close - open - 1);
   size_t c1 = range.find(':');
   if (c1 == std::string_view::npos)
-    return Error::Msg("host range needs START:END in '" + std::string(pattern) + "'");
+    return Error::BadInput("host range needs START:END in '" + std::string(pattern) + "'");
   std::string_view from = range.substr(0, c1);
   std::string_view rest = range.substr(c1 + 1);
   size_t c2 = rest.find(':');
@@ -434,7 +434,7 @@ Result<std::vector<std::string>> ExpandHostPattern(std::string_view pattern) {
     std::string_view s = rest.substr(c2 + 1);
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), step);
     if (ec != std::errc() || p != s.data() + s.size() || step < 1)
-      return Error::Msg("bad host range step in '" + std::string(pattern) + "'");
+      return Error::BadInput("bad host range step in '" + std::string(pattern) + "'");
   }
   std::vector<std::string> items;
   auto digits = [](std::string_view s) {
@@ -444,7 +444,7 @@ Result<std::vector<std::string>> ExpandHostPattern(std::string_view pattern) {
   if (digits(from) && digits(to) && from.size() <= 6 && to.size() <= 6) {
     int a = std::stoi(std::string(from)), b = std::stoi(std::string(to));
     if (b < a || (b - a) / step > 4096)
-      return Error::Msg("bad host range in '" + std::string(pattern) + "'");
+      return Error::BadInput("bad host range in '" + std::string(pattern) + "'");
     size_t width = from.size() > 1 && from[0] == '0' ? from.size() : 0;
     for (int i = a; i <= b; i += step) {
       std::string s = std::to_string(i);
@@ -456,7 +456,7 @@ Result<std::vector<std::string>> ExpandHostPattern(std::string_view pattern) {
              std::isalpha(static_cast<unsigned char>(to[0])) && from[0] <= to[0]) {
     for (char c = from[0]; c <= to[0]; c = static_cast<char>(c + step)) items.emplace_back(1, c);
   } else {
-    return Error::Msg("bad host range in '" + std::string(pattern) + "'");
+    return Error::BadInput("bad host range in '" + std::string(pattern) + "'");
   }
   auto tails = ExpandHostPattern(pattern.substr(close + 1));
   if (!tails) return tails;
@@ -465,7 +465,7 @@ Result<std::vector<std::string>> ExpandHostPattern(std::string_view pattern) {
     for (const std::string& t : *tails) {
       out.push_back(std::string(pattern.substr(0, open)) + i + t);
       if (out.size() > 4096)
-        return Error::Msg("host range too large in '" + std::string(pattern) + "'");
+        return Error::BadInput("host range too large in '" + std::string(pattern) + "'");
     }
   return out;
 }
@@ -476,7 +476,7 @@ Result<std::vector<Target>> Inventory::Select(std::string_view group) const {
   if (it == groups.end()) {
     std::string known;
     for (const auto& [g, _] : groups) known += (known.empty() ? "" : ", ") + g;
-    return Error::Msg("unknown group '" + std::string(group) + "' (groups: " + known + ")");
+    return Error::BadInput("unknown group '" + std::string(group) + "' (groups: " + known + ")");
   }
   std::vector<Target> out;
   for (const Target& t : hosts)

@@ -10,7 +10,6 @@
 #include <random>
 #include <set>
 
-#include "gate/hazards/kernel_class.h"
 #include "gate/probe/backends.h"
 
 namespace fwgate::probe {
@@ -147,10 +146,9 @@ s end
 }
 
 Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce) {
-  if (!ValidNonce(nonce)) return Error::Msg("invalid probe nonce");
+  if (!ValidNonce(nonce)) return Error::Unavailable("invalid probe nonce");
   if (text.size() > kMaxProbeOutput) {
-    return Error::Msg("probe output too large (" + std::to_string(text.size()) + " bytes)",
-                      std::errc::file_too_large);
+    return Error::Unavailable("probe output too large (" + std::to_string(text.size()) + " bytes)");
   }
   const std::string marker = "==fwgate:" + std::string(nonce) + ":section ";
   std::map<std::string, std::string_view> sec;
@@ -171,7 +169,7 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
         line.substr(line.size() - 2) == "==") {
       std::string name(line.substr(marker.size(), line.size() - marker.size() - 2));
       close_section(pos);
-      if (name.size() > 40) return Error::Msg("probe output: bad section name");
+      if (name.size() > 40) return Error::Unavailable("probe output: bad section name");
       current = name;
       body_start = nl == std::string_view::npos ? text.size() : nl + 1;
     }
@@ -180,22 +178,18 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
   close_section(text.size());
 
   if (!sec.count("version")) {
-    return Error::Msg("probe output has no fwgate sections (the node did not run the probe: " +
+    return Error::Unavailable("probe output has no fwgate sections (the node did not run the probe: " +
                       std::string(text.empty() ? "no output" : "unexpected output") + ")");
   }
-  if (!sec.count("end")) return Error::Msg("probe output truncated (no end marker)");
-  if (Trim(sec["version"]) != "1") return Error::Msg("probe output: unknown probe version");
+  if (!sec.count("end")) return Error::Unavailable("probe output truncated (no end marker)");
+  if (Trim(sec["version"]) != "1") return Error::Unavailable("probe output: unknown probe version");
 
   NodeFacts f;
   f.reachable = true;
   std::vector<std::string> notes;
 
-  std::string_view kernel = Trim(sec["uname"]);
-  if (auto v = hazards::ParseKernelVersion(kernel)) {
-    f.kernel = std::string(kernel);
-  } else {
-    notes.push_back("kernel release unreadable");
-  }
+  // Kept as the node printed it (bounded); gate/hazards judges whether it names a kernel.
+  f.kernel = std::string(Trim(sec["uname"]).substr(0, 256));
 
   ForEachLine(sec["sysctls"], [&](std::string_view line) {
     size_t eq = line.find('=');
@@ -235,7 +229,7 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
   if (!f.enable_hooks) f.enable_hooks = false;
 
   if (sec.count("stat") && !Trim(sec["stat"]).empty()) {
-    auto st = ParseProcConntrackStats(sec["stat"]);
+    auto st = sys::ParseProcConntrackStats(sec["stat"]);
     if (st)
       f.stats = std::move(st).value();
     else

@@ -3,11 +3,11 @@
 #include <atomic>
 #include <thread>
 
-#include "gate/nft/netlink.h"
+#include "sys/nft_netlink.h"
 #include "gate/nft/printer.h"
 #include "gate/probe/backends.h"
 #include "gate/probe/probe_script.h"
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 
 namespace fwgate::probe {
 namespace {
@@ -79,8 +79,8 @@ NodeFacts ProbeHere(const std::string& name, const ProbeOptions& options) {
     f.sysctls = std::move(s);
     f.sysctls_readable = f.sysctls.count("nf_conntrack_max") > 0;
   }
-  if (auto st = ReadConntrackStats()) f.stats = std::move(st).value();
-  if (auto rs = nft::DumpRuleset()) {
+  if (auto st = sys::ReadConntrackStats()) f.stats = std::move(st).value();
+  if (auto rs = sys::DumpRuleset()) {
     f.ruleset = std::move(rs).value();
     f.ruleset_text = nft::RulesetText(*f.ruleset);
     f.backends.nft_tables.clear();
@@ -95,10 +95,10 @@ NodeFacts ProbeHere(const std::string& name, const ProbeOptions& options) {
 }
 
 Result<NodeFacts> ProbeNamedNetns(const std::string& name, const ProbeOptions& options) {
-  auto ns = netns::OpenNamed(name);
+  auto ns = sys::OpenNamed(name);
   if (!ns) return ns.error();
   NodeFacts f;
-  auto st = netns::RunInNetns(*ns, [&] { f = ProbeHere(name, options); });
+  auto st = sys::RunInNetns(*ns, [&] { f = ProbeHere(name, options); });
   if (!st) return Unreachable(name, "netns", st.error().ToString());
   f.transport = "netns";
   return f;

@@ -61,7 +61,7 @@ Result<RunOutput> RunProcess(const std::string& program, const std::vector<std::
     child = bp::child(exe, bp::args(args), bp::std_in < in, bp::std_out > out, bp::std_err > err, ec);
     // clang-format on
   }
-  if (ec) return Error{ec, "starting " + program};
+  if (ec) return Error{ErrorKind::kUnavailable, ec, "starting " + program};
   bp::async_pipe& in = *in_p;
   bp::async_pipe& out = *out_p;
   bp::async_pipe& err = *err_p;

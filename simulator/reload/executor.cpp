@@ -33,7 +33,7 @@ struct CtxDeleter {
 Status RunNft(const std::string& text, const std::string& file, const std::string& include_dir) {
   std::lock_guard lock(NftMutex());
   std::unique_ptr<nft_ctx, CtxDeleter> ctx(nft_ctx_new(NFT_CTX_DEFAULT));
-  if (!ctx) return Error::Msg("libnftables: cannot create a context");
+  if (!ctx) return Error::Unavailable("libnftables: cannot create a context");
   nft_ctx_buffer_output(ctx.get());
   nft_ctx_buffer_error(ctx.get());
   if (!include_dir.empty()) nft_ctx_add_include_path(ctx.get(), include_dir.c_str());
@@ -43,7 +43,7 @@ Status RunNft(const std::string& text, const std::string& file, const std::strin
     const char* e = nft_ctx_get_error_buffer(ctx.get());
     std::string err = e != nullptr ? e : "";
     while (!err.empty() && err.back() == '\n') err.pop_back();
-    return Error::Msg("nft: " + (file.empty() ? std::string("lab table") : file) + ": " + err);
+    return Error::Unavailable("nft: " + (file.empty() ? std::string("lab table") : file) + ": " + err);
   }
   return OkStatus();
 }
@@ -63,17 +63,17 @@ bool SleepFor(std::chrono::milliseconds d, const std::atomic<bool>* stop) {
 
 }  // namespace
 
-Status ApplyNftText(const netns::NetnsHandle& ns, const std::string& text,
+Status ApplyNftText(const sys::NetnsHandle& ns, const std::string& text,
                     const std::string& include_dir) {
-  Status st = Error::Msg("not run");
-  if (auto e = netns::RunInNetns(ns, [&] { st = RunNft(text, "", include_dir); }); !e) return e;
+  Status st = Error::Unavailable("not run");
+  if (auto e = sys::RunInNetns(ns, [&] { st = RunNft(text, "", include_dir); }); !e) return e;
   return st;
 }
 
-Status ApplyNftFile(const netns::NetnsHandle& ns, const std::string& path) {
+Status ApplyNftFile(const sys::NetnsHandle& ns, const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
-  Status st = Error::Msg("not run");
-  if (auto e = netns::RunInNetns(ns, [&] { st = RunNft("", path, dir); }); !e) return e;
+  Status st = Error::Unavailable("not run");
+  if (auto e = sys::RunInNetns(ns, [&] { st = RunNft("", path, dir); }); !e) return e;
   return st;
 }
 
@@ -96,12 +96,12 @@ std::string CommandResult::Describe() const {
   return s;
 }
 
-Result<CommandResult> RunCommandInNetns(const netns::NetnsHandle& ns,
+Result<CommandResult> RunCommandInNetns(const sys::NetnsHandle& ns,
                                         const std::vector<std::string>& argv,
                                         std::chrono::milliseconds timeout,
                                         const std::atomic<bool>* stop) {
-  if (argv.empty()) return Error::Msg("empty command");
-  Result<CommandResult> out = Error::Msg("not run");
+  if (argv.empty()) return Error::Unavailable("empty command");
+  Result<CommandResult> out = Error::Unavailable("not run");
   auto body = [&] {
     std::vector<char*> cargv;
     for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
@@ -194,7 +194,7 @@ Result<CommandResult> RunCommandInNetns(const netns::NetnsHandle& ns,
     out = r;
   };
   // The thread that forks is the child's "parent" for PR_SET_PDEATHSIG; it reaps the child.
-  if (auto e = netns::RunInNetns(ns, body); !e) return e.error();
+  if (auto e = sys::RunInNetns(ns, body); !e) return e.error();
   return out;
 }
 
@@ -246,7 +246,7 @@ std::vector<NodeOutcome> RunReloads(const std::vector<NodeReload>& nodes,
               o.timed_out = r->timed_out;
               o.interrupted = r->interrupted;
               o.tool_missing = r->exec_failed;
-              st = Error::Msg("reload command '" + s.argv[0] + "' " + r->Describe());
+              st = Error::Unavailable("reload command '" + s.argv[0] + "' " + r->Describe());
             }
             break;
           }

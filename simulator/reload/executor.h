@@ -9,17 +9,17 @@
 #include <vector>
 
 #include "base/result.h"
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 #include "simulator/reload/procedure.h"
 
 namespace fwgate::reload {
 
 // Applies nft text (one transaction) in `ns`. `include_dir` is searched by `include`. Errors
 // carry nft's own diagnostics. Serialised process-wide (libnftables has global state).
-[[nodiscard]] Status ApplyNftText(const netns::NetnsHandle& ns, const std::string& text,
+[[nodiscard]] Status ApplyNftText(const sys::NetnsHandle& ns, const std::string& text,
                                   const std::string& include_dir = "");
 // Applies a file (one transaction); relative includes resolve against the file's directory.
-[[nodiscard]] Status ApplyNftFile(const netns::NetnsHandle& ns, const std::string& path);
+[[nodiscard]] Status ApplyNftFile(const sys::NetnsHandle& ns, const std::string& path);
 
 struct CommandResult {
   int exit_code = -1;        // when it exited
@@ -35,7 +35,7 @@ struct CommandResult {
 // Starts argv[0] (PATH lookup, no shell) in `ns` from a thread inside it, so the child inherits
 // the namespace; the child dies with that thread (PR_SET_PDEATHSIG). Kills the child's process
 // group at `timeout` or when `*stop` becomes true.
-[[nodiscard]] Result<CommandResult> RunCommandInNetns(const netns::NetnsHandle& ns,
+[[nodiscard]] Result<CommandResult> RunCommandInNetns(const sys::NetnsHandle& ns,
                                                       const std::vector<std::string>& argv,
                                                       std::chrono::milliseconds timeout,
                                                       const std::atomic<bool>* stop = nullptr);
@@ -43,7 +43,7 @@ struct CommandResult {
 // One node's reload.
 struct NodeReload {
   std::string name;
-  const netns::NetnsHandle* ns = nullptr;
+  const sys::NetnsHandle* ns = nullptr;
   Plan plan;
 };
 

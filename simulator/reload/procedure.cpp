@@ -57,7 +57,7 @@ Result<std::vector<std::string>> SplitWords(std::string_view text) {
       in_word = true;
     }
   }
-  if (quote != 0) return Error::Msg("unterminated quote in '" + std::string(text) + "'");
+  if (quote != 0) return Error::BadInput("unterminated quote in '" + std::string(text) + "'");
   if (in_word) out.push_back(cur);
   return out;
 }
@@ -75,13 +75,13 @@ Result<Procedure> ParseProcedure(std::string_view text) {
   constexpr std::string_view kCmd = "command:";
   if (text.substr(0, kCmd.size()) == kCmd) {
     auto words = SplitWords(text.substr(kCmd.size()));
-    if (!words) return Error::Msg("--reload: " + words.error().context + "; " + kForms);
-    if (words->empty()) return Error::Msg("--reload: command: needs a program; " + kForms);
+    if (!words) return Error::BadInput("--reload: " + words.error().context + "; " + kForms);
+    if (words->empty()) return Error::BadInput("--reload: command: needs a program; " + kForms);
     p.style = Style::kCommand;
     p.argv = std::move(*words);
     return p;
   }
-  return Error::Msg("--reload: unknown procedure '" + std::string(text) + "'; " + kForms);
+  return Error::BadInput("--reload: unknown procedure '" + std::string(text) + "'; " + kForms);
 }
 
 std::vector<std::string> SubstitutePath(const std::vector<std::string>& argv,

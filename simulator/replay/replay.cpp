@@ -5,8 +5,8 @@
 
 #include <thread>
 
-#include "gate/nft/netlink.h"
-#include "gate/probe/conntrack_stats.h"
+#include "sys/nft_netlink.h"
+#include "sys/conntrack_stats.h"
 #include "simulator/reload/executor.h"
 #include "simulator/replay/workload_shape.h"
 #include "simulator/workload/engine.h"
@@ -31,9 +31,9 @@ bool SleepFor(milliseconds d, const std::atomic<bool>* stop) {
 }
 
 // Writes (when `value` is set) and reads back be_liberal inside `ns` (never the host's).
-Result<int> BeLiberal(const netns::NetnsHandle& ns, std::optional<int> value) {
-  Result<int> out = Error::Msg("not run");
-  auto st = netns::RunInNetns(ns, [&] {
+Result<int> BeLiberal(const sys::NetnsHandle& ns, std::optional<int> value) {
+  Result<int> out = Error::Unavailable("not run");
+  auto st = sys::RunInNetns(ns, [&] {
     if (value) {
       int fd = open(kBeLiberalPath, O_WRONLY | O_CLOEXEC);
       if (fd < 0) {
@@ -63,18 +63,18 @@ Result<int> BeLiberal(const netns::NetnsHandle& ns, std::optional<int> value) {
   return out;
 }
 
-Result<probe::ConntrackStats> Stats(const netns::NetnsHandle& ns) {
-  Result<probe::ConntrackStats> out = Error::Msg("not run");
-  if (auto st = netns::RunInNetns(ns, [&] { out = probe::ReadConntrackStats(); }); !st) {
+Result<sys::ConntrackStats> Stats(const sys::NetnsHandle& ns) {
+  Result<sys::ConntrackStats> out = Error::Unavailable("not run");
+  if (auto st = sys::RunInNetns(ns, [&] { out = sys::ReadConntrackStats(); }); !st) {
     return st.error();
   }
   return out;
 }
 
-std::vector<NamedCounter> Counters(const netns::NetnsHandle& ns) {
+std::vector<NamedCounter> Counters(const sys::NetnsHandle& ns) {
   std::vector<NamedCounter> out;
-  (void)netns::RunInNetns(ns, [&] {
-    auto rs = nft::DumpRuleset();
+  (void)sys::RunInNetns(ns, [&] {
+    auto rs = sys::DumpRuleset();
     if (!rs) return;
     for (const auto& t : rs->tables) {
       for (const auto& o : t.objects) {
@@ -124,7 +124,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   if (interrupted != nullptr) *interrupted = false;
   auto stop_error = [&]() -> Error {
     if (interrupted != nullptr) *interrupted = true;
-    return Error::Msg("interrupted");
+    return Error::Unavailable("interrupted");
   };
   auto lab_kernel = hazards::RunningKernel();
   if (!lab_kernel) return lab_kernel.error();
@@ -137,7 +137,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   rep.warmup = o.warmup;
 
   auto topo = lab::Topology::Build(o.topology);
-  if (!topo) return Error{topo.error().code, "building the lab: " + topo.error().context};
+  if (!topo) return topo.error().Wrap("building the lab");
   auto& lab = **topo;
   auto& nodes = lab.nodes();
   if (Stopped(o.stop)) return stop_error();
@@ -167,11 +167,10 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
       nr.emulation_reason += "; " + plan.note;
     }
     if (auto st = reload::ApplyNftFile(n.ns, o.current); !st) {
-      return Error{st.error().code,
-                   nr.name + ": loading the current ruleset: " + st.error().context};
+      return st.error().Wrap(nr.name + ": loading the current ruleset");
     }
     auto bl = BeLiberal(n.ns, o.be_liberal.For(nr.name));
-    if (!bl) return Error{bl.error().code, nr.name + ": be_liberal: " + bl.error().context};
+    if (!bl) return bl.error().Wrap(nr.name + ": be_liberal");
     nr.be_liberal = *bl;
     rep.nodes.push_back(nr);
     reloads.push_back({nr.name, &n.ns, plan});
@@ -224,7 +223,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   };
   if (!SleepFor(o.warmup, o.stop)) return abort_run(stop_error());
 
-  std::vector<std::optional<probe::ConntrackStats>> before(nodes.size());
+  std::vector<std::optional<sys::ConntrackStats>> before(nodes.size());
   std::vector<std::vector<NamedCounter>> counters_before(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (auto s = Stats(nodes[i].ns); s) before[i] = *s;
@@ -248,7 +247,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
     if (oc.interrupted || Stopped(o.stop)) return abort_run(stop_error());
   }
   for (const auto& oc : outcomes) {
-    if (!oc.ok) return abort_run(Error::Msg("reload failed on " + oc.error));
+    if (!oc.ok) return abort_run(Error::Unavailable("reload failed on " + oc.error));
   }
 
   milliseconds after = AfterMarkTime(o, static_cast<int>(nodes.size()));
@@ -261,7 +260,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
     auto& nr = rep.nodes[i];
     auto now = Stats(nodes[i].ns);
     if (now && before[i]) {
-      probe::ConntrackStats d = now->DeltaSince(*before[i]);
+      sys::ConntrackStats d = now->DeltaSince(*before[i]);
       nr.conntrack.available = true;
       nr.conntrack.invalid = d.Get("invalid");
       nr.conntrack.drop = d.Get("drop");

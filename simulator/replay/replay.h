@@ -8,7 +8,7 @@
 #include <string>
 
 #include "base/result.h"
-#include "simulator/netns/topology.h"
+#include "simulator/lab/topology.h"
 #include "simulator/reload/procedure.h"
 #include "simulator/replay/spec.h"
 #include "simulator/replay/verdict.h"

@@ -27,7 +27,7 @@ Status CheckNode(std::string_view flag, std::string_view name, int nodes) {
     ok = n >= 1 && n <= nodes;
   }
   if (!ok) {
-    return Error::Msg(std::string(flag) + ": unknown node '" + std::string(name) +
+    return Error::BadInput(std::string(flag) + ": unknown node '" + std::string(name) +
                       "' (nodes are node1..node" + std::to_string(nodes) + ")");
   }
   return OkStatus();
@@ -38,25 +38,25 @@ template <typename T, typename ParseOne>
 Result<PerNode<T>> ParsePerNode(std::string_view flag, std::string_view text, int nodes,
                                 const std::string& forms, ParseOne parse_one) {
   PerNode<T> out;
-  if (text.empty()) return Error::Msg(std::string(flag) + ": empty value; " + forms);
+  if (text.empty()) return Error::BadInput(std::string(flag) + ": empty value; " + forms);
   if (text.find('=') == std::string_view::npos) {
     auto v = parse_one(text);
-    if (!v) return Error::Msg(std::string(flag) + ": " + v.error().context + "; " + forms);
+    if (!v) return Error::BadInput(std::string(flag) + ": " + v.error().context + "; " + forms);
     out.all = *v;
     return out;
   }
   for (std::string_view item : SplitComma(text)) {
     size_t eq = item.find('=');
     if (eq == std::string_view::npos || eq == 0 || eq + 1 == item.size()) {
-      return Error::Msg(std::string(flag) + ": '" + std::string(item) + "' is not NODE=VALUE; " +
+      return Error::BadInput(std::string(flag) + ": '" + std::string(item) + "' is not NODE=VALUE; " +
                         forms);
     }
     std::string_view name = item.substr(0, eq);
     if (auto st = CheckNode(flag, name, nodes); !st) return st.error();
     auto v = parse_one(item.substr(eq + 1));
-    if (!v) return Error::Msg(std::string(flag) + ": " + v.error().context + "; " + forms);
+    if (!v) return Error::BadInput(std::string(flag) + ": " + v.error().context + "; " + forms);
     if (!out.named.emplace(std::string(name), *v).second) {
-      return Error::Msg(std::string(flag) + ": node '" + std::string(name) + "' given twice");
+      return Error::BadInput(std::string(flag) + ": node '" + std::string(name) + "' given twice");
     }
   }
   return out;
@@ -71,7 +71,7 @@ Result<PerNode<hazards::KernelVersion>> ParseKernelSpec(std::string_view text, i
   return ParsePerNode<hazards::KernelVersion>(
       "--kernel", text, nodes, forms, [](std::string_view v) -> Result<hazards::KernelVersion> {
         auto k = hazards::ParseKernelVersion(v);
-        if (!k) return Error::Msg("unknown kernel '" + std::string(v) + "'");
+        if (!k) return Error::BadInput("unknown kernel '" + std::string(v) + "'");
         return k;
       });
 }
@@ -83,7 +83,7 @@ Result<PerNode<int>> ParseBeLiberalSpec(std::string_view text, int nodes) {
                            [](std::string_view v) -> Result<int> {
                              if (v == "0") return 0;
                              if (v == "1") return 1;
-                             return Error::Msg("'" + std::string(v) + "' is not 0 or 1");
+                             return Error::BadInput("'" + std::string(v) + "' is not 0 or 1");
                            });
 }
 

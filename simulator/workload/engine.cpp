@@ -85,7 +85,7 @@ Result<Address> ParseAddress(std::string_view text, uint16_t port) {
     a.len = sizeof(sockaddr_in6);
     return a;
   }
-  return Error::Msg("'" + s + "' is not an IPv4 or IPv6 address");
+  return Error::Unavailable("'" + s + "' is not an IPv4 or IPv6 address");
 }
 
 Nanos Now() { return MonotonicNow(); }
@@ -207,7 +207,7 @@ bool IsResetErrno(int err) { return err == ECONNRESET || err == EPIPE; }
 
 Status ValidateFlow(const Flow& f, std::string_view which) {
   if (f.kind == Flow::Kind::kPeriodic && (f.interval.count() <= 0 || f.message_bytes == 0)) {
-    return Error::Msg(std::string(which) +
+    return Error::Unavailable(std::string(which) +
                       " flow: periodic needs interval > 0 ms and message_bytes > 0");
   }
   return OkStatus();
@@ -241,17 +241,17 @@ class EngineImpl final : public LocalEngine {
   }
 
   Status AddListener(const ListenSpec& spec) override {
-    if (started_ || stopped_) return Error::Msg("AddListener: engine already started");
+    if (started_ || stopped_) return Error::Unavailable("AddListener: engine already started");
     if (spec.ns == nullptr || !spec.ns->valid()) {
-      return Error::Msg("listen " + spec.node + ": no network namespace given");
+      return Error::Unavailable("listen " + spec.node + ": no network namespace given");
     }
     auto addr = ParseAddress(spec.address, spec.port);
     std::string what = "listen " + spec.node + " " + spec.address + ":" + std::to_string(spec.port);
-    if (!addr) return Error::Msg(what + ": " + addr.error().context);
+    if (!addr) return Error::Unavailable(what + ": " + addr.error().context);
     int fd = -1;
     int err = 0;
     std::string step;
-    auto st = netns::RunInNetns(*spec.ns, [&] {
+    auto st = sys::RunInNetns(*spec.ns, [&] {
       fd = AboveSelectRange(
           socket(addr->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
       if (fd < 0) {
@@ -270,7 +270,7 @@ class EngineImpl final : public LocalEngine {
         step = "listen";
       }
     });
-    if (!st) return Error{st.error().code, what + ": " + st.error().context};
+    if (!st) return st.error().Wrap(what);
     if (err != 0) {
       if (fd >= 0) close(fd);
       return Error::FromErrno(err, what + " (" + step + ")");
@@ -279,10 +279,10 @@ class EngineImpl final : public LocalEngine {
   }
 
   Status AdoptListener(const ListenSpec& spec, int fd) override {
-    if (started_ || stopped_) return Error::Msg("AdoptListener: engine already started");
+    if (started_ || stopped_) return Error::Unavailable("AdoptListener: engine already started");
     auto addr = ParseAddress(spec.address, spec.port);
     std::string what = "listen " + spec.node + " " + spec.address + ":" + std::to_string(spec.port);
-    if (!addr) return Error::Msg(what + ": " + addr.error().context);
+    if (!addr) return Error::Unavailable(what + ": " + addr.error().context);
     return Register(spec, *addr, fd, what);
   }
 
@@ -310,24 +310,24 @@ class EngineImpl final : public LocalEngine {
   }
 
   Result<size_t> AddConnection(const ConnSpec& spec) override {
-    if (started_ || stopped_) return Error::Msg("AddConnection: engine already started");
+    if (started_ || stopped_) return Error::Unavailable("AddConnection: engine already started");
     std::string what = Describe(spec);
     if (spec.from_ns == nullptr || !spec.from_ns->valid()) {
-      return Error::Msg(what + ": no source network namespace given");
+      return Error::Unavailable(what + ": no source network namespace given");
     }
     if (auto to = ParseAddress(spec.to_address, spec.to_port); !to) {
-      return Error::Msg(what + ": " + to.error().context);
+      return Error::Unavailable(what + ": " + to.error().context);
     }
     if (!spec.from_address.empty()) {
       if (auto from = ParseAddress(spec.from_address, 0); !from) {
-        return Error::Msg(what + ": " + from.error().context);
+        return Error::Unavailable(what + ": " + from.error().context);
       }
     }
     if (auto s = ValidateFlow(spec.forward, "forward"); !s) {
-      return Error::Msg(what + ": " + s.error().context);
+      return Error::Unavailable(what + ": " + s.error().context);
     }
     if (auto s = ValidateFlow(spec.reverse, "reverse"); !s) {
-      return Error::Msg(what + ": " + s.error().context);
+      return Error::Unavailable(what + ": " + s.error().context);
     }
     size_t id = conns_.size();
     specs_.push_back(spec);
@@ -341,7 +341,7 @@ class EngineImpl final : public LocalEngine {
   EstablishSummary last_establish() const override { return summary_; }
 
   Status Establish() override {
-    if (started_ || stopped_) return Error::Msg("Establish: engine already started");
+    if (started_ || stopped_) return Error::Unavailable("Establish: engine already started");
     summary_ = {};
     std::vector<uint32_t> queued;
     for (uint32_t i = 0; i < conns_.size(); ++i) {
@@ -351,7 +351,7 @@ class EngineImpl final : public LocalEngine {
     if (auto s = RaiseFileLimit(); !s) return s;
 
     // Resolve listeners and create the connecting sockets, one namespace at a time.
-    std::map<const netns::NetnsHandle*, std::vector<uint32_t>> by_ns;
+    std::map<const sys::NetnsHandle*, std::vector<uint32_t>> by_ns;
     for (uint32_t id : queued) {
       if (auto l = FindListener(specs_[id]); l) {
         conns_[id].listener = *l;
@@ -364,7 +364,7 @@ class EngineImpl final : public LocalEngine {
     }
     for (auto& [ns, ids] : by_ns) {
       int fatal = 0;
-      auto st = netns::RunInNetns(*ns, [&] {
+      auto st = sys::RunInNetns(*ns, [&] {
         for (uint32_t id : ids) {
           int err = CreateClientSocket(id);
           if (err == EMFILE || err == ENFILE) {
@@ -373,7 +373,7 @@ class EngineImpl final : public LocalEngine {
           }
         }
       });
-      if (!st) return Error{st.error().code, "creating sockets: " + st.error().context};
+      if (!st) return st.error().Wrap("creating sockets");
       if (fatal != 0) return Error::FromErrno(fatal, "creating client sockets");
     }
 
@@ -432,9 +432,8 @@ class EngineImpl final : public LocalEngine {
     summary_.failed = failed;
     summary_.first_error = first != nullptr ? *first : "";
     if (failed > 0) {
-      return Error::Msg(*first + " (" + std::to_string(failed) + " of " +
-                            std::to_string(queued.size()) + " connections failed)",
-                        std::errc::connection_refused);
+      return Error::Unavailable(*first + " (" + std::to_string(failed) + " of " +
+                            std::to_string(queued.size()) + " connections failed)");
     }
     return OkStatus();
   }
@@ -442,7 +441,7 @@ class EngineImpl final : public LocalEngine {
   Status Start() override { return StartAt(Now()); }
 
   Status StartAt(Nanos timeline_origin) override {
-    if (started_ || stopped_) return Error::Msg("Start: engine already started");
+    if (started_ || stopped_) return Error::Unavailable("Start: engine already started");
     start_ns_ = Now();
     timeline_.emplace(std::min(timeline_origin, start_ns_), ToNanos(opt_.timeline_bucket));
     size_t periodic = 0;
@@ -597,7 +596,7 @@ class EngineImpl final : public LocalEngine {
       if (l.spec.node != spec.to_node || PortOf(l.addr) != spec.to_port) continue;
       if (SameAddress(l.addr, *to) || IsAnyAddress(l.addr)) return i;
     }
-    return Error::Msg("no listener");
+    return Error::Unavailable("no listener");
   }
 
   Status RaiseFileLimit() {
@@ -613,10 +612,9 @@ class EngineImpl final : public LocalEngine {
       std::ifstream f("/proc/sys/fs/nr_open");
       f >> nr_open;
       if (nr_open != 0 && nr_open < need) {
-        return Error::Msg(std::to_string(conns_.size()) + " connections need " +
+        return Error::Unavailable(std::to_string(conns_.size()) + " connections need " +
                               std::to_string(need) + " file descriptors, more than fs.nr_open (" +
-                              std::to_string(nr_open) + ")",
-                          std::errc::too_many_files_open);
+                              std::to_string(nr_open) + ")");
       }
       rl.rlim_max = need;
     }
@@ -974,8 +972,8 @@ size_t OpenFdCount() {
 }
 
 Result<std::unique_ptr<LocalEngine>> CreateLocalEngine(const EngineOptions& options) {
-  if (options.timeline_bucket.count() <= 0) return Error::Msg("timeline bucket must be > 0 ms");
-  if (options.max_connecting == 0) return Error::Msg("max_connecting must be > 0");
+  if (options.timeline_bucket.count() <= 0) return Error::Unavailable("timeline bucket must be > 0 ms");
+  if (options.max_connecting == 0) return Error::Unavailable("max_connecting must be > 0");
   int epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) return Error::FromErrno(errno, "epoll_create1");
   int wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

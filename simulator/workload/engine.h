@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "base/result.h"
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 
 namespace fwgate::workload {
 
@@ -34,7 +34,7 @@ struct Flow {
 
 struct ListenSpec {
   std::string node;              // "node1"
-  const netns::NetnsHandle* ns;  // namespace the socket is opened in (must outlive the engine)
+  const sys::NetnsHandle* ns;  // namespace the socket is opened in (must outlive the engine)
   std::string address;           // IPv4/IPv6 literal to bind
   uint16_t port = 0;
   int rcvbuf = 0;  // SO_RCVBUF/SO_SNDBUF for accepted sockets (0: kernel default)
@@ -45,7 +45,7 @@ struct ConnSpec {
   ConnClass cls = ConnClass::kHeartbeat;
   std::string from_node;
   std::string to_node;
-  const netns::NetnsHandle* from_ns = nullptr;
+  const sys::NetnsHandle* from_ns = nullptr;
   std::string from_address;  // bind address ("" = let the kernel choose)
   std::string to_address;
   uint16_t to_port = 0;

@@ -9,7 +9,7 @@ Result<std::vector<Shard>> PlanShards(const std::vector<size_t>& conns_per_liste
                                       const std::vector<std::string>& listener_names,
                                       size_t fd_budget) {
   const size_t n = conns_per_listener.size();
-  if (n == 0) return Error::Msg("no listeners to shard the workload over");
+  if (n == 0) return Error::BadInput("no listeners to shard the workload over");
   std::vector<size_t> cost(n);
   size_t total = 0;
   for (size_t i = 0; i < n; ++i) {
@@ -17,15 +17,14 @@ Result<std::vector<Shard>> PlanShards(const std::vector<size_t>& conns_per_liste
     total += cost[i];
     if (cost[i] > fd_budget) {
       std::string name = i < listener_names.size() ? listener_names[i] : "#" + std::to_string(i);
-      return Error::Msg(
+      return Error::BadInput(
           "listener " + name + " has " + std::to_string(conns_per_listener[i]) +
               " connections but one worker process can hold at most " +
               std::to_string(fd_budget > 0 ? (fd_budget - 1) / 2 : 0) +
               " (both ends of a connection live in the worker that owns its listener; " +
               std::to_string(fd_budget) +
               " descriptors per process): spread the connections over more listener ports "
-              "(e.g. more OSD ports per node)",
-          std::errc::too_many_files_open);
+              "(e.g. more OSD ports per node)");
     }
   }
   std::vector<uint32_t> order(n);
@@ -51,7 +50,7 @@ Result<std::vector<Shard>> PlanShards(const std::vector<size_t>& conns_per_liste
     for (Shard& s : shards) std::sort(s.listeners.begin(), s.listeners.end());
     return shards;
   }
-  return Error::Msg("internal error: no shard plan");  // unreachable, see above
+  return Error::BadInput("internal error: no shard plan");  // unreachable, see above
 }
 
 }  // namespace fwgate::workload

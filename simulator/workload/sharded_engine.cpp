@@ -62,14 +62,14 @@ Status ReadExact(int fd, std::string& out, Nanos deadline) {
   while (got < out.size()) {
     if (deadline != kNoDeadline) {
       Nanos left = deadline - MonotonicNow();
-      if (left <= 0) return Error::Msg("timed out", std::errc::timed_out);
+      if (left <= 0) return Error::Unavailable("timed out");
       pollfd p{fd, POLLIN, 0};
       int r = poll(&p, 1, static_cast<int>(std::max<Nanos>(1, left / kMs)));
       if (r < 0 && errno != EINTR) return Error::FromErrno(errno, "poll");
       if (r <= 0) continue;
     }
     ssize_t n = read(fd, out.data() + got, out.size() - got);
-    if (n == 0) return Error::Msg("closed its control socket", std::errc::connection_aborted);
+    if (n == 0) return Error::Unavailable("closed its control socket");
     if (n < 0) {
       if (errno == EINTR) continue;
       return Error::FromErrno(errno, "reading its control socket");
@@ -98,9 +98,8 @@ Result<Frame> Expect(int fd, wire::Type type, Nanos deadline) {
   auto f = ReadFrame(fd, deadline);
   if (!f) return f;
   if (f->type != type) {
-    return Error::Msg("sent message type " + std::to_string(static_cast<int>(f->type)) +
-                          " instead of " + std::to_string(static_cast<int>(type)),
-                      std::errc::bad_message);
+    return Error::Unavailable("sent message type " + std::to_string(static_cast<int>(f->type)) +
+                          " instead of " + std::to_string(static_cast<int>(type)));
   }
   return f;
 }
@@ -118,7 +117,7 @@ Result<int> WaitSingleThreaded() {
     while (std::getline(f, line)) {
       if (line.rfind("Threads:", 0) == 0) threads = std::atoi(line.c_str() + 8);
     }
-    if (threads < 0) return Error::Msg("cannot read Threads: from /proc/self/status");
+    if (threads < 0) return Error::Unavailable("cannot read Threads: from /proc/self/status");
     if (threads == 1) return 1;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -251,7 +250,7 @@ class ShardingEngine final : public Engine {
       return local_->Start();
     }
     std::lock_guard lock(mu_);
-    if (started_ || stopped_) return Error::Msg("Start: engine already started");
+    if (started_ || stopped_) return Error::Unavailable("Start: engine already started");
     started_ = true;
     const Nanos origin = MonotonicNow();
     for (Worker& w : workers_) {
@@ -264,19 +263,19 @@ class ShardingEngine final : public Engine {
     const Nanos deadline = MonotonicNow() + kStartTimeout;
     for (Worker& w : workers_) {
       if (!w.lost.empty()) {
-        if (!first) first = Error::Msg(w.lost, std::errc::io_error);
+        if (!first) first = Error::Unavailable(w.lost);
         continue;
       }
       auto f = Expect(w.fd, wire::Type::kStarted, deadline);
       if (!f) {
         Lose(w, "did not start: " + f.error().ToString());
-        if (!first) first = Error::Msg(w.lost, std::errc::io_error);
+        if (!first) first = Error::Unavailable(w.lost);
         continue;
       }
       auto st = wire::DecodeStatus(f->payload);
       if (!st || !*st) {
         Error e = st ? st->error() : st.error();
-        if (!first) first = Error{e.code, w.name + ": " + e.context};
+        if (!first) first = e.Wrap(w.name);
       }
     }
     if (first) return *first;
@@ -382,7 +381,7 @@ class ShardingEngine final : public Engine {
   };
 
   static Error ShardedAlready(std::string_view what) {
-    return Error::Msg(std::string(what) +
+    return Error::Unavailable(std::string(what) +
                       ": the workload was already sharded over worker processes by Establish(); "
                       "add every listener and connection before calling it (once)");
   }
@@ -439,7 +438,7 @@ class ShardingEngine final : public Engine {
     std::vector<std::string> names;
     for (size_t l = 0; l < listeners; ++l) names.push_back(ListenerName(l));
     auto plan = PlanShards(per_listener, names, budget.per_process);
-    if (!plan) return Error{plan.error().code, why + "; " + plan.error().context};
+    if (!plan) return Error{plan.error().kind, plan.error().code, why + "; " + plan.error().context};
     std::vector<size_t> shard_of(listeners);
     for (size_t k = 0; k < plan->size(); ++k) {
       for (uint32_t l : (*plan)[k].listeners) shard_of[l] = k;
@@ -461,13 +460,12 @@ class ShardingEngine final : public Engine {
     auto threads = WaitSingleThreaded();
     if (!threads || *threads != 1) {
       workers_.clear();
-      return Error::Msg(
+      return Error::Unavailable(
           why +
               "; sharding over worker processes forks, which needs a single-threaded caller, "
               "but " +
               (threads ? "this process has " + std::to_string(*threads) + " threads"
-                       : threads.error().context),
-          std::errc::resource_unavailable_try_again);
+                       : threads.error().context));
     }
     mode_ = Mode::kSharded;
     if (auto st = Fork(); !st) {
@@ -475,7 +473,7 @@ class ShardingEngine final : public Engine {
         if (w.lost.empty()) Lose(w, "was stopped: " + st.error().context);
       }
       local_->Abandon();  // Stop() reports every connection with its worker's fate
-      return Error{st.error().code, why + "; " + st.error().context};
+      return Error{st.error().kind, st.error().code, why + "; " + st.error().context};
     }
     local_->Abandon();  // the workers own the listeners now
     return CollectEstablished();
@@ -557,7 +555,7 @@ class ShardingEngine final : public Engine {
       auto reply = f ? wire::DecodeEstablish(f->payload) : Result<wire::EstablishReply>(f.error());
       if (!reply) {
         Lose(w, "failed while establishing: " + reply.error().ToString());
-        if (!first_other) first_other = Error::Msg(w.lost, std::errc::io_error);
+        if (!first_other) first_other = Error::Unavailable(w.lost);
         queued += w.ids.size();
         failed += w.ids.size();
         continue;
@@ -570,14 +568,13 @@ class ShardingEngine final : public Engine {
       }
       if (!reply->status && reply->failed == 0 && !first_other) {
         first_other =
-            Error{reply->status.error().code, w.name + ": " + reply->status.error().context};
+            reply->status.error().Wrap(w.name);
       }
     }
     if (first_other) return *first_other;
     if (failed > 0 && first_conn) {
-      return Error::Msg(first_conn->second + " (" + std::to_string(failed) + " of " +
-                            std::to_string(queued) + " connections failed)",
-                        std::errc::connection_refused);
+      return Error::Unavailable(first_conn->second + " (" + std::to_string(failed) + " of " +
+                            std::to_string(queued) + " connections failed)");
     }
     return OkStatus();
   }
@@ -635,8 +632,8 @@ class ShardingEngine final : public Engine {
 }  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
-  if (options.timeline_bucket.count() <= 0) return Error::Msg("timeline bucket must be > 0 ms");
-  if (options.max_connecting == 0) return Error::Msg("max_connecting must be > 0");
+  if (options.timeline_bucket.count() <= 0) return Error::Unavailable("timeline bucket must be > 0 ms");
+  if (options.max_connecting == 0) return Error::Unavailable("max_connecting must be > 0");
   auto local = CreateLocalEngine(options);
   if (!local) return local.error();
   return std::unique_ptr<Engine>(

@@ -71,8 +71,7 @@ class Reader {
 };
 
 Error Truncated(std::string_view what) {
-  return Error::Msg("workload worker message: truncated or malformed " + std::string(what),
-                    std::errc::bad_message);
+  return Error::Unavailable("workload worker message: truncated or malformed " + std::string(what));
 }
 
 }  // namespace
@@ -92,12 +91,10 @@ Result<std::pair<Type, uint32_t>> ParseHeader(std::string_view header) {
   uint32_t len = r.U32();
   if (r.failed()) return Truncated("frame header");
   if (t < static_cast<uint8_t>(Type::kStart) || t > static_cast<uint8_t>(Type::kReport)) {
-    return Error::Msg("workload worker message: unknown type " + std::to_string(t),
-                      std::errc::bad_message);
+    return Error::Unavailable("workload worker message: unknown type " + std::to_string(t));
   }
   if (len > kMaxPayload) {
-    return Error::Msg("workload worker message: length " + std::to_string(len) + " too large",
-                      std::errc::bad_message);
+    return Error::Unavailable("workload worker message: length " + std::to_string(len) + " too large");
   }
   return std::pair{static_cast<Type>(t), len};
 }
@@ -119,7 +116,8 @@ std::string EncodeStatus(const Status& s) {
   Writer w;
   w.U8(s.ok() ? 1 : 0);
   if (!s.ok()) {
-    w.U32(static_cast<uint32_t>(s.error().code.value()));
+    w.U8(static_cast<uint8_t>(s.error().kind));
+    w.U32(static_cast<uint32_t>(s.error().Errno()));
     w.Str(s.error().context);
   }
   return w.Take();
@@ -132,10 +130,15 @@ Result<Status> DecodeStatus(std::string_view payload) {
     if (r.failed() || !r.at_end()) return Truncated("status");
     return Status(OkStatus());
   }
+  uint8_t kind = r.U8();
   int code = static_cast<int>(r.U32());
   std::string context = r.Str();
-  if (r.failed() || !r.at_end()) return Truncated("status");
-  return Status(Error::FromErrno(code, std::move(context)));
+  if (r.failed() || !r.at_end() || kind > static_cast<uint8_t>(ErrorKind::kInternal)) {
+    return Truncated("status");
+  }
+  Error e{static_cast<ErrorKind>(kind), {}, std::move(context)};
+  if (code != 0) e.code = std::error_code(code, std::system_category());
+  return Status(std::move(e));
 }
 
 std::string EncodeEstablish(const EstablishReply& r) {
@@ -251,7 +254,7 @@ Result<Timeline> MergeTimelines(const std::vector<Timeline>& parts) {
   size_t length = 0;
   for (const Timeline& t : parts) {
     if (t.bucket != out.bucket) {
-      return Error::Msg("cannot merge timelines with buckets of " +
+      return Error::Unavailable("cannot merge timelines with buckets of " +
                         std::to_string(out.bucket.count()) + " ms and " +
                         std::to_string(t.bucket.count()) + " ms");
     }

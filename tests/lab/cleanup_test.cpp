@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 
 namespace {
 
@@ -108,7 +108,7 @@ struct KillCase {
 class ReplayCleanup : public ::testing::TestWithParam<KillCase> {
  protected:
   void SetUp() override {
-    if (auto st = fwgate::netns::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
+    if (auto st = fwgate::sys::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
   }
 };
 

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 #include "tests/support/subprocess.h"
 
 namespace {
@@ -45,7 +45,7 @@ size_t Total(const nlohmann::json& j) {
 class DiffCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (auto st = fwgate::netns::CanCreateNamespaces(); !st) {
+    if (auto st = fwgate::sys::CanCreateNamespaces(); !st) {
       GTEST_SKIP() << "needs network namespaces: " << st.error().ToString();
     }
   }

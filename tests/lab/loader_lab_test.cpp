@@ -11,7 +11,7 @@
 #include <set>
 
 #include "gate/nft/loader.h"
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 
 extern char** environ;
 
@@ -82,7 +82,7 @@ const auto* const kHostCheck = ::testing::AddGlobalTestEnvironment(new HostUncha
 class LoaderLab : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (auto st = netns::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
+    if (auto st = sys::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
   }
 };
 

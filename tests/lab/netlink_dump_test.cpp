@@ -7,11 +7,11 @@
 #include <string>
 #include <thread>
 
-#include "gate/nft/netlink.h"
-#include "simulator/netns/netns.h"
+#include "sys/nft_netlink.h"
+#include "sys/netns.h"
 
 namespace nft = fwgate::nft;
-namespace netns = fwgate::netns;
+namespace sys = fwgate::sys;
 
 namespace {
 
@@ -32,11 +32,11 @@ bool RunNft(const std::string& cmds, std::string* err = nullptr) {
 class NetlinkDump : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto ns = netns::CreateAnonymous();
+    auto ns = sys::CreateAnonymous();
     if (!ns) GTEST_SKIP() << "cannot create network namespaces here: " << ns.error().ToString();
     ns_ = std::move(ns.value());
   }
-  netns::NetnsHandle ns_;
+  sys::NetnsHandle ns_;
 };
 
 constexpr const char* kRuleset = R"(
@@ -65,12 +65,12 @@ table ip legacy {
 }  // namespace
 
 TEST_F(NetlinkDump, ReadsEveryObjectKindNftLoaded) {
-  fwgate::Result<nft::Ruleset> rs = fwgate::Error::Msg("not run");
+  fwgate::Result<nft::Ruleset> rs = fwgate::Error::Unavailable("not run");
   std::string err;
   bool loaded = false;
-  ASSERT_TRUE(netns::RunInNetns(ns_, [&] {
+  ASSERT_TRUE(sys::RunInNetns(ns_, [&] {
                 loaded = RunNft(kRuleset, &err);
-                if (loaded) rs = nft::DumpRuleset();
+                if (loaded) rs = sys::DumpRuleset();
               }).ok());
   ASSERT_TRUE(loaded) << err;
   ASSERT_TRUE(rs.ok()) << rs.error().ToString();
@@ -112,8 +112,8 @@ TEST_F(NetlinkDump, ReadsEveryObjectKindNftLoaded) {
 }
 
 TEST_F(NetlinkDump, EmptyNamespaceHasNoTables) {
-  fwgate::Result<nft::Ruleset> rs = fwgate::Error::Msg("not run");
-  ASSERT_TRUE(netns::RunInNetns(ns_, [&] { rs = nft::DumpRuleset(); }).ok());
+  fwgate::Result<nft::Ruleset> rs = fwgate::Error::Unavailable("not run");
+  ASSERT_TRUE(sys::RunInNetns(ns_, [&] { rs = sys::DumpRuleset(); }).ok());
   ASSERT_TRUE(rs.ok()) << rs.error().ToString();
   EXPECT_TRUE(rs->tables.empty());
 }
@@ -124,7 +124,7 @@ TEST_F(NetlinkDump, EmptyNamespaceHasNoTables) {
 TEST_F(NetlinkDump, DumpIsConsistentWhileTheRulesetChanges) {
   std::string err;
   bool loaded = false;
-  ASSERT_TRUE(netns::RunInNetns(ns_, [&] {
+  ASSERT_TRUE(sys::RunInNetns(ns_, [&] {
                 loaded = RunNft(
                     "table inet t { set s { type inet_service; }; chain c { }; }", &err);
               }).ok());
@@ -133,7 +133,7 @@ TEST_F(NetlinkDump, DumpIsConsistentWhileTheRulesetChanges) {
   std::atomic<bool> stop{false};
   std::atomic<int> written{0};
   std::thread writer([&] {
-    (void)netns::RunInNetns(ns_, [&] {
+    (void)sys::RunInNetns(ns_, [&] {
       for (int i = 1; i <= 2000 && !stop; ++i) {
         std::string cmd = "add rule inet t c tcp dport " + std::to_string(i) + " accept\n" +
                           "add element inet t s { " + std::to_string(i) + " }\n";
@@ -146,9 +146,9 @@ TEST_F(NetlinkDump, DumpIsConsistentWhileTheRulesetChanges) {
   int mismatches = 0;
   int unexpected_errors = 0;
   std::string last_error;
-  ASSERT_TRUE(netns::RunInNetns(ns_, [&] {
+  ASSERT_TRUE(sys::RunInNetns(ns_, [&] {
                 while (written < 2000 && dumps < 400) {
-                  auto rs = nft::DumpRuleset();
+                  auto rs = sys::DumpRuleset();
                   if (!rs.ok()) {
                     last_error = rs.error().ToString();
                     if (rs.error().code.value() == EAGAIN) continue;  // kept changing: allowed

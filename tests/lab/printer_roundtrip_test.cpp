@@ -28,13 +28,13 @@
 #include <string>
 #include <vector>
 
-#include "gate/nft/netlink.h"
+#include "sys/nft_netlink.h"
 #include "gate/nft/printer.h"
-#include "simulator/netns/netns.h"
-#include "simulator/netns/rtnl.h"
+#include "sys/netns.h"
+#include "sys/rtnl.h"
 
 namespace nft = fwgate::nft;
-namespace netns = fwgate::netns;
+namespace sys = fwgate::sys;
 namespace fs = std::filesystem;
 
 namespace {
@@ -98,7 +98,7 @@ std::vector<std::string> InterfacesFor(const fs::path& file) {
 
 // Creates placeholders in the calling thread's namespace; returns the index -> name map.
 std::map<uint32_t, std::string> MakeInterfaces(const std::vector<std::string>& names) {
-  auto sock = netns::RtnlSocket::Open();
+  auto sock = sys::RtnlSocket::Open();
   if (sock.ok()) {
     for (const auto& n : names) (void)sock->CreatePlaceholder(n);
   }
@@ -369,18 +369,18 @@ TEST_P(PrinterRoundTrip, PrintedRulesetReloadsToTheSameModelAndMatchesNft) {
   const fs::path file = GetParam();
   if (file.filename() == "secmark.nft")
     GTEST_SKIP() << "secmark objects need an LSM (SELinux) this kernel lacks";
-  if (auto st = netns::CanCreateNamespaces(); !st.ok())
+  if (auto st = sys::CanCreateNamespaces(); !st.ok())
     GTEST_SKIP() << "cannot create network namespaces here: " << st.error().ToString();
   const std::vector<std::string> ifaces = InterfacesFor(file);
 
-  auto ns1 = netns::CreateAnonymous();
+  auto ns1 = sys::CreateAnonymous();
   ASSERT_TRUE(ns1.ok()) << ns1.error().ToString();
   NftRun load1;
   NftRun listing;
   nft::Ruleset first;
   std::map<uint32_t, std::string> names1;
   bool dumped = false;
-  ASSERT_TRUE(netns::RunInNetns(*ns1, [&] {
+  ASSERT_TRUE(sys::RunInNetns(*ns1, [&] {
                 names1 = MakeInterfaces(ifaces);
                 // Example files include siblings as "./x.nft" (relative to the working
                 // directory in nft 1.0.x) and some start with `delete table T` for a table that
@@ -400,7 +400,7 @@ TEST_P(PrinterRoundTrip, PrintedRulesetReloadsToTheSameModelAndMatchesNft) {
                 }
                 fs::current_path(cwd, ec);
                 if (!load1.ok) return;
-                auto rs = nft::DumpRuleset();
+                auto rs = sys::DumpRuleset();
                 if (!rs.ok()) return;
                 first = std::move(*rs);
                 dumped = true;
@@ -439,15 +439,15 @@ TEST_P(PrinterRoundTrip, PrintedRulesetReloadsToTheSameModelAndMatchesNft) {
   EXPECT_EQ(compared, first.RuleCount()) << "rules missing from nft's listing";
 
   const std::string printed = nft::RulesetText(first, opts);
-  auto ns2 = netns::CreateAnonymous();
+  auto ns2 = sys::CreateAnonymous();
   ASSERT_TRUE(ns2.ok()) << ns2.error().ToString();
   NftRun load2;
   nft::Ruleset second;
-  ASSERT_TRUE(netns::RunInNetns(*ns2, [&] {
+  ASSERT_TRUE(sys::RunInNetns(*ns2, [&] {
                 (void)MakeInterfaces(ifaces);
                 load2 = RunNft("", printed, "");
                 if (!load2.ok) return;
-                auto rs = nft::DumpRuleset();
+                auto rs = sys::DumpRuleset();
                 if (rs.ok()) second = std::move(*rs);
               }).ok());
   ASSERT_TRUE(load2.ok) << "printed ruleset does not load:\n" << load2.err << "\n" << printed;

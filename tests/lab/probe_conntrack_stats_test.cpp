@@ -11,15 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "gate/probe/conntrack_stats.h"
-#include "simulator/netns/netns.h"
-#include "simulator/netns/rtnl.h"
+#include "sys/conntrack_stats.h"
+#include "sys/netns.h"
+#include "sys/rtnl.h"
 
 extern char** environ;
 
 namespace {
 
-using fwgate::probe::ConntrackStats;
+using fwgate::sys::ConntrackStats;
 
 // Runs `nft -f FILE` in the calling thread's namespace (argument vector, no shell).
 int RunNft(const std::string& ruleset) {
@@ -74,15 +74,15 @@ bool MakeLoopbackTraffic(int n) {
 }  // namespace
 
 TEST(ProbeConntrackStatsLab, ReadsCountAndCountersOfOwnNamespace) {
-  if (auto st = fwgate::netns::CanCreateNamespaces(); !st) {
+  if (auto st = fwgate::sys::CanCreateNamespaces(); !st) {
     GTEST_SKIP() << "cannot create network namespaces: " << st.error().ToString();
   }
-  auto ns = fwgate::netns::CreateAnonymous();
+  auto ns = fwgate::sys::CreateAnonymous();
   ASSERT_TRUE(ns.ok()) << ns.error().ToString();
-  fwgate::Result<ConntrackStats> stats = fwgate::Error::Msg("not run");
+  fwgate::Result<ConntrackStats> stats = fwgate::Error::Unavailable("not run");
   std::string setup_error;
-  auto st = fwgate::netns::RunInNetns(*ns, [&] {
-    auto rtnl = fwgate::netns::RtnlSocket::Open();
+  auto st = fwgate::sys::RunInNetns(*ns, [&] {
+    auto rtnl = fwgate::sys::RtnlSocket::Open();
     if (!rtnl || !rtnl->SetUp("lo")) {
       setup_error = "bringing lo up failed";
       return;
@@ -96,7 +96,7 @@ TEST(ProbeConntrackStatsLab, ReadsCountAndCountersOfOwnNamespace) {
       setup_error = "loopback traffic failed";
       return;
     }
-    stats = fwgate::probe::ReadConntrackStats();
+    stats = fwgate::sys::ReadConntrackStats();
   });
   ASSERT_TRUE(st.ok()) << st.error().ToString();
   ASSERT_TRUE(setup_error.empty()) << setup_error;
@@ -110,13 +110,13 @@ TEST(ProbeConntrackStatsLab, ReadsCountAndCountersOfOwnNamespace) {
 }
 
 TEST(ProbeConntrackStatsLab, FreshNamespaceWithoutCtRuleHasNoEntries) {
-  if (auto st = fwgate::netns::CanCreateNamespaces(); !st) {
+  if (auto st = fwgate::sys::CanCreateNamespaces(); !st) {
     GTEST_SKIP() << "cannot create network namespaces: " << st.error().ToString();
   }
-  auto ns = fwgate::netns::CreateAnonymous();
+  auto ns = fwgate::sys::CreateAnonymous();
   ASSERT_TRUE(ns.ok()) << ns.error().ToString();
-  fwgate::Result<ConntrackStats> stats = fwgate::Error::Msg("not run");
-  auto st = fwgate::netns::RunInNetns(*ns, [&] { stats = fwgate::probe::ReadConntrackStats(); });
+  fwgate::Result<ConntrackStats> stats = fwgate::Error::Unavailable("not run");
+  auto st = fwgate::sys::RunInNetns(*ns, [&] { stats = fwgate::sys::ReadConntrackStats(); });
   ASSERT_TRUE(st.ok());
   // Either conntrack is loaded on this host (count 0 here: counts are per netns, facts §4.2) or
   // neither netlink nor procfs can answer; both are legitimate, a crash or a bogus count is not.

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "gate/probe/transport.h"
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 
 extern char** environ;
 
@@ -277,7 +277,7 @@ TEST(ProbeSsh, LimitSelectsAGroupAndUnknownGroupIsBadInput) {
 }
 
 TEST(ProbeNetns, ProbesANamedNamespaceWithItsOwnSysctlsAndRuleset) {
-  if (auto st = fwgate::netns::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
+  if (auto st = fwgate::sys::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
   std::string name = "fwgate-probe-test-" + std::to_string(getpid());
   ASSERT_TRUE(RunTool({"ip", "netns", "add", name}));
   fs::path d = TempDir("netns");

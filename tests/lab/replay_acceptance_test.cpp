@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 
 namespace {
 
@@ -195,7 +195,7 @@ ChildResult RunFwgate(const std::vector<std::string>& args) {
 class ReplayAcceptance : public ::testing::TestWithParam<ReloadCase> {
  protected:
   void SetUp() override {
-    if (auto st = fwgate::netns::CanCreateNamespaces(); !st) {
+    if (auto st = fwgate::sys::CanCreateNamespaces(); !st) {
       GTEST_SKIP() << st.error().ToString();
     }
   }

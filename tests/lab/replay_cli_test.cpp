@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 #include "tests/support/subprocess.h"
 
 namespace {
@@ -26,7 +26,7 @@ const std::string kSafe = kDir + "ceph-node-safe-change.nft";
 class ReplayCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (auto st = fwgate::netns::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
+    if (auto st = fwgate::sys::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
   }
 };
 

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <string>
 
-#include "gate/nft/netlink.h"
-#include "simulator/netns/netns.h"
+#include "sys/nft_netlink.h"
+#include "sys/netns.h"
 #include "simulator/reload/executor.h"
 
 namespace fwgate::reload {
@@ -17,10 +17,10 @@ namespace {
 
 const std::string kRules = std::string(FWGATE_SOURCE_DIR) + "/rulesets/";
 
-std::vector<std::string> TableNames(const netns::NetnsHandle& ns) {
+std::vector<std::string> TableNames(const sys::NetnsHandle& ns) {
   std::vector<std::string> out;
-  (void)netns::RunInNetns(ns, [&] {
-    auto rs = nft::DumpRuleset();
+  (void)sys::RunInNetns(ns, [&] {
+    auto rs = sys::DumpRuleset();
     if (rs) {
       for (const auto& t : rs->tables) out.push_back(t.name);
     }
@@ -35,12 +35,12 @@ bool Has(const std::vector<std::string>& v, const std::string& s) {
 class ReloadLab : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (auto st = netns::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
-    auto ns = netns::CreateAnonymous();
+    if (auto st = sys::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
+    auto ns = sys::CreateAnonymous();
     ASSERT_TRUE(ns.ok());
     ns_ = std::move(*ns);
   }
-  netns::NetnsHandle ns_;
+  sys::NetnsHandle ns_;
 };
 
 TEST_F(ReloadLab, AppliesBundledRulesetWithRelativeIncludeInNodeOnly) {
@@ -71,7 +71,7 @@ TEST_F(ReloadLab, StaleGapStepLeavesPinAndGapTablesAndLoadRemovesThem) {
 }
 
 TEST_F(ReloadLab, RunReloadsRunsEveryNodePlan) {
-  auto other = netns::CreateAnonymous();
+  auto other = sys::CreateAnonymous();
   ASSERT_TRUE(other.ok());
   Procedure p;
   p.style = Style::kFlushThenLoad;

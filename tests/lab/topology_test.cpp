@@ -1,6 +1,6 @@
 // Lab topology against the real kernel: namespaces, bridges in the switch namespace, veth legs,
 // addresses; TCP reaches across both networks; nothing appears in the host's namespace.
-#include "simulator/netns/topology.h"
+#include "simulator/lab/topology.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -12,8 +12,8 @@
 #include <set>
 #include <string>
 
-#include "simulator/netns/netns.h"
-#include "simulator/netns/rtnl.h"
+#include "sys/netns.h"
+#include "sys/rtnl.h"
 
 namespace fwgate::lab {
 namespace {
@@ -29,14 +29,14 @@ std::set<std::string> HostLinks() {
 }
 
 // Listens on addr:port in `server`, connects from `client`, sends one byte each way.
-bool TcpReaches(const netns::NetnsHandle& server, const netns::NetnsHandle& client,
+bool TcpReaches(const sys::NetnsHandle& server, const sys::NetnsHandle& client,
                 const std::string& addr, uint16_t port) {
   int lfd = -1;
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
-  (void)netns::RunInNetns(server, [&] {
+  (void)sys::RunInNetns(server, [&] {
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -47,7 +47,7 @@ bool TcpReaches(const netns::NetnsHandle& server, const netns::NetnsHandle& clie
   });
   if (lfd < 0) return false;
   bool ok = false;
-  (void)netns::RunInNetns(client, [&] {
+  (void)sys::RunInNetns(client, [&] {
     int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     timeval tv{3, 0};
     setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -68,7 +68,7 @@ bool TcpReaches(const netns::NetnsHandle& server, const netns::NetnsHandle& clie
 class TopologyLab : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (auto st = netns::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
+    if (auto st = sys::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
   }
 };
 
@@ -96,7 +96,7 @@ TEST_F(TopologyLab, ClientHasNoClusterLeg) {
   auto t = Topology::Build(o);
   ASSERT_TRUE(t.ok()) << t.error().ToString();
   bool has_cluster = true;
-  (void)netns::RunInNetns((*t)->client().ns,
+  (void)sys::RunInNetns((*t)->client().ns,
                           [&] { has_cluster = if_nametoindex(kClusterIf) != 0; });
   EXPECT_FALSE(has_cluster);
   EXPECT_FALSE(TcpReaches((*t)->nodes()[0].ns, (*t)->client().ns, "10.30.0.11", 6801));
@@ -137,7 +137,7 @@ TEST_F(TopologyLab, AddRouteInstallsRouteInsideNode) {
   o.nodes = 1;
   auto t = Topology::Build(o);
   ASSERT_TRUE(t.ok()) << t.error().ToString();
-  auto s = netns::RtnlSocket::OpenIn((*t)->nodes()[0].ns);
+  auto s = sys::RtnlSocket::OpenIn((*t)->nodes()[0].ns);
   ASSERT_TRUE(s.ok());
   EXPECT_TRUE(s->AddRoute("10.40.0.0/24", "10.20.0.1", kPublicIf).ok());
   EXPECT_TRUE(s->AddRoute("0.0.0.0/0", "", kClusterIf).ok());

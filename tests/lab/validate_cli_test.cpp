@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 #include "tests/support/subprocess.h"
 
 namespace {
@@ -23,7 +23,7 @@ ProcessResult Fwgate(std::vector<std::string> args) {
 class ValidateCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (auto st = fwgate::netns::CanCreateNamespaces(); !st) {
+    if (auto st = fwgate::sys::CanCreateNamespaces(); !st) {
       GTEST_SKIP() << st.error().ToString();
     }
   }

@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "simulator/netns/netns.h"
-#include "simulator/netns/rtnl.h"
+#include "sys/netns.h"
+#include "sys/rtnl.h"
 #include "simulator/workload/engine.h"
 
 namespace fwgate::workload {
@@ -31,19 +31,19 @@ using std::chrono::milliseconds;
 
 #define SKIP_WITHOUT_NAMESPACES()                                                      \
   do {                                                                                 \
-    if (auto can = netns::CanCreateNamespaces(); !can) {                               \
+    if (auto can = sys::CanCreateNamespaces(); !can) {                               \
       GTEST_SKIP() << "lab test needs network namespaces: " << can.error().ToString(); \
     }                                                                                  \
   } while (0)
 
 // A fresh namespace with `lo` up.
-netns::NetnsHandle LoopbackNamespace() {
-  auto ns = netns::CreateAnonymous();
+sys::NetnsHandle LoopbackNamespace() {
+  auto ns = sys::CreateAnonymous();
   EXPECT_TRUE(ns.ok());
   if (!ns) return {};
   Status up = OkStatus();
-  EXPECT_TRUE(netns::RunInNetns(*ns, [&] {
-                auto rt = netns::RtnlSocket::Open();
+  EXPECT_TRUE(sys::RunInNetns(*ns, [&] {
+                auto rt = sys::RtnlSocket::Open();
                 up = rt ? rt->SetUp("lo") : Status(rt.error());
               }).ok());
   EXPECT_TRUE(up.ok()) << up.error().ToString();
@@ -52,9 +52,9 @@ netns::NetnsHandle LoopbackNamespace() {
 
 // Runs argv inside `ns` (the child inherits the namespace of the thread that forks it); returns
 // the exit status.
-int RunProgramIn(const netns::NetnsHandle& ns, const std::vector<std::string>& argv) {
+int RunProgramIn(const sys::NetnsHandle& ns, const std::vector<std::string>& argv) {
   int status = -1;
-  EXPECT_TRUE(netns::RunInNetns(ns, [&] {
+  EXPECT_TRUE(sys::RunInNetns(ns, [&] {
                 std::vector<char*> args;
                 for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
                 args.push_back(nullptr);
@@ -69,7 +69,7 @@ int RunProgramIn(const netns::NetnsHandle& ns, const std::vector<std::string>& a
 }
 
 // Loads an nft ruleset (text) into `ns` only.
-void LoadNft(const netns::NetnsHandle& ns, const std::string& ruleset) {
+void LoadNft(const sys::NetnsHandle& ns, const std::string& ruleset) {
   char path[] = "/tmp/fwgate-workload-nft-XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
@@ -91,7 +91,7 @@ Flow Periodic(uint32_t bytes, int ms) {
   return Flow{Flow::Kind::kPeriodic, bytes, milliseconds(ms)};
 }
 
-ConnSpec Conn(ConnClass cls, const netns::NetnsHandle* from_ns, std::string to, uint16_t port,
+ConnSpec Conn(ConnClass cls, const sys::NetnsHandle* from_ns, std::string to, uint16_t port,
               Flow fwd, Flow rev) {
   ConnSpec c;
   c.cls = cls;
@@ -108,7 +108,7 @@ ConnSpec Conn(ConnClass cls, const netns::NetnsHandle* from_ns, std::string to, 
 
 TEST(WorkloadEngine, FlowsContinueAcrossTheMarkOnLoopback) {
   SKIP_WITHOUT_NAMESPACES();
-  netns::NetnsHandle ns = LoopbackNamespace();
+  sys::NetnsHandle ns = LoopbackNamespace();
   auto engine = NewEngine({.timeline_bucket = milliseconds(50)});
   ASSERT_TRUE(engine->AddListener({"server", &ns, "127.0.0.1", 6800, 4 << 20, 4 << 20}).ok());
   for (int i = 0; i < 2; ++i) {
@@ -168,7 +168,7 @@ TEST(WorkloadEngine, FlowsContinueAcrossTheMarkOnLoopback) {
 
 TEST(WorkloadEngine, PacedBulkFlowNeverExceedsItsRate) {
   SKIP_WITHOUT_NAMESPACES();
-  netns::NetnsHandle ns = LoopbackNamespace();
+  sys::NetnsHandle ns = LoopbackNamespace();
   auto engine = NewEngine();
   ASSERT_TRUE(engine->AddListener({"server", &ns, "127.0.0.1", 6800, 4 << 20, 4 << 20}).ok());
   Flow paced = Bulk();
@@ -192,7 +192,7 @@ TEST(WorkloadEngine, PacedBulkFlowNeverExceedsItsRate) {
 
 TEST(WorkloadEngine, DestructorStopsTheLoopThreadAndClosesSockets) {
   SKIP_WITHOUT_NAMESPACES();
-  netns::NetnsHandle ns = LoopbackNamespace();
+  sys::NetnsHandle ns = LoopbackNamespace();
   auto count = [](const char* dir) {
     size_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir)) n += !e.path().empty();
@@ -222,8 +222,8 @@ TEST(WorkloadEngine, ReportsRefusedConnectionWithEndpoints) {
   SKIP_WITHOUT_NAMESPACES();
   // The listener lives in `server_ns`; a connection opened in `client_ns` to the same loopback
   // address reaches client_ns's own (empty) loopback and is refused by the kernel.
-  netns::NetnsHandle server_ns = LoopbackNamespace();
-  netns::NetnsHandle client_ns = LoopbackNamespace();
+  sys::NetnsHandle server_ns = LoopbackNamespace();
+  sys::NetnsHandle client_ns = LoopbackNamespace();
   auto engine = NewEngine();
   ASSERT_TRUE(engine->AddListener({"server", &server_ns, "127.0.0.1", 6900}).ok());
   ASSERT_TRUE(
@@ -243,7 +243,7 @@ TEST(WorkloadEngine, ReportsRefusedConnectionWithEndpoints) {
 
 TEST(WorkloadEngine, ConnectionWithoutListenerFailsBeforeConnecting) {
   SKIP_WITHOUT_NAMESPACES();
-  netns::NetnsHandle ns = LoopbackNamespace();
+  sys::NetnsHandle ns = LoopbackNamespace();
   auto engine = NewEngine();
   ASSERT_TRUE(engine->AddListener({"server", &ns, "127.0.0.1", 6800}).ok());
   ASSERT_TRUE(engine->AddConnection(Conn(ConnClass::kMon, &ns, "127.0.0.1", 6801, {}, {})).ok());
@@ -256,7 +256,7 @@ TEST(WorkloadEngine, ConnectionWithoutListenerFailsBeforeConnecting) {
 
 TEST(WorkloadEngine, ListenerBindErrorNamesTheEndpoint) {
   SKIP_WITHOUT_NAMESPACES();
-  netns::NetnsHandle ns = LoopbackNamespace();
+  sys::NetnsHandle ns = LoopbackNamespace();
   auto engine = NewEngine();
   auto st = engine->AddListener({"node1", &ns, "10.30.0.11", 6800});
   ASSERT_FALSE(st.ok());
@@ -265,12 +265,12 @@ TEST(WorkloadEngine, ListenerBindErrorNamesTheEndpoint) {
 }
 
 TEST(WorkloadEngine, RejectsBadSpecsWithClearMessages) {
-  netns::NetnsHandle none;
+  sys::NetnsHandle none;
   auto engine = NewEngine();
   auto bad_ns = engine->AddConnection(Conn(ConnClass::kClient, &none, "127.0.0.1", 1, {}, {}));
   ASSERT_FALSE(bad_ns.ok());
   EXPECT_NE(bad_ns.error().context.find("no source network namespace"), std::string::npos);
-  auto own = netns::OpenCurrent();
+  auto own = sys::OpenCurrent();
   ASSERT_TRUE(own.ok());
   auto bad_addr = engine->AddConnection(Conn(ConnClass::kClient, &*own, "10.0.0.300", 1, {}, {}));
   ASSERT_FALSE(bad_addr.ok());
@@ -287,14 +287,14 @@ class VethPair : public ::testing::Test {
  protected:
   void SetUp() override {
     SKIP_WITHOUT_NAMESPACES();
-    auto a = netns::CreateAnonymous();
-    auto b = netns::CreateAnonymous();
+    auto a = sys::CreateAnonymous();
+    auto b = sys::CreateAnonymous();
     ASSERT_TRUE(a.ok() && b.ok());
     client_ = std::move(a).value();
     server_ = std::move(b).value();
     Status st = OkStatus();
-    ASSERT_TRUE(netns::RunInNetns(client_, [&] {
-                  auto rt = netns::RtnlSocket::Open();
+    ASSERT_TRUE(sys::RunInNetns(client_, [&] {
+                  auto rt = sys::RtnlSocket::Open();
                   if (!rt) {
                     st = rt.error();
                     return;
@@ -305,8 +305,8 @@ class VethPair : public ::testing::Test {
                   st = rt->SetUp("lo");
                 }).ok());
     ASSERT_TRUE(st.ok()) << st.error().ToString();
-    ASSERT_TRUE(netns::RunInNetns(server_, [&] {
-                  auto rt = netns::RtnlSocket::Open();
+    ASSERT_TRUE(sys::RunInNetns(server_, [&] {
+                  auto rt = sys::RtnlSocket::Open();
                   if (!rt) {
                     st = rt.error();
                     return;
@@ -342,7 +342,7 @@ class VethPair : public ::testing::Test {
     return engine;
   }
 
-  netns::NetnsHandle client_, server_;
+  sys::NetnsHandle client_, server_;
 };
 
 TEST_F(VethPair, DroppingPacketsAfterTheMarkShowsAsStall) {
@@ -413,7 +413,7 @@ TEST_F(VethPair, RejectWithTcpResetAfterTheMarkShowsAsReset) {
 
 TEST(WorkloadEngine, HoldsThousandsOfConnectionsInOneNamespace) {
   SKIP_WITHOUT_NAMESPACES();
-  netns::NetnsHandle ns = LoopbackNamespace();
+  sys::NetnsHandle ns = LoopbackNamespace();
   auto engine = NewEngine();
   constexpr int kPorts = 4;
   constexpr int kConns = 4000;
@@ -481,7 +481,7 @@ std::map<pid_t, ProcInfo> ChildrenOf(pid_t parent) {
 
 TEST(ShardedWorkload, EveryConnectionFlowsAndMapsBackToItsId) {
   SKIP_WITHOUT_NAMESPACES();
-  netns::NetnsHandle ns = LoopbackNamespace();
+  sys::NetnsHandle ns = LoopbackNamespace();
   // 6 listeners x 10 connections = 21 descriptors each; 50 per process: 3 workers of 2.
   auto engine = NewEngine({.timeline_bucket = milliseconds(50), .max_fds_per_process = 50});
   constexpr int kPorts = 6, kConns = 60;
@@ -557,8 +557,8 @@ TEST(ShardedWorkload, EveryConnectionFlowsAndMapsBackToItsId) {
 
 TEST(ShardedWorkload, RefusedConnectionIsWordedAsInProcess) {
   SKIP_WITHOUT_NAMESPACES();
-  netns::NetnsHandle server_ns = LoopbackNamespace();
-  netns::NetnsHandle client_ns = LoopbackNamespace();
+  sys::NetnsHandle server_ns = LoopbackNamespace();
+  sys::NetnsHandle client_ns = LoopbackNamespace();
   auto engine = NewEngine({.max_fds_per_process = 4});  // 6 needed: one worker per listener
   ASSERT_TRUE(engine->AddListener({"server", &server_ns, "127.0.0.1", 6900}).ok());
   ASSERT_TRUE(engine->AddListener({"server", &server_ns, "127.0.0.1", 6901}).ok());
@@ -580,7 +580,7 @@ TEST(ShardedWorkload, RefusedConnectionIsWordedAsInProcess) {
 
 TEST(ShardedWorkload, OverFullListenerAsksForMoreListenerPorts) {
   SKIP_WITHOUT_NAMESPACES();
-  netns::NetnsHandle ns = LoopbackNamespace();
+  sys::NetnsHandle ns = LoopbackNamespace();
   auto engine = NewEngine({.max_fds_per_process = 20});
   ASSERT_TRUE(engine->AddListener({"server", &ns, "127.0.0.1", 6800}).ok());
   ASSERT_TRUE(engine->AddListener({"server", &ns, "127.0.0.1", 6801}).ok());
@@ -615,11 +615,11 @@ TEST(ShardedWorkload, KillingTheCallerLeavesNoWorkerBehind) {
   if (caller == 0) {
     close(pipefd[0]);
     [&] {
-      auto ns = netns::CreateAnonymous();
+      auto ns = sys::CreateAnonymous();
       if (!ns) return;
       Status up = OkStatus();
-      (void)netns::RunInNetns(*ns, [&] {
-        auto rt = netns::RtnlSocket::Open();
+      (void)sys::RunInNetns(*ns, [&] {
+        auto rt = sys::RtnlSocket::Open();
         up = rt ? rt->SetUp("lo") : Status(rt.error());
       });
       if (!up) return;

@@ -1,13 +1,13 @@
 // ParseProcConntrackStats on captured /proc/net/stat/nf_conntrack texts (4.x and 6.x headers) and
 // on hostile text: truncated, garbage, huge.
-#include "gate/probe/conntrack_stats.h"
+#include "sys/conntrack_stats.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-using fwgate::probe::ConntrackStats;
-using fwgate::probe::ParseProcConntrackStats;
+using fwgate::sys::ConntrackStats;
+using fwgate::sys::ParseProcConntrackStats;
 
 namespace {
 

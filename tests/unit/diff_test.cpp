@@ -8,7 +8,7 @@
 
 #include "gate/diff/align.h"
 #include "gate/diff/identity.h"
-#include "gate/diff/render.h"
+#include "report/diff_report.h"
 #include "gate/nft/printer.h"
 
 namespace fwgate::diff {
@@ -156,7 +156,7 @@ TEST(RulesetDiff, IdenticalRulesetsWithDifferentHandlesHaveNoChanges) {
   prop.tables[0].chains[0].handle = 98;
   Plan plan = DiffRulesets(cur, prop);
   EXPECT_TRUE(plan.empty());
-  EXPECT_EQ(PlanToText(plan), "No changes.\n");
+  EXPECT_EQ(report::PlanToText(plan), "No changes.\n");
 }
 
 TEST(RulesetDiff, InsertedRuleLeavesNeighboursUntouched) {
@@ -406,7 +406,7 @@ TEST(RulesetDiff, JsonHasTheContractShape) {
   Ruleset cur = OneChain({CtEstablished(7), TcpDport(22, 8), TcpDport(80, 9)}, 1);
   Ruleset prop = OneChain({TcpDport(2222), TcpDport(80), TcpDport(443)}, 0);
   Plan plan = DiffRulesets(cur, prop);
-  nlohmann::json j = PlanToJson(plan);
+  nlohmann::json j = report::PlanToJson(plan);
   ASSERT_TRUE(j.is_object());
   ASSERT_TRUE(j["changes"].is_array());
   ASSERT_TRUE(j["summary"].is_object());
@@ -454,11 +454,11 @@ TEST(RulesetDiff, JsonHasTheContractShape) {
 TEST(RulesetDiff, HumanPlanGroupsUnderContextAndSummarises) {
   Ruleset cur = OneChain({CtEstablished(7), TcpDport(22, 8)});
   Ruleset prop = OneChain({TcpDport(22)});
-  std::string text = PlanToText(DiffRulesets(cur, prop));
+  std::string text = report::PlanToText(DiffRulesets(cur, prop));
   EXPECT_NE(text.find("table inet storage\n  chain input\n    - "), std::string::npos) << text;
   EXPECT_NE(text.find("Plan: 0 to add, 1 to remove, 0 to change, 0 to move.\n"), std::string::npos);
   EXPECT_EQ(text.find("\x1b["), std::string::npos);
-  EXPECT_NE(PlanToText(DiffRulesets(cur, prop), true).find("\x1b[31m"), std::string::npos);
+  EXPECT_NE(report::PlanToText(DiffRulesets(cur, prop), true).find("\x1b[31m"), std::string::npos);
 }
 
 TEST(RulesetDiff, TenThousandRuleChainWithOneChangeReportsExactlyOne) {

@@ -10,7 +10,8 @@ using fwgate::hazards::Finding;
 using fwgate::hazards::FindingsConfig;
 using fwgate::hazards::JudgeFleet;
 using fwgate::hazards::JudgeNode;
-using fwgate::hazards::ProbeExitCode;
+using fwgate::Outcome;
+using fwgate::hazards::ProbeOutcome;
 using fwgate::hazards::Severity;
 using fwgate::probe::NodeFacts;
 
@@ -49,7 +50,7 @@ TEST(Findings, StaleGapKernelWithStrictWindowsIsBlocking) {
   EXPECT_EQ(f->severity, Severity::kBlocking);
   EXPECT_NE(f->source.find("§3.4"), std::string::npos);
   EXPECT_EQ(fs.front().id, "stale-gap-strict");  // most severe first
-  EXPECT_EQ(ProbeExitCode({fs}, {}), 1);
+  EXPECT_EQ(ProbeOutcome({fs}, {}), Outcome::kFail);
 }
 
 TEST(Findings, BeLiberalOrOtherKernelsAreNotBlocking) {
@@ -57,7 +58,7 @@ TEST(Findings, BeLiberalOrOtherKernelsAreNotBlocking) {
        {std::pair{"4.15.0", 1}, std::pair{"4.4.0-210-generic", 0}, std::pair{"6.1.0", 0}}) {
     auto fs = JudgeNode(Node("n", k, bl));
     EXPECT_EQ(FindId(fs, "stale-gap-strict"), nullptr) << k;
-    EXPECT_EQ(ProbeExitCode({fs}, {}), 0) << k;
+    EXPECT_EQ(ProbeOutcome({fs}, {}), Outcome::kPass) << k;
   }
   EXPECT_NE(FindId(JudgeNode(Node("n", "4.15.0", 1)), "stale-gap-liberal"), nullptr);
 }
@@ -71,7 +72,7 @@ TEST(Findings, StaleGapWithUnreadableBeLiberalIsUndecided) {
   ASSERT_NE(f, nullptr);
   EXPECT_TRUE(f->undecided);
   EXPECT_NE(FindId(fs, "conntrack-sysctls-unreadable"), nullptr);
-  EXPECT_EQ(ProbeExitCode({fs}, {}), 3);
+  EXPECT_EQ(ProbeOutcome({fs}, {}), Outcome::kUndecided);
 }
 
 TEST(Findings, UnreachableNodeIsNeverFineAndBlockingWinsOverUndecided) {
@@ -81,9 +82,9 @@ TEST(Findings, UnreachableNodeIsNeverFineAndBlockingWinsOverUndecided) {
   auto fd = JudgeNode(dead);
   ASSERT_EQ(fd.size(), 1u);
   EXPECT_EQ(fd[0].id, "probe-failed");
-  EXPECT_EQ(ProbeExitCode({fd}, {}), 3);
+  EXPECT_EQ(ProbeOutcome({fd}, {}), Outcome::kUndecided);
   auto fb = JudgeNode(Node("b", "4.15.0", 0));
-  EXPECT_EQ(ProbeExitCode({fd, fb}, {}), 1);
+  EXPECT_EQ(ProbeOutcome({fd, fb}, {}), Outcome::kFail);
 }
 
 TEST(Findings, KeepaliveGapKernelsWarn) {
@@ -106,7 +107,7 @@ TEST(Findings, HeadroomWarnsAt70AndBlocksAt90Percent) {
   auto fs = JudgeNode(n);
   EXPECT_EQ(FindId(fs, "conntrack-headroom"), nullptr);
   ASSERT_NE(FindId(fs, "conntrack-headroom-critical"), nullptr);
-  EXPECT_EQ(ProbeExitCode({fs}, {}), 1);
+  EXPECT_EQ(ProbeOutcome({fs}, {}), Outcome::kFail);
 }
 
 TEST(Findings, RestartStormOf2014HostOverflowsDefault65536) {
@@ -145,7 +146,7 @@ TEST(Findings, InfoRulesFireOnTheirFacts) {
     ASSERT_NE(f, nullptr) << id;
     EXPECT_EQ(f->severity, Severity::kInfo) << id;
   }
-  EXPECT_EQ(ProbeExitCode({fs}, {}), 0);
+  EXPECT_EQ(ProbeOutcome({fs}, {}), Outcome::kPass);
 }
 
 TEST(Findings, ModuleUnloadingServiceWarns) {

@@ -9,11 +9,12 @@
 #include <cstring>
 #include <vector>
 
-#include "gate/nft/netlink.h"
-#include "gate/nft/nl_handles.h"
+#include "sys/nft_netlink.h"
+#include "sys/nl_handles.h"
 
 namespace nft = fwgate::nft;
-namespace nl = fwgate::nft::nl;
+namespace sys = fwgate::sys;
+namespace nl = fwgate::sys::nl;
 
 namespace {
 
@@ -72,7 +73,7 @@ TEST(NetlinkParse, RuleRoundTripKeepsEveryExpressionAndAttribute) {
   nlmsghdr* nlh = buf.Header(NFT_MSG_NEWRULE, NFPROTO_INET);
   nftnl_rule_nlmsg_build_payload(nlh, r.get());
 
-  auto parsed = nft::ParseRuleMessage(nlh);
+  auto parsed = sys::ParseRuleMessage(nlh);
   ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
   EXPECT_EQ(parsed->family, nft::Family::kInet);
   EXPECT_EQ(parsed->table, "storage");
@@ -110,7 +111,7 @@ TEST(NetlinkParse, BaseChainKeepsHookPriorityPolicyAndDevices) {
   Buffer buf;
   nlmsghdr* nlh = buf.Header(NFT_MSG_NEWCHAIN, NFPROTO_NETDEV);
   nftnl_chain_nlmsg_build_payload(nlh, c.get());
-  auto parsed = nft::ParseChainMessage(nlh);
+  auto parsed = sys::ParseChainMessage(nlh);
   ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
   EXPECT_EQ(parsed->family, nft::Family::kNetdev);
   ASSERT_TRUE(parsed->chain.base.has_value());
@@ -129,7 +130,7 @@ TEST(NetlinkParse, RegularChainHasNoBase) {
   Buffer buf;
   nlmsghdr* nlh = buf.Header(NFT_MSG_NEWCHAIN, NFPROTO_INET);
   nftnl_chain_nlmsg_build_payload(nlh, c.get());
-  auto parsed = nft::ParseChainMessage(nlh);
+  auto parsed = sys::ParseChainMessage(nlh);
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->chain.name, "osd");
   EXPECT_FALSE(parsed->chain.base.has_value());
@@ -146,7 +147,7 @@ TEST(NetlinkParse, SetAndIntervalElementsRoundTrip) {
   Buffer buf;
   nlmsghdr* nlh = buf.Header(NFT_MSG_NEWSET, NFPROTO_INET);
   nftnl_set_nlmsg_build_payload(nlh, s.get());
-  auto parsed = nft::ParseSetMessage(nlh);
+  auto parsed = sys::ParseSetMessage(nlh);
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->set.name, "peers");
   EXPECT_TRUE(parsed->set.is_interval());
@@ -170,7 +171,7 @@ TEST(NetlinkParse, SetAndIntervalElementsRoundTrip) {
     Buffer ebuf;
     nlmsghdr* enlh = ebuf.Header(NFT_MSG_NEWSETELEM, NFPROTO_INET);
     nftnl_set_elems_nlmsg_build_payload(enlh, one.get());
-    auto st = nft::ParseSetElemsMessage(enlh, into);
+    auto st = sys::ParseSetElemsMessage(enlh, into);
     ASSERT_TRUE(st.ok()) << st.error().ToString();
   }
   ASSERT_EQ(into.elements.size(), 2U);
@@ -194,7 +195,7 @@ TEST(NetlinkParse, VerdictMapElementKeepsVerdictAndChain) {
   nlmsghdr* nlh = buf.Header(NFT_MSG_NEWSETELEM, NFPROTO_INET);
   nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
   nft::Set into;
-  ASSERT_TRUE(nft::ParseSetElemsMessage(nlh, into).ok());
+  ASSERT_TRUE(sys::ParseSetElemsMessage(nlh, into).ok());
   ASSERT_EQ(into.elements.size(), 1U);
   ASSERT_TRUE(into.elements[0].verdict.has_value());
   EXPECT_EQ(*into.elements[0].verdict, NFT_GOTO);
@@ -209,7 +210,7 @@ TEST(NetlinkParse, TableFlowtableAndCounterObject) {
   Buffer tb;
   nlmsghdr* tn = tb.Header(NFT_MSG_NEWTABLE, NFPROTO_IPV4);
   nftnl_table_nlmsg_build_payload(tn, t.get());
-  auto table = nft::ParseTableMessage(tn);
+  auto table = sys::ParseTableMessage(tn);
   ASSERT_TRUE(table.ok());
   EXPECT_EQ(table->family, nft::Family::kIp);
   EXPECT_EQ(table->name, "legacy");
@@ -226,7 +227,7 @@ TEST(NetlinkParse, TableFlowtableAndCounterObject) {
   Buffer fb;
   nlmsghdr* fn = fb.Header(NFT_MSG_NEWFLOWTABLE, NFPROTO_INET);
   nftnl_flowtable_nlmsg_build_payload(fn, f.get());
-  auto ft = nft::ParseFlowtableMessage(fn);
+  auto ft = sys::ParseFlowtableMessage(fn);
   ASSERT_TRUE(ft.ok());
   EXPECT_EQ(ft->flowtable.name, "ft");
   EXPECT_EQ(ft->flowtable.priority, 5);
@@ -242,7 +243,7 @@ TEST(NetlinkParse, TableFlowtableAndCounterObject) {
   Buffer ob;
   nlmsghdr* on = ob.Header(NFT_MSG_NEWOBJ, NFPROTO_INET);
   nftnl_obj_nlmsg_build_payload(on, o.get());
-  auto obj = nft::ParseObjectMessage(on);
+  auto obj = sys::ParseObjectMessage(on);
   ASSERT_TRUE(obj.ok());
   EXPECT_EQ(obj->object.name, "dropped");
   EXPECT_EQ(nft::ObjectTypeName(obj->object.type), "counter");
@@ -267,12 +268,12 @@ TEST(NetlinkParse, TruncatedOrGarbageMessagesAreErrorsNotCrashes) {
     std::vector<char> copy(buf.bytes.begin(), buf.bytes.begin() + full);
     auto* h = reinterpret_cast<nlmsghdr*>(copy.data());
     h->nlmsg_len = len;
-    auto parsed = nft::ParseRuleMessage(h);
+    auto parsed = sys::ParseRuleMessage(h);
     (void)parsed;  // either outcome is fine; reaching here without a crash is the assertion
   }
   // Attribute payload overwritten with garbage.
   std::vector<char> garbage(buf.bytes.begin(), buf.bytes.begin() + full);
   for (size_t i = sizeof(nlmsghdr) + 4; i < garbage.size(); ++i) garbage[i] = static_cast<char>(0xff);
-  auto g = nft::ParseRuleMessage(reinterpret_cast<nlmsghdr*>(garbage.data()));
+  auto g = sys::ParseRuleMessage(reinterpret_cast<nlmsghdr*>(garbage.data()));
   EXPECT_FALSE(g.ok());
 }

@@ -1,7 +1,7 @@
 // Probe renderings: the JSON contract and its round trip (--from), Prometheus exposition with
 // escaped labels, the operator table; and the fleet runner's ordering and concurrency limit
 // over a fake transport.
-#include "gate/report/probe_report.h"
+#include "report/probe_report.h"
 
 #include <gtest/gtest.h>
 
@@ -28,7 +28,7 @@ NodeFacts Sample(const std::string& name) {
                {"nf_conntrack_count", 100},
                {"nf_conntrack_buckets", 16384}};
   n.sysctls_readable = true;
-  fwgate::probe::ConntrackStats s;
+  fwgate::sys::ConntrackStats s;
   s.counters = {{"invalid", 3}, {"drop", 0}};
   n.stats = s;
   n.conntrack_module = fwgate::probe::ModuleState::kLoadable;
@@ -135,7 +135,7 @@ class FakeTransport : public fwgate::probe::Transport {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     --running;
-    if (t.host == "refuse") return fwgate::Error::Msg("connection refused");
+    if (t.host == "refuse") return fwgate::Error::BadInput("connection refused");
     std::string nonce(script.substr(2, script.find('\n') - 2));
     fwgate::probe::RunOutput out;
     out.exit_code = 0;

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "simulator/replay/replay.h"
-#include "simulator/replay/report.h"
+#include "report/replay_report.h"
 #include "simulator/replay/spec.h"
 #include "simulator/replay/verdict.h"
 #include "simulator/replay/workload_shape.h"
@@ -196,7 +196,7 @@ TEST(ReplayJson, CarriesTheContractKeys) {
   auto rep = ReportWith({Conn("node1", "node2", 3000), Conn("node2", "node1", 10)});
   rep.timeline.bucket = milliseconds(100);
   rep.timeline.series.push_back({ConnClass::kReplication, {1, 2, 3}});
-  auto j = ToJson(rep);
+  auto j = report::ReplayToJson(rep);
   EXPECT_EQ(j["verdict"], "broken");
   EXPECT_EQ(j["reload"], "flush-then-load (gap 1000 ms)");
   ASSERT_EQ(j["nodes"].size(), 2u);
@@ -225,7 +225,7 @@ TEST(ReplayJson, CarriesTheContractKeys) {
 
 TEST(ReplayText, EndsWithTheVerdictInOneLine) {
   auto rep = ReportWith({Conn("node1", "node2", 3000)});
-  std::string t = ToText(rep);
+  std::string t = report::ReplayToText(rep);
   EXPECT_NE(t.find("\nverdict: BROKEN: 1 of 1 connections broke"), std::string::npos) << t;
   EXPECT_NE(t.find("node1 -> node2 replication (stalled 3000 ms)"), std::string::npos) << t;
 }

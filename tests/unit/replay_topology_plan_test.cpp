@@ -1,8 +1,8 @@
 // Lab addressing as the rulesets expect it, computed without a kernel.
 #include <gtest/gtest.h>
 
-#include "simulator/netns/rtnl.h"
-#include "simulator/netns/topology.h"
+#include "sys/rtnl.h"
+#include "simulator/lab/topology.h"
 
 namespace fwgate::lab {
 namespace {
@@ -75,17 +75,17 @@ TEST(TopologyPlan, LossTableDropsOnEveryLegWithNumgen) {
 }
 
 TEST(Cidr, ParsesV4AndV6AndDefaultsPrefix) {
-  auto a = netns::ParseCidr("10.20.0.11/24");
+  auto a = sys::ParseCidr("10.20.0.11/24");
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->family, AF_INET);
   EXPECT_EQ(a->prefix, 24);
   EXPECT_EQ(a->addr[3], 11);
-  auto b = netns::ParseCidr("fd00::1");
+  auto b = sys::ParseCidr("fd00::1");
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->family, AF_INET6);
   EXPECT_EQ(b->prefix, 128);
-  EXPECT_FALSE(netns::ParseCidr("10.0.0.1/33").ok());
-  EXPECT_FALSE(netns::ParseCidr("10.0.0.1/").ok());
+  EXPECT_FALSE(sys::ParseCidr("10.0.0.1/33").ok());
+  EXPECT_FALSE(sys::ParseCidr("10.0.0.1/").ok());
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "gate/nft/ruleset.h"
+#include "base/ruleset.h"
 
 TEST(RulesetModel, FindsTablesByFamilyAndName) {
   fwgate::nft::Ruleset rs;

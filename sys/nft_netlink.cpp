@@ -1,4 +1,4 @@
-#include "gate/nft/netlink.h"
+#include "sys/nft_netlink.h"
 
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
@@ -16,9 +16,11 @@
 #include <utility>
 #include <vector>
 
-#include "gate/nft/nl_handles.h"
+#include "sys/nl_handles.h"
 
-namespace fwgate::nft {
+namespace fwgate::sys {
+
+using namespace fwgate::nft;  // the model this file fills
 namespace {
 
 // How one expression attribute is read: an integer of the length libnftnl reports, a string, or
@@ -746,4 +748,4 @@ Result<Ruleset> DumpRuleset(const DumpOptions& options) {
   return Error::FromErrno(EAGAIN, "dumping the ruleset: it kept changing while being read");
 }
 
-}  // namespace fwgate::nft
+}  // namespace fwgate::sys

@@ -10,7 +10,7 @@
 
 #include "base/result.h"
 
-namespace fwgate::probe {
+namespace fwgate::sys {
 
 // Sums over all CPUs. Counters a kernel does not send are absent (facts/netlink.md §4.6).
 struct ConntrackStats {
@@ -34,4 +34,4 @@ struct ConntrackStats {
 // CPU; columns differ by kernel). Hostile or truncated text gives an error, never a crash.
 [[nodiscard]] Result<ConntrackStats> ParseProcConntrackStats(std::string_view text);
 
-}  // namespace fwgate::probe
+}  // namespace fwgate::sys

@@ -1,4 +1,4 @@
-#include "simulator/netns/topology.h"
+#include "simulator/lab/topology.h"
 
 #include <arpa/inet.h>
 #include <nftables/libnftables.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "simulator/netns/rtnl.h"
+#include "sys/rtnl.h"
 
 namespace fwgate::lab {
 namespace {
@@ -21,11 +21,11 @@ struct V4Net {
 };
 
 Result<V4Net> ParseV4Net(const std::string& flag, const std::string& text) {
-  auto c = netns::ParseCidr(text);
-  if (!c) return Error::Msg(flag + ": " + c.error().context);
-  if (c->family != AF_INET) return Error::Msg(flag + ": only IPv4 networks are supported: " + text);
+  auto c = sys::ParseCidr(text);
+  if (!c) return Error::Unavailable(flag + ": " + c.error().context);
+  if (c->family != AF_INET) return Error::Unavailable(flag + ": only IPv4 networks are supported: " + text);
   if (c->prefix < 8 || c->prefix > 29) {
-    return Error::Msg(flag + ": prefix length must be between 8 and 29: " + text);
+    return Error::Unavailable(flag + ": prefix length must be between 8 and 29: " + text);
   }
   uint32_t a = 0;
   std::memcpy(&a, c->addr, 4);
@@ -50,13 +50,13 @@ std::mutex& NftMutex() {
 Status RunNftText(const std::string& text) {
   std::lock_guard lock(NftMutex());
   nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (ctx == nullptr) return Error::Msg("libnftables: cannot create a context");
+  if (ctx == nullptr) return Error::Unavailable("libnftables: cannot create a context");
   nft_ctx_buffer_output(ctx);
   nft_ctx_buffer_error(ctx);
   int rc = nft_run_cmd_from_buffer(ctx, text.c_str());
   std::string err = nft_ctx_get_error_buffer(ctx) ? nft_ctx_get_error_buffer(ctx) : "";
   nft_ctx_free(ctx);
-  if (rc != 0) return Error::Msg("loading the lab loss table: " + err);
+  if (rc != 0) return Error::Unavailable("loading the lab loss table: " + err);
   return OkStatus();
 }
 
@@ -64,7 +64,7 @@ Status RunNftText(const std::string& text) {
 
 Result<TopologyPlan> PlanTopology(const TopologyOptions& o) {
   if (o.nodes < 1 || o.nodes > kMaxNodes) {
-    return Error::Msg("--nodes: must be between 1 and " + std::to_string(kMaxNodes));
+    return Error::Unavailable("--nodes: must be between 1 and " + std::to_string(kMaxNodes));
   }
   auto pub = ParseV4Net("--public-net", o.public_net);
   if (!pub) return pub.error();
@@ -76,20 +76,20 @@ Result<TopologyPlan> PlanTopology(const TopologyOptions& o) {
     return (a.base & mask) == (b.base & mask);
   };
   if (overlaps(*pub, *clu)) {
-    return Error::Msg("--public-net and --cluster-net overlap: " + o.public_net + ", " +
+    return Error::Unavailable("--public-net and --cluster-net overlap: " + o.public_net + ", " +
                       o.cluster_net);
   }
   auto hosts = [](const V4Net& n) { return (uint32_t{1} << (32 - n.prefix)) - 1; };  // broadcast
   if (o.first_host < 1 || o.client_host <= o.first_host + o.nodes - 1) {
-    return Error::Msg("the client address (." + std::to_string(o.client_host) +
+    return Error::Unavailable("the client address (." + std::to_string(o.client_host) +
                       ") must come after the node addresses");
   }
   if (static_cast<uint32_t>(o.client_host) >= hosts(*pub)) {
-    return Error::Msg("--public-net " + o.public_net + " is too small for the client address ." +
+    return Error::Unavailable("--public-net " + o.public_net + " is too small for the client address ." +
                       std::to_string(o.client_host));
   }
   if (static_cast<uint32_t>(o.first_host + o.nodes - 1) >= hosts(*clu)) {
-    return Error::Msg("--cluster-net " + o.cluster_net + " is too small for " +
+    return Error::Unavailable("--cluster-net " + o.cluster_net + " is too small for " +
                       std::to_string(o.nodes) + " nodes");
   }
   TopologyPlan plan;
@@ -144,10 +144,10 @@ Result<std::unique_ptr<Topology>> Topology::Build(const TopologyOptions& options
   std::unique_ptr<Topology> t(new Topology());
   t->plan_ = *plan;
 
-  auto sw_ns = netns::CreateAnonymous();
+  auto sw_ns = sys::CreateAnonymous();
   if (!sw_ns) return sw_ns.error();
   t->switch_ns_ = std::move(*sw_ns);
-  auto sw = netns::RtnlSocket::OpenIn(t->switch_ns_);
+  auto sw = sys::RtnlSocket::OpenIn(t->switch_ns_);
   if (!sw) return sw.error();
   for (const char* br : {kPublicBridge, kClusterBridge}) {
     if (auto st = sw->CreateBridge(br); !st) return st.error();
@@ -155,10 +155,10 @@ Result<std::unique_ptr<Topology>> Topology::Build(const TopologyOptions& options
   }
 
   auto attach = [&](LabEndpoint& ep) -> Status {
-    auto ns = netns::CreateAnonymous();
+    auto ns = sys::CreateAnonymous();
     if (!ns) return ns.error();
     ep.ns = std::move(*ns);
-    auto in = netns::RtnlSocket::OpenIn(ep.ns);
+    auto in = sys::RtnlSocket::OpenIn(ep.ns);
     if (!in) return in.error();
     struct Leg {
       std::string sw_leg, inner, bridge, addr;
@@ -199,8 +199,8 @@ Result<std::unique_ptr<Topology>> Topology::Build(const TopologyOptions& options
   if (auto st = attach(t->client_); !st) return st.error();
 
   if (std::string loss = LossTableText(t->plan_, options.loss_percent); !loss.empty()) {
-    Status st = Error::Msg("not run");
-    if (auto e = netns::RunInNetns(t->switch_ns_, [&] { st = RunNftText(loss); }); !e) {
+    Status st = Error::Unavailable("not run");
+    if (auto e = sys::RunInNetns(t->switch_ns_, [&] { st = RunNftText(loss); }); !e) {
       return e.error();
     }
     if (!st) return st.error();

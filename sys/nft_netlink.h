@@ -8,11 +8,11 @@
 #include <string>
 
 #include "base/result.h"
-#include "gate/nft/ruleset.h"
+#include "base/ruleset.h"
 
 struct nlmsghdr;
 
-namespace fwgate::nft {
+namespace fwgate::sys {
 
 struct DumpOptions {
   // Receive timeout per netlink read, so a lost reply cannot hang the gate.
@@ -26,46 +26,46 @@ struct DumpOptions {
 
 // Dumps tables, chains, sets and their elements, rules, flowtables and objects of the calling
 // thread's network namespace, consistent with one generation id (read before and after).
-[[nodiscard]] Result<Ruleset> DumpRuleset(const DumpOptions& options = {});
+[[nodiscard]] Result<nft::Ruleset> DumpRuleset(const DumpOptions& options = {});
 
 // Just the generation id of the calling thread's namespace.
 [[nodiscard]] Result<uint32_t> ReadGeneration(std::chrono::milliseconds timeout);
 
 // --- Pure parsers: one NFT_MSG_NEW* message (as a dump reply carries it) to a model value. ---
 struct ParsedChain {
-  Family family = Family::kUnspec;
+  nft::Family family = nft::Family::kUnspec;
   std::string table;
-  Chain chain;
+  nft::Chain chain;
 };
 struct ParsedRule {
-  Family family = Family::kUnspec;
+  nft::Family family = nft::Family::kUnspec;
   std::string table;
   std::string chain;
-  Rule rule;
+  nft::Rule rule;
 };
 struct ParsedSet {
-  Family family = Family::kUnspec;
+  nft::Family family = nft::Family::kUnspec;
   std::string table;
-  Set set;
+  nft::Set set;
 };
 struct ParsedFlowtable {
-  Family family = Family::kUnspec;
+  nft::Family family = nft::Family::kUnspec;
   std::string table;
-  Flowtable flowtable;
+  nft::Flowtable flowtable;
 };
 struct ParsedObject {
-  Family family = Family::kUnspec;
+  nft::Family family = nft::Family::kUnspec;
   std::string table;
-  Object object;
+  nft::Object object;
 };
 
-[[nodiscard]] Result<Table> ParseTableMessage(const nlmsghdr* nlh);
+[[nodiscard]] Result<nft::Table> ParseTableMessage(const nlmsghdr* nlh);
 [[nodiscard]] Result<ParsedChain> ParseChainMessage(const nlmsghdr* nlh);
 [[nodiscard]] Result<ParsedRule> ParseRuleMessage(const nlmsghdr* nlh);
 [[nodiscard]] Result<ParsedSet> ParseSetMessage(const nlmsghdr* nlh);
 // Appends the elements one NFT_MSG_NEWSETELEM message carries to `set`.
-[[nodiscard]] Status ParseSetElemsMessage(const nlmsghdr* nlh, Set& set);
+[[nodiscard]] Status ParseSetElemsMessage(const nlmsghdr* nlh, nft::Set& set);
 [[nodiscard]] Result<ParsedFlowtable> ParseFlowtableMessage(const nlmsghdr* nlh);
 [[nodiscard]] Result<ParsedObject> ParseObjectMessage(const nlmsghdr* nlh);
 
-}  // namespace fwgate::nft
+}  // namespace fwgate::sys

@@ -14,7 +14,7 @@
 
 #include <memory>
 
-namespace fwgate::nft::nl {
+namespace fwgate::sys::nl {
 
 template <auto Fn>
 struct Deleter {
@@ -36,4 +36,4 @@ using ExprIterPtr = std::unique_ptr<nftnl_expr_iter, Deleter<nftnl_expr_iter_des
 using ElemIterPtr = std::unique_ptr<nftnl_set_elems_iter, Deleter<nftnl_set_elems_iter_destroy>>;
 using MnlSocketPtr = std::unique_ptr<mnl_socket, Deleter<mnl_socket_close>>;
 
-}  // namespace fwgate::nft::nl
+}  // namespace fwgate::sys::nl

@@ -1,8 +1,10 @@
-#include "gate/diff/render.h"
+#include "report/diff_report.h"
 
 #include <fmt/format.h>
 
-namespace fwgate::diff {
+namespace fwgate::report {
+
+using namespace fwgate::diff;  // the plan types rendered here
 namespace {
 
 constexpr std::string_view kReset = "\x1b[0m";
@@ -135,4 +137,4 @@ nlohmann::json PlanToJson(const Plan& plan) {
             {"move", plan.summary.move}}}};
 }
 
-}  // namespace fwgate::diff
+}  // namespace fwgate::report

@@ -1,4 +1,4 @@
-#include "gate/probe/conntrack_stats.h"
+#include "sys/conntrack_stats.h"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -16,7 +16,7 @@
 #include <sstream>
 #include <vector>
 
-namespace fwgate::probe {
+namespace fwgate::sys {
 namespace {
 
 // Lower-case names as `conntrack -S` prints them, indexed by CTA_STATS_* (facts/netlink.md §4.6).
@@ -199,15 +199,15 @@ Result<ConntrackStats> ParseProcConntrackStats(std::string_view text) {
   // A real file has one header and one row per possible CPU (<= 8192): a few hundred KiB at most.
   constexpr size_t kMaxText = 4u << 20;
   constexpr size_t kMaxRows = 8192;
-  if (text.size() > kMaxText) return Error::Msg("conntrack statistics text too large");
+  if (text.size() > kMaxText) return Error::Unavailable("conntrack statistics text too large");
   size_t eol = text.find('\n');
   std::string_view header = text.substr(0, eol);
   std::vector<std::string_view> cols = SplitWs(header);
-  if (cols.empty()) return Error::Msg("conntrack statistics: empty text");
-  if (cols.size() > 64) return Error::Msg("conntrack statistics: too many columns");
+  if (cols.empty()) return Error::Unavailable("conntrack statistics: empty text");
+  if (cols.size() > 64) return Error::Unavailable("conntrack statistics: too many columns");
   for (std::string_view c : cols) {
     if (!IsColumnName(c)) {
-      return Error::Msg("conntrack statistics: header is not a list of column names");
+      return Error::Unavailable("conntrack statistics: header is not a list of column names");
     }
   }
   ConntrackStats stats;
@@ -223,18 +223,18 @@ Result<ConntrackStats> ParseProcConntrackStats(std::string_view text) {
     std::vector<std::string_view> fields = SplitWs(line);
     if (fields.empty()) continue;
     if (fields.size() != cols.size()) {
-      return Error::Msg("conntrack statistics line " + std::to_string(line_no) + ": " +
+      return Error::Unavailable("conntrack statistics line " + std::to_string(line_no) + ": " +
                         std::to_string(fields.size()) + " fields, header names " +
                         std::to_string(cols.size()));
     }
-    if (++rows > kMaxRows) return Error::Msg("conntrack statistics: too many rows");
+    if (++rows > kMaxRows) return Error::Unavailable("conntrack statistics: too many rows");
     for (size_t i = 0; i < cols.size(); ++i) {
       std::string_view f = fields[i];
       uint64_t v = 0;
-      if (f.size() > 16) return Error::Msg("conntrack statistics: value too long");
+      if (f.size() > 16) return Error::Unavailable("conntrack statistics: value too long");
       auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), v, 16);
       if (ec != std::errc() || p != f.data() + f.size()) {
-        return Error::Msg("conntrack statistics line " + std::to_string(line_no) +
+        return Error::Unavailable("conntrack statistics line " + std::to_string(line_no) +
                           ": not a hex number: '" + std::string(f.substr(0, 32)) + "'");
       }
       if (cols[i] == "entries") {
@@ -246,7 +246,7 @@ Result<ConntrackStats> ParseProcConntrackStats(std::string_view text) {
       slot = (slot + v < slot) ? UINT64_MAX : slot + v;
     }
   }
-  if (rows == 0) return Error::Msg("conntrack statistics: no CPU rows (truncated?)");
+  if (rows == 0) return Error::Unavailable("conntrack statistics: no CPU rows (truncated?)");
   return stats;
 }
 
@@ -260,10 +260,10 @@ Result<ConntrackStats> ReadConntrackStats() {
   }
   auto proc = ReadOverProcfs();
   if (!proc) {
-    return Error{proc.error().code, nl.error().ToString() + "; fallback: " + proc.error().context};
+    return Error{proc.error().kind, proc.error().code, nl.error().ToString() + "; fallback: " + proc.error().context};
   }
   if (!proc->max) proc->max = ReadSysctlU64("/proc/sys/net/netfilter/nf_conntrack_max");
   return proc;
 }
 
-}  // namespace fwgate::probe
+}  // namespace fwgate::sys

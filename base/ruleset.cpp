@@ -1,4 +1,4 @@
-#include "gate/nft/ruleset.h"
+#include "base/ruleset.h"
 
 #include <array>
 

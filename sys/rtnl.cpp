@@ -1,4 +1,4 @@
-#include "simulator/netns/rtnl.h"
+#include "sys/rtnl.h"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -15,7 +15,7 @@
 #include <ctime>
 #include <vector>
 
-namespace fwgate::netns {
+namespace fwgate::sys {
 
 void RtnlSocket::Closer::operator()(mnl_socket* s) const { mnl_socket_close(s); }
 
@@ -87,7 +87,7 @@ Status RtnlSocket::CreateLink(std::string_view ifname, std::string_view kind,
 
 Status RtnlSocket::CreatePlaceholder(std::string_view ifname) {
   if (!IsValidIfname(ifname)) {
-    return Error::Msg("invalid interface name '" + std::string(ifname) + "'");
+    return Error::Unavailable("invalid interface name '" + std::string(ifname) + "'");
   }
   if (IndexOf(ifname).ok()) return OkStatus();
   // Kernels without the dummy driver (module-less builds) still have ifb or veth.
@@ -141,12 +141,12 @@ Status RtnlSocket::SetUp(std::string_view ifname) {
   return Transact(nlh, "setting link " + std::string(ifname) + " up");
 }
 
-}  // namespace fwgate::netns
+}  // namespace fwgate::sys
 
-namespace fwgate::netns {
+namespace fwgate::sys {
 
 Result<RtnlSocket> RtnlSocket::OpenIn(const NetnsHandle& ns) {
-  Result<RtnlSocket> out = Error::Msg("not opened");
+  Result<RtnlSocket> out = Error::Unavailable("not opened");
   auto st = RunInNetns(ns, [&] { out = Open(); });
   if (!st) return st.error();
   return out;
@@ -161,7 +161,7 @@ Result<Cidr> ParseCidr(std::string_view text) {
     addr = s.substr(0, slash);
     std::string p = s.substr(slash + 1);
     if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos) {
-      return Error::Msg("invalid prefix length in '" + s + "'");
+      return Error::Unavailable("invalid prefix length in '" + s + "'");
     }
     prefix = std::stoi(p);
   }
@@ -170,18 +170,18 @@ Result<Cidr> ParseCidr(std::string_view text) {
   } else if (inet_pton(AF_INET6, addr.c_str(), c.addr) == 1) {
     c.family = AF_INET6;
   } else {
-    return Error::Msg("invalid address '" + s + "' (expected e.g. 10.20.0.0/24)");
+    return Error::Unavailable("invalid address '" + s + "' (expected e.g. 10.20.0.0/24)");
   }
   int max = c.family == AF_INET ? 32 : 128;
   if (prefix < 0) prefix = max;
-  if (prefix > max) return Error::Msg("prefix length out of range in '" + s + "'");
+  if (prefix > max) return Error::Unavailable("prefix length out of range in '" + s + "'");
   c.prefix = prefix;
   return c;
 }
 
 Status RtnlSocket::CreateVethPair(std::string_view name, std::string_view peer, int peer_ns_fd) {
   if (!IsValidIfname(name) || !IsValidIfname(peer)) {
-    return Error::Msg("invalid interface name '" + std::string(name) + "'/'" + std::string(peer) +
+    return Error::Unavailable("invalid interface name '" + std::string(name) + "'/'" + std::string(peer) +
                       "'");
   }
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
@@ -207,7 +207,7 @@ Status RtnlSocket::CreateVethPair(std::string_view name, std::string_view peer, 
 }
 
 Status RtnlSocket::CreateBridge(std::string_view name) {
-  if (!IsValidIfname(name)) return Error::Msg("invalid interface name '" + std::string(name) + "'");
+  if (!IsValidIfname(name)) return Error::Unavailable("invalid interface name '" + std::string(name) + "'");
   return CreateLink(name, "bridge", "");
 }
 
@@ -280,7 +280,7 @@ Status RtnlSocket::AddRoute(std::string_view dst_cidr, std::string_view gateway,
   if (!gateway.empty()) {
     auto gw = ParseCidr(gateway);
     if (!gw) return gw.error();
-    if (gw->family != dst->family) return Error::Msg("gateway family differs from destination");
+    if (gw->family != dst->family) return Error::Unavailable("gateway family differs from destination");
     mnl_attr_put(nlh, RTA_GATEWAY, gw->AddrLen(), gw->addr);
   }
   mnl_attr_put_u32(nlh, RTA_OIF, static_cast<uint32_t>(*idx));
@@ -309,11 +309,11 @@ Status RtnlSocket::AddNetemDelay(std::string_view ifname, uint32_t delay_us) {
   mnl_attr_nest_end(nlh, opts);
   Status st = Transact(nlh, "adding netem delay on " + std::string(ifname));
   if (!st && (st.error().code.value() == ENOENT || st.error().code.value() == EOPNOTSUPP)) {
-    return Error{st.error().code,
+    return Error{ErrorKind::kUnavailable, st.error().code,
                  "this kernel has no sch_netem (CONFIG_NET_SCH_NETEM), so --delay cannot be "
                  "emulated"};
   }
   return st;
 }
 
-}  // namespace fwgate::netns
+}  // namespace fwgate::sys

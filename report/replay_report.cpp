@@ -1,12 +1,13 @@
-#include "simulator/replay/report.h"
+#include "report/replay_report.h"
 
 #include <fmt/format.h>
 
-namespace fwgate::replay {
+namespace fwgate::report {
 
 using nlohmann::json;
+using namespace fwgate::replay;  // the report types rendered here
 
-json ToJson(const ReplayReport& r) {
+json ReplayToJson(const replay::ReplayReport& r) {
   json j;
   j["verdict"] = std::string(VerdictName(r.verdict));
   j["reason"] = r.reason;
@@ -93,7 +94,7 @@ json ToJson(const ReplayReport& r) {
   return j;
 }
 
-std::string ToText(const ReplayReport& r) {
+std::string ReplayToText(const replay::ReplayReport& r) {
   std::string out;
   out += fmt::format("reload {}: {} -> {}\n", r.reload, r.current, r.proposed);
   out += fmt::format("{:<8} {:<8} {:<11} {:<11} {:>10} {:>8} {:>6} {:>6} {:>7}\n", "node", "kernel",
@@ -139,4 +140,4 @@ std::string ToText(const ReplayReport& r) {
   return out;
 }
 
-}  // namespace fwgate::replay
+}  // namespace fwgate::report

@@ -1,4 +1,4 @@
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -6,7 +6,7 @@
 
 #include <thread>
 
-namespace fwgate::netns {
+namespace fwgate::sys {
 
 NetnsHandle& NetnsHandle::operator=(NetnsHandle&& o) noexcept {
   if (this != &o) {
@@ -48,7 +48,7 @@ bool IsValidName(std::string_view name) {
 
 Result<NetnsHandle> OpenNamed(std::string_view name) {
   if (!IsValidName(name)) {
-    return Error::Msg("invalid network namespace name '" + std::string(name) + "'");
+    return Error::BadInput("invalid network namespace name '" + std::string(name) + "'");
   }
   std::string path = "/run/netns/" + std::string(name);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -81,11 +81,11 @@ Status RunInNetns(const NetnsHandle& ns, const std::function<void()>& fn) {
 Status CanCreateNamespaces() {
   auto ns = CreateAnonymous();
   if (!ns) {
-    return Error{ns.error().code,
+    return Error{ErrorKind::kUnavailable, ns.error().code,
                  "cannot create a network namespace (needs root or CAP_SYS_ADMIN and "
                  "CAP_NET_ADMIN)"};
   }
   return OkStatus();
 }
 
-}  // namespace fwgate::netns
+}  // namespace fwgate::sys

@@ -1,4 +1,4 @@
-#include "gate/report/probe_report.h"
+#include "report/probe_report.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -23,7 +23,7 @@ std::string KernelClassOf(const NodeFacts& n) {
 
 json FindingJson(const hazards::Finding& f) {
   json j = {{"id", f.id},
-            {"severity", std::string(hazards::SeverityName(f.severity))},
+            {"severity", std::string(SeverityName(f.severity))},
             {"message", f.message},
             {"source", f.source}};
   if (f.undecided) j["undecided"] = true;
@@ -155,47 +155,47 @@ json ProbeJson(const ProbeResults& r) {
 }
 
 Result<NodeFacts> NodeFactsFromJson(const json& j) {
-  if (!j.is_object()) return Error::Msg("node is not a JSON object");
+  if (!j.is_object()) return Error::BadInput("node is not a JSON object");
   NodeFacts n;
   auto str = [&](const char* key, std::string& out) -> Status {
     if (!j.contains(key) || j[key].is_null()) return OkStatus();
-    if (!j[key].is_string()) return Error::Msg(std::string("\"") + key + "\" is not a string");
+    if (!j[key].is_string()) return Error::BadInput(std::string("\"") + key + "\" is not a string");
     out = j[key].get<std::string>();
     return OkStatus();
   };
   if (auto st = str("name", n.name); !st) return st.error();
-  if (n.name.empty() || n.name.size() > 253) return Error::Msg("node has no \"name\"");
+  if (n.name.empty() || n.name.size() > 253) return Error::BadInput("node has no \"name\"");
   if (!j.contains("reachable") || !j["reachable"].is_boolean())
-    return Error::Msg("\"reachable\" missing or not a boolean");
+    return Error::BadInput("\"reachable\" missing or not a boolean");
   n.reachable = j["reachable"].get<bool>();
   if (auto st = str("error", n.error); !st) return st.error();
   if (auto st = str("kernel", n.kernel); !st) return st.error();
   if (auto st = str("ruleset_text", n.ruleset_text); !st) return st.error();
   n.transport = "file";
   if (j.contains("sysctls")) {
-    if (!j["sysctls"].is_object()) return Error::Msg("\"sysctls\" is not an object");
+    if (!j["sysctls"].is_object()) return Error::BadInput("\"sysctls\" is not an object");
     for (auto it = j["sysctls"].begin(); it != j["sysctls"].end(); ++it) {
       if (!it.value().is_number_integer())
-        return Error::Msg("sysctl \"" + it.key().substr(0, 64) + "\" is not an integer");
+        return Error::BadInput("sysctl \"" + it.key().substr(0, 64) + "\" is not an integer");
       if (it.key().rfind("nf_conntrack_", 0) != 0 || it.key().size() > 80) continue;
       n.sysctls[it.key()] = it.value().get<int64_t>();
     }
   }
   n.sysctls_readable = n.sysctls.count("nf_conntrack_max") > 0;
   if (j.contains("stats") && j["stats"].is_object()) {
-    probe::ConntrackStats s;
+    sys::ConntrackStats s;
     for (auto it = j["stats"].begin(); it != j["stats"].end(); ++it) {
       if (!it.value().is_number_unsigned() && !it.value().is_number_integer())
-        return Error::Msg("stat \"" + it.key().substr(0, 64) + "\" is not a number");
+        return Error::BadInput("stat \"" + it.key().substr(0, 64) + "\" is not a number");
       if (it.value().is_number_integer() && it.value().get<int64_t>() < 0)
-        return Error::Msg("stat \"" + it.key().substr(0, 64) + "\" is negative");
+        return Error::BadInput("stat \"" + it.key().substr(0, 64) + "\" is negative");
       s.counters[it.key().substr(0, 64)] = it.value().get<uint64_t>();
     }
     n.stats = s;
   }
   if (j.contains("conntrack") && j["conntrack"].is_object()) {
     const json& c = j["conntrack"];
-    if (!n.stats) n.stats = probe::ConntrackStats{};
+    if (!n.stats) n.stats = sys::ConntrackStats{};
     if (c.contains("count") && c["count"].is_number_unsigned())
       n.stats->count = c["count"].get<uint64_t>();
     if (c.contains("max") && c["max"].is_number_unsigned()) n.stats->max = c["max"].get<uint64_t>();
@@ -254,12 +254,12 @@ Result<std::vector<NodeFacts>> LoadProbeDir(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    return Error::Msg(dir + ": not a directory", std::errc::not_a_directory);
+    return Error::BadInput(dir + ": not a directory");
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (e.path().extension() == ".json" && e.is_regular_file()) files.push_back(e.path());
   }
-  if (ec) return Error{ec, "reading " + dir};
+  if (ec) return Error{ErrorKind::kBadInput, ec, "reading " + dir};
   std::sort(files.begin(), files.end());
   std::vector<NodeFacts> out;
   for (const fs::path& p : files) {
@@ -325,7 +325,7 @@ std::string ProbeTable(const ProbeResults& r) {
     const auto& fs = r.node_findings[i];
     row.worst = fs.empty()
                     ? "ok"
-                    : std::string(hazards::SeverityName(fs.front().severity)) + " " + fs.front().id;
+                    : std::string(SeverityName(fs.front().severity)) + " " + fs.front().id;
     if (!n.reachable) row.worst = "UNREACHABLE";
     rows.push_back(row);
   }
@@ -350,14 +350,14 @@ std::string ProbeTable(const ProbeResults& r) {
     for (const auto& f : r.node_findings[i]) {
       if (!any) o << "\nFindings:\n";
       any = true;
-      o << "  " << r.nodes[i].name << ": [" << hazards::SeverityName(f.severity) << "] " << f.id
+      o << "  " << r.nodes[i].name << ": [" << SeverityName(f.severity) << "] " << f.id
         << ": " << f.message << " (" << f.source << ")\n";
     }
   }
   if (!r.fleet_findings.empty()) {
     o << "\nFleet:\n";
     for (const auto& f : r.fleet_findings)
-      o << "  [" << hazards::SeverityName(f.severity) << "] " << f.id << ": " << f.message << " ("
+      o << "  [" << SeverityName(f.severity) << "] " << f.id << ": " << f.message << " ("
         << f.source << ")\n";
   }
   return o.str();
@@ -417,7 +417,7 @@ std::string ProbePrometheus(const ProbeResults& r) {
   for (size_t i = 0; i < r.nodes.size(); ++i) {
     std::map<std::string, int> by_sev = {{"blocking", 0}, {"warning", 0}, {"info", 0}};
     for (const auto& f : r.node_findings[i])
-      ++by_sev[std::string(hazards::SeverityName(f.severity))];
+      ++by_sev[std::string(SeverityName(f.severity))];
     for (const auto& [sev, c] : by_sev)
       add("fwgate_findings", "Number of findings per node and severity.",
           "node=\"" + Esc(r.nodes[i].name) + "\",severity=\"" + sev + "\"", std::to_string(c));

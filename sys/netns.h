@@ -9,7 +9,7 @@
 
 #include "base/result.h"
 
-namespace fwgate::netns {
+namespace fwgate::sys {
 
 // Owns one open /proc/.../ns/net descriptor.
 class NetnsHandle {
@@ -51,4 +51,4 @@ class NetnsHandle {
 // when not. Used by commands to exit 3 and by lab tests to skip.
 [[nodiscard]] Status CanCreateNamespaces();
 
-}  // namespace fwgate::netns
+}  // namespace fwgate::sys

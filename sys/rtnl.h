@@ -11,11 +11,11 @@
 #include <string_view>
 
 #include "base/result.h"
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 
 struct mnl_socket;
 
-namespace fwgate::netns {
+namespace fwgate::sys {
 
 // One NETLINK_ROUTE socket bound in the namespace of the thread that opened it.
 class RtnlSocket {
@@ -79,4 +79,4 @@ struct Cidr {
 // Linux interface-name rule: 1..15 bytes, no '/', ':' or whitespace, not "." or "..".
 [[nodiscard]] bool IsValidIfname(std::string_view name);
 
-}  // namespace fwgate::netns
+}  // namespace fwgate::sys

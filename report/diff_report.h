@@ -7,7 +7,7 @@
 
 #include "gate/diff/diff.h"
 
-namespace fwgate::diff {
+namespace fwgate::report {
 
 // Human plan. Changes are grouped under context headers, printed only for places that change:
 //   table inet storage
@@ -20,7 +20,7 @@ namespace fwgate::diff {
 //   Plan: 1 to add, 1 to remove, 1 to change, 1 to move.
 // "No changes." when the plan is empty. `colour` adds ANSI colours (green add, red remove,
 // yellow change, cyan move, bold headers).
-[[nodiscard]] std::string PlanToText(const Plan& plan, bool colour = false);
+[[nodiscard]] std::string PlanToText(const diff::Plan& plan, bool colour = false);
 
 // The JSON contract (keys may be added later, never renamed or removed):
 // {"changes":[{"op":"add|remove|change|move",
@@ -34,9 +34,9 @@ namespace fwgate::diff {
 //              "handle":N             (current-side handle; absent for adds and elements),
 //              "index_before":N,"index_after":N    (rules: 0-based position in the chain)}],
 //  "summary":{"add":0,"remove":0,"change":0,"move":0}}
-[[nodiscard]] nlohmann::json PlanToJson(const Plan& plan);
+[[nodiscard]] nlohmann::json PlanToJson(const diff::Plan& plan);
 
 // "Plan: 2 to add, 1 to remove, 1 to change, 0 to move." or "No changes."
-[[nodiscard]] std::string SummaryLine(const Summary& summary);
+[[nodiscard]] std::string SummaryLine(const diff::Summary& summary);
 
-}  // namespace fwgate::diff
+}  // namespace fwgate::report

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "base/result.h"
-#include "simulator/netns/netns.h"
+#include "sys/netns.h"
 
 namespace fwgate::lab {
 
@@ -54,7 +54,7 @@ inline constexpr const char* kClusterBridge = "brclu";
 
 struct LabEndpoint {
   EndpointPlan plan;
-  netns::NetnsHandle ns;
+  sys::NetnsHandle ns;
 };
 
 class Topology {
@@ -65,13 +65,13 @@ class Topology {
 
   [[nodiscard]] std::vector<LabEndpoint>& nodes() { return nodes_; }
   [[nodiscard]] LabEndpoint& client() { return client_; }
-  [[nodiscard]] const netns::NetnsHandle& switch_ns() const { return switch_ns_; }
+  [[nodiscard]] const sys::NetnsHandle& switch_ns() const { return switch_ns_; }
   [[nodiscard]] const TopologyPlan& plan() const { return plan_; }
 
  private:
   Topology() = default;
   TopologyPlan plan_;
-  netns::NetnsHandle switch_ns_;
+  sys::NetnsHandle switch_ns_;
   std::vector<LabEndpoint> nodes_;
   LabEndpoint client_;
 };

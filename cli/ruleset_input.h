@@ -1,0 +1,24 @@
+// Ruleset inputs of a command: a file loaded through the kernel, or the live ruleset. On failure
+// the diagnostics go to stderr (FILE:LINE:COL with nft's source line) and the outcome says why.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/outcome.h"
+#include "base/ruleset.h"
+#include "gate/nft/loader.h"
+
+namespace fwgate::cli {
+
+// Loads `path`; nullopt on success (the result in `out`), else the outcome after printing why.
+[[nodiscard]] std::optional<Outcome> LoadRulesetOrReport(const std::string& command,
+                                                         const std::string& path,
+                                                         nft::LoadResult& out);
+
+// The live ruleset of this host or of /run/netns/NAME; nullopt on success.
+[[nodiscard]] std::optional<Outcome> ReadLiveOrReport(const std::string& command,
+                                                      const std::string& netns_name,
+                                                      nft::Ruleset& out);
+
+}  // namespace fwgate::cli
