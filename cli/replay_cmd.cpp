@@ -89,13 +89,13 @@ Outcome Run(const Args& a) {
     return Outcome::kUndecided;
   }
   // Both files must load before anything is built (FILE:LINE:COL diagnostics, exit 2).
-  for (const std::string* f : {&a.current, &a.proposed}) {
-    nft::LoadResult r;
-    if (auto o = LoadRulesetOrReport("replay", *f, r)) return *o;
-  }
+  nft::LoadResult current, proposed;
+  if (auto out = LoadRulesetOrReport("replay", a.current, current)) return *out;
+  if (auto out = LoadRulesetOrReport("replay", a.proposed, proposed)) return *out;
   std::error_code ec;
-  o.current = std::filesystem::absolute(a.current, ec).lexically_normal().string();
-  o.proposed = std::filesystem::absolute(a.proposed, ec).lexically_normal().string();
+  o.current = &current;
+  o.proposed = &proposed;
+  o.proposed_path = std::filesystem::absolute(a.proposed, ec).lexically_normal().string();
   o.procedure = *procedure;
   o.connections_per_node = a.per_node;
   o.duration = std::chrono::milliseconds(static_cast<int64_t>(a.duration_s * 1000));

@@ -1,5 +1,7 @@
 #include "sys/conntrack_stats.h"
 
+#include "sys/netlink_socket.h"
+
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -36,11 +38,6 @@ std::string CanonicalProcName(std::string_view col) {
   if (col == "chainlength") return "chaintoolong";
   return std::string(col);
 }
-
-struct MnlCloser {
-  void operator()(mnl_socket* s) const { mnl_socket_close(s); }
-};
-using MnlSocketPtr = std::unique_ptr<mnl_socket, MnlCloser>;
 
 constexpr size_t kMaxAttr =
     (CTA_STATS_MAX > CTA_STATS_GLOBAL_MAX ? CTA_STATS_MAX : CTA_STATS_GLOBAL_MAX) + 1;
@@ -84,49 +81,33 @@ int GlobalStatsCb(const nlmsghdr* nlh, void* data) {
   return MNL_CB_OK;
 }
 
-// One ctnetlink request and its replies on an open socket.
-Status Request(mnl_socket* nl, uint16_t msg_type, uint16_t flags, uint32_t seq, mnl_cb_t cb,
+// One ctnetlink request (no payload beyond nfgenmsg) and its replies.
+Status Request(NetlinkSocket& nl, uint16_t msg_type, uint16_t flags, mnl_cb_t cb,
                ConntrackStats* out, const char* what) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = static_cast<uint16_t>((NFNL_SUBSYS_CTNETLINK << 8) | msg_type);
-  nlh->nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | flags);
-  nlh->nlmsg_seq = seq;
+  nlh->nlmsg_flags = flags;
   auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
   nfg->nfgen_family = AF_UNSPEC;
   nfg->version = NFNETLINK_V0;
   nfg->res_id = 0;
-  if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return Error::FromErrno(errno, what);
-  uint32_t portid = mnl_socket_get_portid(nl);
-  for (;;) {
-    ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
-    if (n < 0) {
-      int err = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
-      return Error::FromErrno(err, what);
-    }
-    int r = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid, cb, out);
-    if (r < 0) return Error::FromErrno(errno, what);
-    if (r == MNL_CB_STOP) return OkStatus();
-  }
+  return nl.Request(nlh, what, [&](const nlmsghdr* m) -> Status {
+    if (cb(m, out) == MNL_CB_ERROR) return Error::Unavailable(std::string(what) + ": malformed reply");
+    return OkStatus();
+  });
 }
 
 Result<ConntrackStats> ReadOverNetlink() {
-  MnlSocketPtr nl(mnl_socket_open(NETLINK_NETFILTER));
-  if (!nl) return Error::FromErrno(errno, "opening a ctnetlink socket");
-  if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-    return Error::FromErrno(errno, "binding the ctnetlink socket");
-  timeval tv{};
-  tv.tv_sec = 5;
-  if (setsockopt(mnl_socket_get_fd(nl.get()), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
-    return Error::FromErrno(errno, "setting the ctnetlink receive timeout");
+  auto nl = NetlinkSocket::Open(NETLINK_NETFILTER);
+  if (!nl) return nl.error().Wrap("ctnetlink");
   ConntrackStats stats;
-  uint32_t seq = static_cast<uint32_t>(time(nullptr));
-  if (auto st = Request(nl.get(), IPCTNL_MSG_CT_GET_STATS_CPU, NLM_F_DUMP, seq, CpuStatsCb, &stats,
+  if (auto st = Request(*nl, IPCTNL_MSG_CT_GET_STATS_CPU, NLM_F_DUMP, CpuStatsCb, &stats,
                         "dumping per-CPU conntrack statistics");
       !st)
     return st.error();
-  if (auto st = Request(nl.get(), IPCTNL_MSG_CT_GET_STATS, NLM_F_ACK, seq + 1, GlobalStatsCb,
-                        &stats, "reading the conntrack entry count");
+  if (auto st = Request(*nl, IPCTNL_MSG_CT_GET_STATS, NLM_F_ACK, GlobalStatsCb, &stats,
+                        "reading the conntrack entry count");
       !st)
     return st.error();
   return stats;

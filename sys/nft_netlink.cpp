@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "sys/netlink_socket.h"
 #include "sys/nl_handles.h"
 
 namespace fwgate::sys {
@@ -539,79 +540,21 @@ Result<ParsedObject> ParseObjectMessage(const nlmsghdr* nlh) {
 // ----------------------------------------------------------------------------------------------
 namespace {
 
-class NftSocket {
- public:
-  static Result<NftSocket> Open(std::chrono::milliseconds timeout) {
-    nl::MnlSocketPtr s(mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC));
-    if (!s) return Error::FromErrno(errno, "opening netfilter netlink socket");
-    if (mnl_socket_bind(s.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-      return Error::FromErrno(errno, "binding netfilter netlink socket");
-    }
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-    setsockopt(mnl_socket_get_fd(s.get()), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    // Large dumps (100k set elements) arrive faster than we parse; a bigger buffer avoids ENOBUFS.
-    int rcvbuf = 4 << 20;
-    setsockopt(mnl_socket_get_fd(s.get()), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
-    return NftSocket(std::move(s));
-  }
-
-  // Sends one request and feeds every reply message to `cb` until the kernel ends the exchange.
-  // EINTR in the result means the dump was interrupted by a concurrent change.
-  template <typename Fn>
-  Status Request(nlmsghdr* nlh, std::string_view what, Fn&& cb) {
-    nlh->nlmsg_seq = ++seq_;
-    if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0) {
-      return Error::FromErrno(errno, std::string(what));
-    }
-    struct Ctx {
-      Fn* fn;
-      Status status = OkStatus();
-    } ctx{&cb};
-    auto trampoline = [](const nlmsghdr* m, void* data) -> int {
-      auto* c = static_cast<Ctx*>(data);
-      Status st = (*c->fn)(m);
-      if (!st.ok()) {
-        c->status = st;
-        return MNL_CB_ERROR;
-      }
-      return MNL_CB_OK;
-    };
-    for (;;) {
-      ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size());
-      if (n < 0) {
-        int err = errno;
-        if (err == EAGAIN || err == EWOULDBLOCK) {
-          return Error::FromErrno(ETIMEDOUT, std::string(what) + " (no reply from the kernel)");
-        }
-        return Error::FromErrno(err, std::string(what));
-      }
-      errno = 0;
-      int ret = mnl_cb_run(buf_.data(), static_cast<size_t>(n), nlh->nlmsg_seq, portid(),
-                           +trampoline, &ctx);
-      if (!ctx.status.ok()) return ctx.status;
-      if (ret == MNL_CB_ERROR) return Error::FromErrno(errno != 0 ? errno : EPROTO, std::string(what));
-      if (ret == MNL_CB_STOP) return OkStatus();
-    }
-  }
-
-  uint32_t portid() const { return mnl_socket_get_portid(sock_.get()); }
-
- private:
-  explicit NftSocket(nl::MnlSocketPtr s)
-      : sock_(std::move(s)), seq_(static_cast<uint32_t>(time(nullptr))), buf_(MNL_SOCKET_BUFFER_SIZE * 4) {}
-
-  nl::MnlSocketPtr sock_;
-  uint32_t seq_;
-  std::vector<char> buf_;
-};
+// Every dump request gets a fresh socket per attempt (DumpRuleset): an interrupted dump leaves
+// unread replies queued on the old one.
+Result<NetlinkSocket> OpenNftSocket(std::chrono::milliseconds timeout) {
+  NetlinkSocket::Options o;
+  o.timeout = timeout;
+  // Large dumps (100k set elements) arrive faster than we parse; a bigger buffer avoids ENOBUFS.
+  o.receive_buffer = 4 << 20;
+  return NetlinkSocket::Open(NETLINK_NETFILTER, o);
+}
 
 nlmsghdr* BuildHeader(std::vector<char>& buf, uint16_t type, uint16_t family, uint16_t flags) {
   return nftnl_nlmsg_build_hdr(buf.data(), type, family, flags, 0);
 }
 
-Result<uint32_t> GetGeneration(NftSocket& sock) {
+Result<uint32_t> GetGeneration(NetlinkSocket& sock) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = BuildHeader(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, NLM_F_ACK);
   uint32_t gen = 0;
@@ -629,7 +572,7 @@ Result<uint32_t> GetGeneration(NftSocket& sock) {
 }
 
 template <typename Parsed, typename ParseFn, typename Sink>
-Status DumpObjects(NftSocket& sock, uint16_t type, std::string_view what, ParseFn parse,
+Status DumpObjects(NetlinkSocket& sock, uint16_t type, std::string_view what, ParseFn parse,
                    Sink sink) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = BuildHeader(buf, type, NFPROTO_UNSPEC, NLM_F_DUMP);
@@ -648,7 +591,7 @@ Table* FindTableMut(Ruleset& rs, Family family, const std::string& name) {
   return nullptr;
 }
 
-Result<Ruleset> DumpOnce(NftSocket& sock, const DumpOptions& options) {
+Result<Ruleset> DumpOnce(NetlinkSocket& sock, const DumpOptions& options) {
   Ruleset rs;
   Status st = DumpObjects<Table>(sock, NFT_MSG_GETTABLE, "tables", ParseTableMessage,
                                  [&](Table t) { rs.tables.push_back(std::move(t)); });
@@ -716,7 +659,7 @@ Result<Ruleset> DumpOnce(NftSocket& sock, const DumpOptions& options) {
 }  // namespace
 
 Result<uint32_t> ReadGeneration(std::chrono::milliseconds timeout) {
-  auto sock = NftSocket::Open(timeout);
+  auto sock = OpenNftSocket(timeout);
   if (!sock.ok()) return sock.error();
   return GetGeneration(*sock);
 }
@@ -725,7 +668,7 @@ Result<Ruleset> DumpRuleset(const DumpOptions& options) {
   for (int attempt = 0; attempt < options.max_attempts; ++attempt) {
     // A fresh socket per attempt: an interrupted dump leaves unread replies queued on the old
     // one, which the next request would otherwise read as out-of-sequence (EPROTO).
-    auto sock = NftSocket::Open(options.timeout);
+    auto sock = OpenNftSocket(options.timeout);
     if (!sock.ok()) return sock.error();
     auto before = GetGeneration(*sock);
     if (!before.ok()) return before.error();
@@ -733,9 +676,8 @@ Result<Ruleset> DumpRuleset(const DumpOptions& options) {
     if (!rs.ok()) {
       // NLM_F_DUMP_INTR (libmnl reports EINTR) or an object that vanished between two requests
       // (ENOENT) means the ruleset changed while we read it: read it again.
-      int err = rs.error().code.value();
-      if (rs.error().code.category() == std::system_category() && (err == EINTR || err == ENOENT))
-        continue;
+      int err = rs.error().Errno();
+      if (err == EINTR || err == ENOENT) continue;
       return rs.error();
     }
     auto after = GetGeneration(*sock);

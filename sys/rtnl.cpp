@@ -17,47 +17,19 @@
 
 namespace fwgate::sys {
 
-void RtnlSocket::Closer::operator()(mnl_socket* s) const { mnl_socket_close(s); }
-
-RtnlSocket::RtnlSocket(mnl_socket* s)
-    : sock_(s), portid_(mnl_socket_get_portid(s)), seq_(static_cast<uint32_t>(time(nullptr))) {}
+RtnlSocket::RtnlSocket(NetlinkSocket s) : sock_(std::move(s)) {}
 
 Result<RtnlSocket> RtnlSocket::Open() {
-  mnl_socket* s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-  if (s == nullptr) return Error::FromErrno(errno, "opening rtnetlink socket");
-  if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
-    int err = errno;
-    mnl_socket_close(s);
-    return Error::FromErrno(err, "binding rtnetlink socket");
-  }
-  timeval tv{5, 0};  // a lost reply must not hang the caller
-  setsockopt(mnl_socket_get_fd(s), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  return RtnlSocket(s);
+  auto s = NetlinkSocket::Open(NETLINK_ROUTE);
+  if (!s) return s.error().Wrap("rtnetlink");
+  return RtnlSocket(std::move(*s));
 }
 
-bool IsValidIfname(std::string_view name) {
-  if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
-  for (unsigned char c : name) {
-    if (c == '/' || c == ':' || std::isspace(c) || c == 0) return false;
-  }
-  return true;
-}
 
 Status RtnlSocket::Transact(void* buf, std::string_view what) {
   auto* nlh = static_cast<nlmsghdr*>(buf);
-  nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-  nlh->nlmsg_seq = ++seq_;
-  if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0) {
-    return Error::FromErrno(errno, std::string(what));
-  }
-  std::vector<char> rbuf(MNL_SOCKET_BUFFER_SIZE);
-  for (;;) {
-    ssize_t n = mnl_socket_recvfrom(sock_.get(), rbuf.data(), rbuf.size());
-    if (n < 0) return Error::FromErrno(errno, std::string(what));
-    int ret = mnl_cb_run(rbuf.data(), n, nlh->nlmsg_seq, portid_, nullptr, nullptr);
-    if (ret < 0) return Error::FromErrno(errno, std::string(what));
-    if (ret == MNL_CB_STOP) return OkStatus();
-  }
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  return sock_.Request(nlh, what);
 }
 
 Status RtnlSocket::CreateLink(std::string_view ifname, std::string_view kind,
@@ -87,7 +59,7 @@ Status RtnlSocket::CreateLink(std::string_view ifname, std::string_view kind,
 
 Status RtnlSocket::CreatePlaceholder(std::string_view ifname) {
   if (!IsValidIfname(ifname)) {
-    return Error::Unavailable("invalid interface name '" + std::string(ifname) + "'");
+    return Error::BadInput("invalid interface name '" + std::string(ifname) + "'");
   }
   if (IndexOf(ifname).ok()) return OkStatus();
   // Kernels without the dummy driver (module-less builds) still have ifb or veth.
@@ -105,27 +77,20 @@ Result<int> RtnlSocket::IndexOf(std::string_view ifname) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = RTM_GETLINK;
-  nlh->nlmsg_flags = NLM_F_REQUEST;
-  nlh->nlmsg_seq = ++seq_;
   auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
   ifm->ifi_family = AF_UNSPEC;
   mnl_attr_put_strz(nlh, IFLA_IFNAME, std::string(ifname).c_str());
-  if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0) {
-    return Error::FromErrno(errno, "looking up link " + std::string(ifname));
-  }
-  std::vector<char> rbuf(MNL_SOCKET_BUFFER_SIZE);
-  ssize_t n = mnl_socket_recvfrom(sock_.get(), rbuf.data(), rbuf.size());
-  if (n < 0) return Error::FromErrno(errno, "looking up link " + std::string(ifname));
   int index = -1;
-  int ret = mnl_cb_run(
-      rbuf.data(), n, nlh->nlmsg_seq, portid_,
-      [](const nlmsghdr* reply, void* data) -> int {
-        const auto* info = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reply));
-        *static_cast<int*>(data) = info->ifi_index;
-        return MNL_CB_STOP;
-      },
-      &index);
-  if (ret < 0 || index < 0) return Error::FromErrno(ENODEV, "link " + std::string(ifname));
+  Status st = sock_.RequestOne(nlh, "looking up link " + std::string(ifname),
+                               [&](const nlmsghdr* reply) -> Status {
+                                 if (reply->nlmsg_type == RTM_NEWLINK) {
+                                   const auto* info =
+                                       static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reply));
+                                   index = info->ifi_index;
+                                 }
+                                 return OkStatus();
+                               });
+  if (!st || index < 0) return Error::FromErrno(ENODEV, "link " + std::string(ifname));
   return index;
 }
 
@@ -146,10 +111,9 @@ Status RtnlSocket::SetUp(std::string_view ifname) {
 namespace fwgate::sys {
 
 Result<RtnlSocket> RtnlSocket::OpenIn(const NetnsHandle& ns) {
-  Result<RtnlSocket> out = Error::Unavailable("not opened");
-  auto st = RunInNetns(ns, [&] { out = Open(); });
-  if (!st) return st.error();
-  return out;
+  auto s = NetlinkSocket::OpenIn(ns, NETLINK_ROUTE, {});
+  if (!s) return s.error().Wrap("rtnetlink");
+  return RtnlSocket(std::move(*s));
 }
 
 Result<Cidr> ParseCidr(std::string_view text) {
@@ -161,7 +125,7 @@ Result<Cidr> ParseCidr(std::string_view text) {
     addr = s.substr(0, slash);
     std::string p = s.substr(slash + 1);
     if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos) {
-      return Error::Unavailable("invalid prefix length in '" + s + "'");
+      return Error::BadInput("invalid prefix length in '" + s + "'");
     }
     prefix = std::stoi(p);
   }
@@ -170,11 +134,11 @@ Result<Cidr> ParseCidr(std::string_view text) {
   } else if (inet_pton(AF_INET6, addr.c_str(), c.addr) == 1) {
     c.family = AF_INET6;
   } else {
-    return Error::Unavailable("invalid address '" + s + "' (expected e.g. 10.20.0.0/24)");
+    return Error::BadInput("invalid address '" + s + "' (expected e.g. 10.20.0.0/24)");
   }
   int max = c.family == AF_INET ? 32 : 128;
   if (prefix < 0) prefix = max;
-  if (prefix > max) return Error::Unavailable("prefix length out of range in '" + s + "'");
+  if (prefix > max) return Error::BadInput("prefix length out of range in '" + s + "'");
   c.prefix = prefix;
   return c;
 }

@@ -10,10 +10,10 @@
 #include <string>
 #include <string_view>
 
+#include "base/ifname.h"
 #include "base/result.h"
+#include "sys/netlink_socket.h"
 #include "sys/netns.h"
-
-struct mnl_socket;
 
 namespace fwgate::sys {
 
@@ -55,15 +55,10 @@ class RtnlSocket {
   Status Transact(void* nlmsg, std::string_view what);
 
  private:
-  struct Closer {
-    void operator()(mnl_socket* s) const;
-  };
-  explicit RtnlSocket(mnl_socket* s);
+  explicit RtnlSocket(NetlinkSocket s);
   Status CreateLink(std::string_view ifname, std::string_view kind, std::string_view peer);
 
-  std::unique_ptr<mnl_socket, Closer> sock_;
-  uint32_t portid_ = 0;
-  uint32_t seq_ = 0;
+  NetlinkSocket sock_;
 };
 
 // An address with a prefix length, parsed from "10.20.0.0/24" or "fd00::1/64" (a bare address
@@ -76,7 +71,6 @@ struct Cidr {
 };
 [[nodiscard]] Result<Cidr> ParseCidr(std::string_view text);
 
-// Linux interface-name rule: 1..15 bytes, no '/', ':' or whitespace, not "." or "..".
-[[nodiscard]] bool IsValidIfname(std::string_view name);
+using fwgate::IsValidIfname;  // base/ifname.h
 
 }  // namespace fwgate::sys

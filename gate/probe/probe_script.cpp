@@ -305,20 +305,5 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
   return f;
 }
 
-std::map<std::string, int64_t> ReadSysctlsHere() {
-  std::map<std::string, int64_t> out;
-  DIR* d = opendir("/proc/sys/net/netfilter");
-  if (d == nullptr) return out;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (!ValidSysctlName(name)) continue;
-    std::ifstream in("/proc/sys/net/netfilter/" + name);
-    std::string line;
-    if (!in || !std::getline(in, line)) continue;
-    if (auto v = ParseI64(line)) out[name] = *v;
-  }
-  closedir(d);
-  return out;
-}
 
 }  // namespace fwgate::probe

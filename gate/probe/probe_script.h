@@ -26,8 +26,5 @@ inline constexpr size_t kMaxProbeOutput = 32u << 20;
 // `facts.name`/`transport` are left to the caller. Hostile text gives an error, never a crash.
 [[nodiscard]] Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce);
 
-// Reads nf_conntrack_* sysctls of the calling thread's network namespace from
-// /proc/sys/net/netfilter (facts §5 item 2). Empty map when conntrack is not loaded.
-[[nodiscard]] std::map<std::string, int64_t> ReadSysctlsHere();
 
 }  // namespace fwgate::probe

@@ -8,6 +8,7 @@
 #include "gate/probe/backends.h"
 #include "gate/probe/probe_script.h"
 #include "sys/netns.h"
+#include "sys/sysctl.h"
 
 namespace fwgate::probe {
 namespace {
@@ -75,7 +76,7 @@ NodeFacts ProbeHere(const std::string& name, const ProbeOptions& options) {
       nonce, options);
   if (!f.reachable) return f;
   // Native reads of the per-netns facts replace what the script saw (same values, exact types).
-  if (auto s = ReadSysctlsHere(); !s.empty()) {
+  if (auto s = sys::ReadConntrackSysctls(); !s.empty()) {
     f.sysctls = std::move(s);
     f.sysctls_readable = f.sysctls.count("nf_conntrack_max") > 0;
   }

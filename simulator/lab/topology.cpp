@@ -1,13 +1,13 @@
 #include "simulator/lab/topology.h"
 
 #include <arpa/inet.h>
-#include <nftables/libnftables.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 
+#include "sys/nft_runner.h"
 #include "sys/rtnl.h"
 
 namespace fwgate::lab {
@@ -22,10 +22,10 @@ struct V4Net {
 
 Result<V4Net> ParseV4Net(const std::string& flag, const std::string& text) {
   auto c = sys::ParseCidr(text);
-  if (!c) return Error::Unavailable(flag + ": " + c.error().context);
-  if (c->family != AF_INET) return Error::Unavailable(flag + ": only IPv4 networks are supported: " + text);
+  if (!c) return Error::BadInput(flag + ": " + c.error().context);
+  if (c->family != AF_INET) return Error::BadInput(flag + ": only IPv4 networks are supported: " + text);
   if (c->prefix < 8 || c->prefix > 29) {
-    return Error::Unavailable(flag + ": prefix length must be between 8 and 29: " + text);
+    return Error::BadInput(flag + ": prefix length must be between 8 and 29: " + text);
   }
   uint32_t a = 0;
   std::memcpy(&a, c->addr, 4);
@@ -41,30 +41,11 @@ std::string V4String(uint32_t host_order) {
   return buf;
 }
 
-// libnftables keeps process-global state (interface cache); one call at a time.
-std::mutex& NftMutex() {
-  static std::mutex m;
-  return m;
-}
-
-Status RunNftText(const std::string& text) {
-  std::lock_guard lock(NftMutex());
-  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (ctx == nullptr) return Error::Unavailable("libnftables: cannot create a context");
-  nft_ctx_buffer_output(ctx);
-  nft_ctx_buffer_error(ctx);
-  int rc = nft_run_cmd_from_buffer(ctx, text.c_str());
-  std::string err = nft_ctx_get_error_buffer(ctx) ? nft_ctx_get_error_buffer(ctx) : "";
-  nft_ctx_free(ctx);
-  if (rc != 0) return Error::Unavailable("loading the lab loss table: " + err);
-  return OkStatus();
-}
-
 }  // namespace
 
 Result<TopologyPlan> PlanTopology(const TopologyOptions& o) {
   if (o.nodes < 1 || o.nodes > kMaxNodes) {
-    return Error::Unavailable("--nodes: must be between 1 and " + std::to_string(kMaxNodes));
+    return Error::BadInput("--nodes: must be between 1 and " + std::to_string(kMaxNodes));
   }
   auto pub = ParseV4Net("--public-net", o.public_net);
   if (!pub) return pub.error();
@@ -76,20 +57,20 @@ Result<TopologyPlan> PlanTopology(const TopologyOptions& o) {
     return (a.base & mask) == (b.base & mask);
   };
   if (overlaps(*pub, *clu)) {
-    return Error::Unavailable("--public-net and --cluster-net overlap: " + o.public_net + ", " +
+    return Error::BadInput("--public-net and --cluster-net overlap: " + o.public_net + ", " +
                       o.cluster_net);
   }
   auto hosts = [](const V4Net& n) { return (uint32_t{1} << (32 - n.prefix)) - 1; };  // broadcast
   if (o.first_host < 1 || o.client_host <= o.first_host + o.nodes - 1) {
-    return Error::Unavailable("the client address (." + std::to_string(o.client_host) +
+    return Error::BadInput("the client address (." + std::to_string(o.client_host) +
                       ") must come after the node addresses");
   }
   if (static_cast<uint32_t>(o.client_host) >= hosts(*pub)) {
-    return Error::Unavailable("--public-net " + o.public_net + " is too small for the client address ." +
+    return Error::BadInput("--public-net " + o.public_net + " is too small for the client address ." +
                       std::to_string(o.client_host));
   }
   if (static_cast<uint32_t>(o.first_host + o.nodes - 1) >= hosts(*clu)) {
-    return Error::Unavailable("--cluster-net " + o.cluster_net + " is too small for " +
+    return Error::BadInput("--cluster-net " + o.cluster_net + " is too small for " +
                       std::to_string(o.nodes) + " nodes");
   }
   TopologyPlan plan;
@@ -199,11 +180,9 @@ Result<std::unique_ptr<Topology>> Topology::Build(const TopologyOptions& options
   if (auto st = attach(t->client_); !st) return st.error();
 
   if (std::string loss = LossTableText(t->plan_, options.loss_percent); !loss.empty()) {
-    Status st = Error::Unavailable("not run");
-    if (auto e = sys::RunInNetns(t->switch_ns_, [&] { st = RunNftText(loss); }); !e) {
-      return e.error();
+    if (auto st = sys::ApplyNft(t->switch_ns_, loss, "loading the lab loss table"); !st) {
+      return st.error();
     }
-    if (!st) return st.error();
   }
   return t;
 }

@@ -1,6 +1,8 @@
-// Runs reload plans inside node namespaces: nft text/files through libnftables (one nft_ctx per
-// call, on a thread inside the namespace) and the user's command as a child process started from
-// such a thread (argument vector, PR_SET_PDEATHSIG, killed on timeout or interrupt).
+// Runs reload plans inside node namespaces, every node at once: nft text through the libnftables
+// runner (a child process per step, so nodes do not queue behind each other) and the user's
+// command through the spawner, confined to the lab (sys/spawn.h: the node's network namespace,
+// its own PID and mount namespaces, /run hidden so no host service manager is reachable, the
+// proposed file's directory as working directory).
 #pragma once
 
 #include <atomic>
@@ -10,35 +12,10 @@
 
 #include "base/result.h"
 #include "sys/netns.h"
+#include "sys/spawn.h"
 #include "simulator/reload/procedure.h"
 
 namespace fwgate::reload {
-
-// Applies nft text (one transaction) in `ns`. `include_dir` is searched by `include`. Errors
-// carry nft's own diagnostics. Serialised process-wide (libnftables has global state).
-[[nodiscard]] Status ApplyNftText(const sys::NetnsHandle& ns, const std::string& text,
-                                  const std::string& include_dir = "");
-// Applies a file (one transaction); relative includes resolve against the file's directory.
-[[nodiscard]] Status ApplyNftFile(const sys::NetnsHandle& ns, const std::string& path);
-
-struct CommandResult {
-  int exit_code = -1;        // when it exited
-  int signal = 0;            // when it was killed by a signal
-  bool timed_out = false;    // we killed it at the timeout
-  bool interrupted = false;  // we killed it because the run was interrupted
-  bool exec_failed = false;  // the program could not be started (exit 127 from the child)
-  std::string output;        // last few KiB of stdout+stderr
-  [[nodiscard]] bool ok() const { return exit_code == 0 && !timed_out && !interrupted; }
-  [[nodiscard]] std::string Describe() const;  // "exited 1: <output tail>"
-};
-
-// Starts argv[0] (PATH lookup, no shell) in `ns` from a thread inside it, so the child inherits
-// the namespace; the child dies with that thread (PR_SET_PDEATHSIG). Kills the child's process
-// group at `timeout` or when `*stop` becomes true.
-[[nodiscard]] Result<CommandResult> RunCommandInNetns(const sys::NetnsHandle& ns,
-                                                      const std::vector<std::string>& argv,
-                                                      std::chrono::milliseconds timeout,
-                                                      const std::atomic<bool>* stop = nullptr);
 
 // One node's reload.
 struct NodeReload {
@@ -49,9 +26,17 @@ struct NodeReload {
 
 struct StepOutcome {
   std::string label;
-  std::chrono::milliseconds started_at{0};  // since RunReloads began
-  std::chrono::milliseconds took{0};
+  std::chrono::milliseconds started_at{0};  // since RunReloads began (measured)
+  std::chrono::milliseconds took{0};        // until the step's commit returned
+  std::string detail;                       // the command's outcome, when a command
 };
+
+// How the user's reload command is confined (documented in docs/lab.md).
+[[nodiscard]] sys::SpawnOptions CommandSpawnOptions(const sys::NetnsHandle& ns,
+                                                    const std::vector<std::string>& argv,
+                                                    const std::string& working_dir,
+                                                    std::chrono::milliseconds timeout,
+                                                    const std::atomic<bool>* stop);
 
 struct NodeOutcome {
   std::string name;

@@ -130,13 +130,13 @@ std::string GapTableText() {
 }
 
 Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
-                const std::string& proposed_path) {
+                const ProposedRuleset& proposed) {
   using hazards::Emulation;
   Plan plan;
   Step load;
-  load.kind = Step::Kind::kNftFile;
+  load.kind = Step::Kind::kNftText;
   load.label = "load proposed";
-  load.path = proposed_path;
+  load.text = proposed.text;
   switch (procedure.style) {
     case Style::kAtomic:
       plan.emulation = emulation;
@@ -154,7 +154,9 @@ Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
       Step c;
       c.kind = Step::Kind::kCommand;
       c.label = "command";
-      c.argv = SubstitutePath(procedure.argv, proposed_path);
+      c.argv = SubstitutePath(procedure.argv, proposed.path);
+      size_t slash = proposed.path.rfind('/');
+      c.working_dir = slash == std::string::npos ? "." : proposed.path.substr(0, slash + (slash == 0));
       plan.steps.push_back(c);
       return plan;
     }

@@ -39,12 +39,19 @@ struct Procedure {
                                                       const std::string& path);
 
 struct Step {
-  enum class Kind { kNftText, kNftFile, kCommand } kind = Kind::kNftText;
+  enum class Kind { kNftText, kCommand } kind = Kind::kNftText;
   std::string label;                         // "flush", "load proposed", ...
   std::string text;                          // kNftText: one transaction
-  std::string path;                          // kNftFile: one transaction
   std::vector<std::string> argv;             // kCommand
+  std::string working_dir;                   // kCommand: the proposed file's directory
   std::chrono::milliseconds wait_before{0};  // pause after the previous step
+};
+
+// The proposed ruleset as a reload sees it: the text validate loaded (includes resolved), and
+// the user's own file for a command's {}.
+struct ProposedRuleset {
+  std::string text;
+  std::string path;  // absolute
 };
 
 struct Plan {
@@ -67,7 +74,7 @@ struct Plan {
 // - command: the user's argv with {} substituted, run as written (emulation cannot reach inside
 //   the user's steps; reported as native with the reason).
 [[nodiscard]] Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
-                              const std::string& proposed_path);
+                              const ProposedRuleset& proposed);
 
 // The pin table: an unhooked chain holding one `ct` expression (a rule that matches nothing
 // useful and does nothing), so the netns's conntrack use count stays above zero. facts §2.1, §2.3.

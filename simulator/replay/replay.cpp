@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "sys/nft_netlink.h"
+#include "sys/sysctl.h"
 #include "sys/conntrack_stats.h"
 #include "simulator/reload/executor.h"
 #include "simulator/replay/workload_shape.h"
@@ -17,7 +18,7 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kBeLiberalPath = "/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal";
+constexpr const char* kBeLiberal = "net.netfilter.nf_conntrack_tcp_be_liberal";
 
 bool Stopped(const std::atomic<bool>* stop) { return stop != nullptr && stop->load(); }
 
@@ -32,35 +33,12 @@ bool SleepFor(milliseconds d, const std::atomic<bool>* stop) {
 
 // Writes (when `value` is set) and reads back be_liberal inside `ns` (never the host's).
 Result<int> BeLiberal(const sys::NetnsHandle& ns, std::optional<int> value) {
-  Result<int> out = Error::Unavailable("not run");
-  auto st = sys::RunInNetns(ns, [&] {
-    if (value) {
-      int fd = open(kBeLiberalPath, O_WRONLY | O_CLOEXEC);
-      if (fd < 0) {
-        out = Error::FromErrno(errno, std::string("opening ") + kBeLiberalPath);
-        return;
-      }
-      char c = *value ? '1' : '0';
-      bool ok = write(fd, &c, 1) == 1;
-      int err = errno;
-      close(fd);
-      if (!ok) {
-        out = Error::FromErrno(err, std::string("writing ") + kBeLiberalPath);
-        return;
-      }
-    }
-    int fd = open(kBeLiberalPath, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      out = Error::FromErrno(errno, std::string("opening ") + kBeLiberalPath);
-      return;
-    }
-    char buf[8] = {};
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    out = n > 0 && buf[0] == '1' ? 1 : 0;
-  });
-  if (!st) return st.error();
-  return out;
+  if (value) {
+    if (auto st = sys::WriteSysctlIn(ns, kBeLiberal, *value ? "1" : "0"); !st) return st.error();
+  }
+  auto v = sys::ReadSysctlIntIn(ns, kBeLiberal);
+  if (!v) return v.error();
+  return *v != 0 ? 1 : 0;
 }
 
 Result<sys::ConntrackStats> Stats(const sys::NetnsHandle& ns) {
@@ -131,8 +109,11 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
 
   ReplayReport rep;
   rep.reload = o.procedure.Describe();
-  rep.current = o.current;
-  rep.proposed = o.proposed;
+  if (o.current == nullptr || o.proposed == nullptr || !o.current->flat || !o.proposed->flat) {
+    return Error::Internal("replay needs both rulesets loaded");
+  }
+  rep.current = o.current->display_name;
+  rep.proposed = o.proposed->display_name;
   rep.stall_threshold = o.stall_threshold;
   rep.warmup = o.warmup;
 
@@ -157,7 +138,8 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
     if (nr.kernel.empty()) {
       choice.why = "no kernel given: the lab kernel " + lab_kernel->ToString() + " runs natively";
     }
-    reload::Plan plan = reload::PlanReload(o.procedure, choice.emulation, o.proposed);
+    reload::Plan plan = reload::PlanReload(o.procedure, choice.emulation,
+                                           {o.proposed->flat->text, o.proposed_path});
     nr.emulation = std::string(hazards::EmulationName(plan.emulation));
     // The plan's note matters when the procedure changes what the emulation can do (atomic:
     // nothing to emulate; command: runs as written) or when nothing is emulated.
@@ -166,8 +148,13 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
         plan.emulation == hazards::Emulation::kNative) {
       nr.emulation_reason += "; " + plan.note;
     }
-    if (auto st = reload::ApplyNftFile(n.ns, o.current); !st) {
+    if (auto st = nft::LoadIntoNamespace(n.ns, *o.current); !st) {
       return st.error().Wrap(nr.name + ": loading the current ruleset");
+    }
+    // The proposed ruleset may name interfaces the current one does not: each node has them
+    // before the reload, as validate had them.
+    if (auto st = nft::CreatePlaceholders(n.ns, *o.proposed); !st) {
+      return st.error().Wrap(nr.name + ": preparing for the proposed ruleset");
     }
     auto bl = BeLiberal(n.ns, o.be_liberal.For(nr.name));
     if (!bl) return bl.error().Wrap(nr.name + ": be_liberal");

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "gate/nft/loader.h"
 #include "simulator/lab/topology.h"
 #include "simulator/reload/procedure.h"
 #include "simulator/replay/spec.h"
@@ -16,8 +17,11 @@
 namespace fwgate::replay {
 
 struct ReplayOptions {
-  std::string current;  // ruleset files (already validated by the caller)
-  std::string proposed;
+  // The rulesets as the loader accepted them (their resolved text and placeholders): the lab
+  // loads exactly what validate loaded. Must outlive the call.
+  const nft::LoadResult* current = nullptr;
+  const nft::LoadResult* proposed = nullptr;
+  std::string proposed_path;  // the user's file (absolute), for a command reload's {}
   reload::Procedure procedure;
   PerNode<hazards::KernelVersion> kernels;  // unspecified nodes: the lab's own kernel (native)
   PerNode<int> be_liberal;                  // unspecified nodes: left at the namespace default

@@ -8,6 +8,8 @@ namespace {
 
 using hazards::Emulation;
 
+const ProposedRuleset kNew{"flush ruleset\ntable inet t {\n}\n", "/r/new.nft"};
+
 TEST(ReloadProcedure, ParsesTheThreeForms) {
   auto a = ParseProcedure("atomic");
   ASSERT_TRUE(a.ok());
@@ -43,10 +45,10 @@ TEST(ReloadProcedure, SubstitutesEveryBracePair) {
 TEST(ReloadPlan, AtomicIsOneTransactionWhateverTheEmulation) {
   Procedure p;
   for (auto e : {Emulation::kNative, Emulation::kContinuous, Emulation::kStaleGap}) {
-    Plan plan = PlanReload(p, e, "/r/new.nft");
+    Plan plan = PlanReload(p, e, kNew);
     ASSERT_EQ(plan.steps.size(), 1u);
-    EXPECT_EQ(plan.steps[0].kind, Step::Kind::kNftFile);
-    EXPECT_EQ(plan.steps[0].path, "/r/new.nft");
+    EXPECT_EQ(plan.steps[0].kind, Step::Kind::kNftText);
+    EXPECT_EQ(plan.steps[0].text, kNew.text);
     EXPECT_NE(plan.note.find("§7"), std::string::npos);
   }
 }
@@ -55,17 +57,17 @@ TEST(ReloadPlan, FlushThenLoadNativeFlushesWaitsGapThenLoads) {
   Procedure p;
   p.style = Style::kFlushThenLoad;
   p.gap = std::chrono::milliseconds(750);
-  Plan plan = PlanReload(p, Emulation::kNative, "/r/new.nft");
+  Plan plan = PlanReload(p, Emulation::kNative, kNew);
   ASSERT_EQ(plan.steps.size(), 2u);
   EXPECT_EQ(plan.steps[0].text, "flush ruleset\n");
   EXPECT_EQ(plan.steps[1].wait_before, std::chrono::milliseconds(750));
-  EXPECT_EQ(plan.steps[1].path, "/r/new.nft");
+  EXPECT_EQ(plan.steps[1].text, kNew.text);
 }
 
 TEST(ReloadPlan, ContinuousPinsConntrackInTheFlushTransaction) {
   Procedure p;
   p.style = Style::kFlushThenLoad;
-  Plan plan = PlanReload(p, Emulation::kContinuous, "/r/new.nft");
+  Plan plan = PlanReload(p, Emulation::kContinuous, kNew);
   ASSERT_EQ(plan.steps.size(), 2u);
   const std::string& t = plan.steps[0].text;
   EXPECT_EQ(t.rfind("flush ruleset", 0), 0u);
@@ -78,7 +80,7 @@ TEST(ReloadPlan, ContinuousPinsConntrackInTheFlushTransaction) {
 TEST(ReloadPlan, StaleGapPinsHooksAndBypassesConntrackAtRawPriority) {
   Procedure p;
   p.style = Style::kFlushThenLoad;
-  Plan plan = PlanReload(p, Emulation::kStaleGap, "/r/new.nft");
+  Plan plan = PlanReload(p, Emulation::kStaleGap, kNew);
   ASSERT_EQ(plan.steps.size(), 2u);
   const std::string& t = plan.steps[0].text;
   EXPECT_EQ(t.rfind("flush ruleset", 0), 0u);
@@ -86,15 +88,17 @@ TEST(ReloadPlan, StaleGapPinsHooksAndBypassesConntrackAtRawPriority) {
   EXPECT_NE(t.find("hook prerouting priority -300"), std::string::npos);
   EXPECT_NE(t.find("hook output priority -300"), std::string::npos);
   EXPECT_NE(t.find("notrack"), std::string::npos);
-  EXPECT_EQ(plan.steps[1].kind, Step::Kind::kNftFile);
+  EXPECT_EQ(plan.steps[1].kind, Step::Kind::kNftText);
+  EXPECT_EQ(plan.steps[1].text, kNew.text);
 }
 
 TEST(ReloadPlan, CommandRunsAsWrittenAndSaysEmulationDidNotApply) {
   auto p = ParseProcedure("command:nft -f {}");
   ASSERT_TRUE(p.ok());
-  Plan plan = PlanReload(*p, Emulation::kStaleGap, "/r/new.nft");
+  Plan plan = PlanReload(*p, Emulation::kStaleGap, kNew);
   ASSERT_EQ(plan.steps.size(), 1u);
   EXPECT_EQ(plan.steps[0].argv, (std::vector<std::string>{"nft", "-f", "/r/new.nft"}));
+  EXPECT_EQ(plan.steps[0].working_dir, "/r");
   EXPECT_EQ(plan.emulation, Emulation::kNative);
   EXPECT_NE(plan.note.find("natively"), std::string::npos);
 }
