@@ -27,7 +27,8 @@ inline constexpr size_t kMaxProbeOutput = 32u << 20;
 [[nodiscard]] Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce);
 
 // Reads nf_conntrack_* sysctls of the calling thread's network namespace from
-// /proc/sys/net/netfilter (facts §5 item 2). Empty map when conntrack is not loaded.
+// /proc/sys/net/netfilter (docs/kernel-conntrack.md §5 item 2). Empty map when conntrack is not
+// loaded.
 [[nodiscard]] std::map<std::string, int64_t> ReadSysctlsHere();
 
 }  // namespace fwgate::probe
