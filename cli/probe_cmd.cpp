@@ -173,7 +173,7 @@ const Registrar kProbe{Command{
           "probe",
           "Probe nodes (kernel, conntrack sysctls and statistics, firewall backends, services, "
           "live "
-          "ruleset) and judge them against the kernel facts.\n"
+          "ruleset) and judge them against the kernel facts (docs/kernel-conntrack.md).\n"
           "Exit: 0 no blocking finding; 1 a blocking finding (wins over 3: the answer is already "
           "no); 3 a node or a deciding fact could not be read; 2 bad inventory or flags.");
       auto f = std::make_shared<ProbeFlags>();
@@ -209,7 +209,7 @@ const Registrar kProbe{Command{
           ->check(CLI::Range(1, 100000));
       sub->add_option("--storm-rate", f->storm_rate,
                       "Reconnect attempts/s per restarting daemon (default 62.5: ~500/s for 8 "
-                      "OSDs in the 2014 incident, facts §4.4)")
+                      "OSDs in the 2014 incident, docs/kernel-conntrack.md §4.4)")
           ->check(CLI::Range(0.001, 1e6));
       return [f]() { return Run(*f); };
     }}};

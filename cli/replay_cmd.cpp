@@ -179,7 +179,7 @@ const Registrar kReplay{Command{
                       "reload began is broken. Default 2000: longer than three back-to-back "
                       "retransmission timeouts from the 200 ms minimum (200+400+800 ms), so a "
                       "flow that recovers by retransmission is not called broken; far below the "
-                      "300 s a stale conntrack entry blocks (facts §3.4)")
+                      "300 s a stale conntrack entry blocks (docs/kernel-conntrack.md §3.4)")
           ->capture_default_str();
       sub->add_option("--public-net", a->public_net, "Public network CIDR")->capture_default_str();
       sub->add_option("--cluster-net", a->cluster_net, "Cluster network CIDR")

@@ -53,13 +53,13 @@ const std::vector<Row>& Rows() {
          return "node could not be probed: " +
                 (n.error.empty() ? std::string("unknown error") : n.error);
        }},
-      {{"kernel-unknown", Severity::kBlocking, "facts §1, §7", true,
+      {{"kernel-unknown", Severity::kBlocking, "docs/kernel-conntrack.md §1, §7", true,
         "the kernel release could not be read, so the kernel class is unknown"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          if (!n.reachable || ClassOf(n)) return std::nullopt;
          return "kernel release '" + n.kernel.substr(0, 64) + "' unreadable: kernel class unknown";
        }},
-      {{"stale-gap-strict", Severity::kBlocking, "facts §3.4, §7", false,
+      {{"stale-gap-strict", Severity::kBlocking, "docs/kernel-conntrack.md §3.4, §7", false,
         "4.14-4.18 kernel with nf_conntrack_tcp_be_liberal=0: a two-step reload breaks busy "
         "connections"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
@@ -73,7 +73,8 @@ const std::vector<Row>& Rows() {
                 "incident). Set net.netfilter.nf_conntrack_tcp_be_liberal=1 or reload atomically "
                 "(one nft -f with flush ruleset)";
        }},
-      {{"stale-gap-be-liberal-unknown", Severity::kBlocking, "facts §3.4, §5 item 2", true,
+      {{"stale-gap-be-liberal-unknown", Severity::kBlocking,
+        "docs/kernel-conntrack.md §3.4, §5 item 2", true,
         "4.14-4.18 kernel whose be_liberal could not be read"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          auto c = ClassOf(n);
@@ -83,7 +84,7 @@ const std::vector<Row>& Rows() {
                 " is in the 4.14-4.18 range but nf_conntrack_tcp_be_liberal "
                 "could not be read: cannot tell whether a two-step reload breaks connections";
        }},
-      {{"conntrack-headroom-critical", Severity::kBlocking, "facts §4.3", false,
+      {{"conntrack-headroom-critical", Severity::kBlocking, "docs/kernel-conntrack.md §4.3", false,
         "conntrack table at or above the blocking fill level"},
        [](const NodeFacts& n, const FindingsConfig& cfg) -> std::optional<std::string> {
          auto f = Fill(n);
@@ -93,7 +94,7 @@ const std::vector<Row>& Rows() {
                 "): new flows and pickups after a flush are "
                 "dropped once it is full";
        }},
-      {{"restart-storm-overflow", Severity::kBlocking, "facts §4.4, §8", false,
+      {{"restart-storm-overflow", Severity::kBlocking, "docs/kernel-conntrack.md §4.4, §8", false,
         "restarting all daemons at once would overflow the conntrack table"},
        [](const NodeFacts& n, const FindingsConfig& cfg) -> std::optional<std::string> {
          auto e = EstimateRestartStorm(n, cfg);
@@ -105,7 +106,7 @@ const std::vector<Row>& Rows() {
                 std::to_string(e->linger_s) + " s) > nf_conntrack_max " + std::to_string(e->max) +
                 " (the 2014 incident): stagger restarts or raise the limit";
        }},
-      {{"conntrack-headroom", Severity::kWarning, "facts §4.3", false,
+      {{"conntrack-headroom", Severity::kWarning, "docs/kernel-conntrack.md §4.3", false,
         "conntrack table at or above the warning fill level"},
        [](const NodeFacts& n, const FindingsConfig& cfg) -> std::optional<std::string> {
          auto f = Fill(n);
@@ -113,7 +114,7 @@ const std::vector<Row>& Rows() {
          return "conntrack table " + Pct(*f) + " full (" + std::to_string(*ConntrackCount(n)) +
                 "/" + std::to_string(*ConntrackMax(n)) + ")";
        }},
-      {{"restart-storm-tight", Severity::kWarning, "facts §4.4", false,
+      {{"restart-storm-tight", Severity::kWarning, "docs/kernel-conntrack.md §4.4", false,
         "restarting all daemons at once would bring the table near its limit"},
        [](const NodeFacts& n, const FindingsConfig& cfg) -> std::optional<std::string> {
          auto e = EstimateRestartStorm(n, cfg);
@@ -123,15 +124,17 @@ const std::vector<Row>& Rows() {
          return "restarting " + std::to_string(cfg.storm_daemons) + " daemons at once needs ~" +
                 std::to_string(e->needed) + " of " + std::to_string(e->max) + " conntrack entries";
        }},
-      {{"conntrack-sysctls-unreadable", Severity::kWarning, "facts §5 item 2, §4.2", false,
+      {{"conntrack-sysctls-unreadable", Severity::kWarning,
+        "docs/kernel-conntrack.md §5 item 2, §4.2", false,
         "conntrack sysctls missing: conntrack not loaded, or hidden (5.1-5.6 unprivileged netns)"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          if (!n.reachable || n.sysctls_readable) return std::nullopt;
          return "conntrack sysctls not readable: nf_conntrack is not loaded here (a first ct rule "
-                "would start tracking and pick up every open flow as NEW, facts §6) or they are "
+                "would start tracking and pick up every open flow as NEW, "
+                "docs/kernel-conntrack.md §6) or they are "
                 "hidden in an unprivileged user namespace (5.1-5.6)";
        }},
-      {{"keepalive-gap", Severity::kWarning, "facts §1, §3.5", false,
+      {{"keepalive-gap", Severity::kWarning, "docs/kernel-conntrack.md §1, §3.5", false,
         "4.19.0-4.19.152 / 5.0-5.9: idle keepalive-only connections can die after a two-step "
         "reload"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
@@ -142,15 +145,15 @@ const std::vector<Row>& Rows() {
                 " lacks 4f25434bccc2 (in 5.10, 4.19.153): idle connections "
                 "whose first packet after a two-step reload is a keepalive can be dropped";
        }},
-      {{"tcp-loose-off", Severity::kWarning, "facts §3.2, §7 note a", false,
+      {{"tcp-loose-off", Severity::kWarning, "docs/kernel-conntrack.md §3.2, §7 note a", false,
         "nf_conntrack_tcp_loose=0: flows whose entry is gone are not picked up again"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          if (n.Sysctl("nf_conntrack_tcp_loose").value_or(1) != 0) return std::nullopt;
          return "nf_conntrack_tcp_loose=0: after a table flush or module unload every open "
                 "connection is INVALID instead of being picked up";
        }},
-      {{"conntrack-drops-seen", Severity::kWarning, "facts §4.3, §5 item 7", false,
-        "conntrack has dropped or refused entries since boot"},
+      {{"conntrack-drops-seen", Severity::kWarning, "docs/kernel-conntrack.md §4.3, §5 item 7",
+        false, "conntrack has dropped or refused entries since boot"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          uint64_t d = Counter(n, "drop"), e = Counter(n, "early_drop"),
                   i = Counter(n, "insert_failed"), c = Counter(n, "chaintoolong");
@@ -160,7 +163,7 @@ const std::vector<Row>& Rows() {
                 " chaintoolong=" + std::to_string(c) +
                 ": the table has been full or its chains too long";
        }},
-      {{"module-unload-on-restart", Severity::kWarning, "facts §6", false,
+      {{"module-unload-on-restart", Severity::kWarning, "docs/kernel-conntrack.md §6", false,
         "a service restart unloads nf_conntrack, destroying the table"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          if (n.conntrack_module != probe::ModuleState::kLoadable) return std::nullopt;
@@ -174,7 +177,7 @@ const std::vector<Row>& Rows() {
          }
          return std::nullopt;
        }},
-      {{"backends-unreadable", Severity::kWarning, "facts §5 item 3", false,
+      {{"backends-unreadable", Severity::kWarning, "docs/kernel-conntrack.md §5 item 3", false,
         "the firewall rules could not be listed: which rules use conntrack is unknown"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          if (!n.reachable || n.backends.notes.empty()) return std::nullopt;
@@ -182,13 +185,13 @@ const std::vector<Row>& Rows() {
          for (const auto& s : n.backends.notes) m += (m.empty() ? "" : "; ") + s;
          return "firewall rules partly unreadable: " + m;
        }},
-      {{"conntrack-loadable", Severity::kInfo, "facts §5 item 5, §6", false,
+      {{"conntrack-loadable", Severity::kInfo, "docs/kernel-conntrack.md §5 item 5, §6", false,
         "nf_conntrack is a loadable module: unloading it flushes the table"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          if (n.conntrack_module != probe::ModuleState::kLoadable) return std::nullopt;
          return "nf_conntrack is a loadable module: anything that unloads it flushes the table";
        }},
-      {{"stale-gap-liberal", Severity::kInfo, "facts §3.3, §7", false,
+      {{"stale-gap-liberal", Severity::kInfo, "docs/kernel-conntrack.md §3.3, §7", false,
         "4.14-4.18 kernel protected by be_liberal=1"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          auto c = ClassOf(n);
@@ -199,14 +202,14 @@ const std::vector<Row>& Rows() {
                 " (4.14-4.18) survives a two-step reload only because "
                 "nf_conntrack_tcp_be_liberal=1 (sequence checks are off)";
        }},
-      {{"enable-hooks", Severity::kInfo, "facts §2.1", false,
+      {{"enable-hooks", Severity::kInfo, "docs/kernel-conntrack.md §2.1", false,
         "nf_conntrack.enable_hooks=1: tracking never stops"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          if (!n.enable_hooks.value_or(false)) return std::nullopt;
          return "nf_conntrack enable_hooks=1 (" + n.enable_hooks_source +
                 "): conntrack tracks even while no rule uses it";
        }},
-      {{"no-ct-users", Severity::kInfo, "facts §2.1, §6", false,
+      {{"no-ct-users", Severity::kInfo, "docs/kernel-conntrack.md §2.1, §6", false,
         "no rule uses conntrack: tracking is off and a first ct rule picks flows up as NEW"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          auto c = ClassOf(n);
@@ -216,7 +219,7 @@ const std::vector<Row>& Rows() {
          return "no rule uses conntrack, so it is not tracking (4.14+): a ruleset that adds "
                 "`ct state` rules will see every open connection as NEW on its first packet";
        }},
-      {{"legacy-ct-users", Severity::kInfo, "facts §2.3", false,
+      {{"legacy-ct-users", Severity::kInfo, "docs/kernel-conntrack.md §2.3", false,
         "iptables-legacy rules use conntrack and keep the hooks registered across nft reloads"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          if (!n.backends.legacy_ct_users.Any()) return std::nullopt;
@@ -224,7 +227,7 @@ const std::vector<Row>& Rows() {
                 "nftables ruleset is flushed (a two-step nft reload then behaves like an atomic "
                 "one)";
        }},
-      {{"two-step-service", Severity::kInfo, "facts §7 note b, §8", false,
+      {{"two-step-service", Severity::kInfo, "docs/kernel-conntrack.md §7 note b, §8", false,
         "a firewall service reloads in two steps: the host is unfiltered in between"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          for (const auto& s : n.services) {
@@ -235,14 +238,14 @@ const std::vector<Row>& Rows() {
          }
          return std::nullopt;
        }},
-      {{"log-invalid-off", Severity::kInfo, "facts §5", false,
+      {{"log-invalid-off", Severity::kInfo, "docs/kernel-conntrack.md §5", false,
         "nf_conntrack_log_invalid=0: INVALID drops leave no log line"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          if (n.Sysctl("nf_conntrack_log_invalid").value_or(-1) != 0) return std::nullopt;
          return "nf_conntrack_log_invalid=0: packets dropped as INVALID after a reload are not "
                 "logged (6 logs TCP; child netns also need nf_log_all_netns=1)";
        }},
-      {{"buckets-small", Severity::kInfo, "facts §4.1", false,
+      {{"buckets-small", Severity::kInfo, "docs/kernel-conntrack.md §4.1", false,
         "nf_conntrack_max is more than 4 x the hash buckets"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<std::string> {
          auto b = n.Sysctl("nf_conntrack_buckets");
@@ -282,7 +285,7 @@ std::optional<StormEstimate> EstimateRestartStorm(const NodeFacts& n, const Find
   e.established = *count;
   e.max = *max;
   e.attempts_per_s = cfg.storm_attempts_per_daemon * cfg.storm_daemons;
-  // facts §4.5 defaults when the node does not report a timeout.
+  // docs/kernel-conntrack.md §4.5 defaults when the node does not report a timeout.
   int64_t syn_sent = n.Sysctl("nf_conntrack_tcp_timeout_syn_sent").value_or(120);
   int64_t time_wait = n.Sysctl("nf_conntrack_tcp_timeout_time_wait").value_or(120);
   e.linger_s = std::max(syn_sent, time_wait);
@@ -302,9 +305,9 @@ std::vector<FindingRule> NodeRules() {
 
 std::vector<FindingRule> FleetRules() {
   return {
-      {"fleet-mixed-kernel-class", Severity::kWarning, "facts §8", false,
+      {"fleet-mixed-kernel-class", Severity::kWarning, "docs/kernel-conntrack.md §8", false,
        "the fleet mixes kernel classes: a reload behaves differently per node (the 2019 lesson)"},
-      {"fleet-mixed-be-liberal", Severity::kWarning, "facts §8, §3.3", false,
+      {"fleet-mixed-be-liberal", Severity::kWarning, "docs/kernel-conntrack.md §8, §3.3", false,
        "the fleet mixes nf_conntrack_tcp_be_liberal values"},
   };
 }

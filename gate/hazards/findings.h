@@ -1,4 +1,4 @@
-// Findings: the kernel knowledge base (facts/kernel-conntrack.md) applied to probed node facts.
+// Findings: the kernel knowledge base (docs/kernel-conntrack.md) applied to probed node facts.
 // One table of rules, each with an id, a severity, the facts section it rests on and a check.
 // Pure functions of plain values; thread-safe.
 #pragma once
@@ -18,13 +18,14 @@ using fwgate::Finding;
 using fwgate::Severity;
 
 struct FindingsConfig {
-  // Table headroom: count/max at or above these fractions (facts §4.3: early drop at 95 % on
-  // 4.15+, hard drops at 100 %).
+  // Table headroom: count/max at or above these fractions (docs/kernel-conntrack.md §4.3: early
+  // drop at 95 % on 4.15+, hard drops at 100 %).
   double headroom_warn = 0.70;
   double headroom_block = 0.90;
-  // Restart storm (facts §4.4, §8): the 2014 Ceph host had 8 OSDs whose reconnect spin reached
-  // ~500 attempts/s in total, i.e. 62.5 per daemon; each attempt lingers for the SYN_SENT /
-  // TIME_WAIT timeout (120 s by default). 6000 established + 500/s x 120 s = 66000 > 65536.
+  // Restart storm (docs/kernel-conntrack.md §4.4, §8): the 2014 Ceph host had 8 OSDs whose
+  // reconnect spin reached ~500 attempts/s in total, i.e. 62.5 per daemon; each attempt lingers
+  // for the SYN_SENT / TIME_WAIT timeout (120 s by default).
+  // 6000 established + 500/s x 120 s = 66000 > 65536.
   int storm_daemons = 8;
   double storm_attempts_per_daemon = 62.5;
 };
@@ -61,7 +62,8 @@ struct FindingRule {
 [[nodiscard]] std::vector<Finding> JudgeNode(const probe::NodeFacts& node,
                                              const FindingsConfig& config = {});
 
-// Findings about the fleet as a whole (mixed kernel classes or be_liberal values, facts §8).
+// Findings about the fleet as a whole (mixed kernel classes or be_liberal values,
+// docs/kernel-conntrack.md §8).
 [[nodiscard]] std::vector<Finding> JudgeFleet(const std::vector<probe::NodeFacts>& nodes,
                                               const FindingsConfig& config = {});
 

@@ -18,20 +18,22 @@ struct ClassRow {
 
 const std::array<ClassRow, 3>& Rows() {
   static const std::array<ClassRow, 3> kRows = {{
-      // facts §2.1: <= 4.9 hooks registered for every netns at module load; 4.10 - 4.13 the
-      // default_on=1 sysctl takes one reference per netns. A rule flush never stops tracking.
+      // docs/kernel-conntrack.md §2.1: <= 4.9 hooks registered for every netns at module load;
+      // 4.10 - 4.13 the default_on=1 sysctl takes one reference per netns. A rule flush never
+      // stops tracking.
       {{0, 0, 0, ""}, {4, 13, 9999, ""},
-       {KernelClass::kContinuous, "continuous", "<= 4.13", "facts §2.1, §7",
+       {KernelClass::kContinuous, "continuous", "<= 4.13", "docs/kernel-conntrack.md §2.1, §7",
         "conntrack keeps tracking while no rule uses it; a two-step reload survives"}},
-      // facts §2.1, §3.4: 4.14 removed default_on (4d3a57f23dec); the last ct rule going away
-      // unregisters the hooks and nothing re-syncs the windows when they come back.
+      // docs/kernel-conntrack.md §2.1, §3.4: 4.14 removed default_on (4d3a57f23dec); the last ct
+      // rule going away unregisters the hooks and nothing re-syncs the windows when they come back.
       {{4, 14, 0, ""}, {4, 18, 9999, ""},
-       {KernelClass::kStaleGap, "stale-gap", "4.14 - 4.18", "facts §3.4, §7",
+       {KernelClass::kStaleGap, "stale-gap", "4.14 - 4.18", "docs/kernel-conntrack.md §3.4, §7",
         "a two-step reload leaves conntrack windows stale: busy connections are dropped as "
         "INVALID unless nf_conntrack_tcp_be_liberal=1"}},
-      // facts §3.5: 4.19 f94e63801ab2 zeroes td_maxwin of ESTABLISHED entries on re-register.
+      // docs/kernel-conntrack.md §3.5: 4.19 f94e63801ab2 zeroes td_maxwin of ESTABLISHED entries
+      // on re-register.
       {{4, 19, 0, ""}, {9999, 0, 0, ""},
-       {KernelClass::kRefixup, "refixup", ">= 4.19", "facts §3.5, §7",
+       {KernelClass::kRefixup, "refixup", ">= 4.19", "docs/kernel-conntrack.md §3.5, §7",
         "conntrack re-learns windows when tracking restarts; a two-step reload survives"}},
   }};
   return kRows;
@@ -94,14 +96,15 @@ KernelClassInfo Classify(const KernelVersion& v) {
       break;
     }
   }
-  // facts §1 / §3.5: 4f25434bccc2 (keepalive after re-register) is in 5.10 and was backported to
-  // 4.19.153; 5.4.124 is known to carry it. Earlier 4.19.x and 5.0 - 5.9 lack it.
+  // docs/kernel-conntrack.md §1 / §3.5: 4f25434bccc2 (keepalive after re-register) is in 5.10 and
+  // was backported to 4.19.153; 5.4.124 is known to carry it. Earlier 4.19.x and 5.0 - 5.9 lack it.
   if (info.cls == KernelClass::kRefixup) {
     KernelVersion v5_10{5, 10, 0, ""};
     bool fixed = v >= v5_10 || (v.major == 4 && v.minor == 19 && v.patch >= 153) ||
                  (v.major == 5 && v.minor == 4 && v.patch >= 124);
     info.keepalive_gap = !fixed;
-    info.ignore_verdict = v >= KernelVersion{6, 1, 0, ""};  // facts §3.5 (6e250dcbff1d)
+    // docs/kernel-conntrack.md §3.5 (6e250dcbff1d)
+    info.ignore_verdict = v >= KernelVersion{6, 1, 0, ""};
   }
   return info;
 }
@@ -141,7 +144,7 @@ EmulationChoice ChooseEmulation(const KernelVersion& node, const KernelVersion& 
   KernelClassInfo l = Classify(lab);
   std::string node_desc = "node kernel " + node.ToString() + " is " + std::string(n.name) +
                           " class (" + std::string(n.range) + ", " + std::string(n.source) + ")";
-  std::string lab_desc = "lab kernel " + lab.ToString() + " is " + std::string(l.name);
+  std::string lab_desc = "lab kernel " + lab.ToString() + " is " + std::string(l.name) + " class";
   if (n.cls == l.cls) return {Emulation::kNative, node_desc + "; " + lab_desc + ": run natively"};
   switch (n.cls) {
     case KernelClass::kContinuous:

@@ -1,5 +1,6 @@
-// Kernel versions and the conntrack behaviour class they belong to, as data (facts §1, §2, §7).
-// One mapping serves the probe (what will this node do?) and the lab (which emulation to run).
+// Kernel versions and the conntrack behaviour class they belong to, as data
+// (docs/kernel-conntrack.md §1, §2, §7). One mapping serves the probe (what will this node do?)
+// and the lab (which emulation to run).
 #pragma once
 
 #include <compare>
@@ -33,11 +34,14 @@ struct KernelVersion {
 // "3.10.0-1160.el7.x86_64". Rejects anything else with a message listing the accepted forms.
 [[nodiscard]] Result<KernelVersion> ParseKernelVersion(std::string_view text);
 
-// How conntrack behaves across a two-step (flush, then load) reload. facts §7.
+// How conntrack behaves across a two-step (flush, then load) reload. docs/kernel-conntrack.md §7.
 enum class KernelClass {
-  kContinuous,  // <= 4.13: hooks stay registered, tracking never stops (facts §2.1)
-  kStaleGap,    // 4.14 - 4.18: hooks go with the last ct rule, no window fix-up (facts §3.4)
-  kRefixup,     // >= 4.19: windows re-learned on re-registration (facts §3.5)
+  // <= 4.13: hooks stay registered, tracking never stops (docs/kernel-conntrack.md §2.1)
+  kContinuous,
+  // 4.14 - 4.18: hooks go with the last ct rule, no window fix-up (docs/kernel-conntrack.md §3.4)
+  kStaleGap,
+  // >= 4.19: windows re-learned on re-registration (docs/kernel-conntrack.md §3.5)
+  kRefixup,
 };
 
 struct KernelClassInfo {
@@ -47,9 +51,10 @@ struct KernelClassInfo {
   std::string_view source;  // facts section the rule rests on
   std::string_view summary; // one line an operator understands
   // 4.19.0-4.19.152 and 5.0-5.9: idle keepalive-only flows can die after a re-register
-  // (4f25434bccc2; facts §1, §3.5).
+  // (4f25434bccc2; docs/kernel-conntrack.md §1, §3.5).
   bool keepalive_gap = false;
-  // >= 6.1: below-window data and old ACKs are IGNOREd rather than INVALID (facts §3.5).
+  // >= 6.1: below-window data and old ACKs are IGNOREd rather than INVALID
+  // (docs/kernel-conntrack.md §3.5).
   bool ignore_verdict = false;
 };
 
@@ -66,7 +71,8 @@ enum class Emulation { kNative, kContinuous, kStaleGap };
 
 struct EmulationChoice {
   Emulation emulation = Emulation::kNative;
-  std::string why;  // "node kernel 4.15 is stale-gap class (4.14 - 4.18, facts §3.4); lab ..."
+  std::string why;  // "node kernel 4.15 is stale-gap class (4.14 - 4.18, docs/kernel-conntrack.md
+                    // §3.4); lab ..."
 };
 // `lab` is the class of the kernel the lab runs on. A node of the lab's own class runs native;
 // otherwise the emulation for the node's class. A node newer than the lab cannot be emulated on

@@ -8,8 +8,8 @@
 namespace fwgate::probe {
 namespace {
 
-// Address families whose conntrack use count a table of `family` feeds (facts §2.1: per-family
-// counts; inet counts for both IPv4 and IPv6).
+// Address families whose conntrack use count a table of `family` feeds (docs/kernel-conntrack.md
+// §2.1: per-family counts; inet counts for both IPv4 and IPv6).
 std::vector<std::string> CtFamilies(std::string_view family) {
   if (family == "ip") return {"ipv4"};
   if (family == "ip6") return {"ipv6"};
@@ -25,7 +25,8 @@ void AddUser(CtUsers& users, std::string_view family, const std::string& what) {
   }
 }
 
-// xt extensions that take a conntrack reference (facts §2.1, 4.15 and 6.18 lists).
+// xt extensions that take a conntrack reference (docs/kernel-conntrack.md §2.1, 4.15 and 6.18
+// lists).
 bool IsCtXtMatch(std::string_view name) {
   static const std::set<std::string_view> k = {"conntrack", "state",  "connmark", "connbytes",
                                                "connlabel", "helper", "cluster",  "connlimit"};
@@ -274,8 +275,9 @@ const std::vector<std::string_view>& ServiceDirs() {
 }
 
 const std::vector<ServiceRule>& ServiceTable() {
-  // Reload semantics. Rows not checked against the service's source say "unverified" (facts §8:
-  // how firewalld, ufw, netfilter-persistent and ferm sequence their reloads is not verified).
+  // Reload semantics. Rows not checked against the service's source say "unverified"
+  // (docs/kernel-conntrack.md §8: how firewalld, ufw, netfilter-persistent and ferm sequence their
+  // reloads is not verified).
   static const std::vector<ServiceRule> k = {
       {"nftables",
        {"nftables.service", "nftables"},
@@ -283,35 +285,36 @@ const std::vector<ServiceRule>& ServiceTable() {
        "`flush ruleset` (otherwise rules are added to the old ones); restart = stop (`nft flush "
        "ruleset`) then start: two steps",
        "atomic",
-       "facts §2.3, §7 (Debian unit file: ExecReload/ExecStop)"},
+       "docs/kernel-conntrack.md §2.3, §7 (Debian unit file: ExecReload/ExecStop)"},
       {"netfilter-persistent",
        {"netfilter-persistent.service", "netfilter-persistent"},
        "reload/restart = flush, then `iptables-restore` of /etc/iptables/rules.v4|v6: two steps",
        "two-step",
-       "facts §5 item 4, §7 column B; unverified (facts §8)"},
+       "docs/kernel-conntrack.md §5 item 4, §7 column B; unverified "
+       "(docs/kernel-conntrack.md §8)"},
       {"iptables",
        {"iptables.service", "ip6tables.service", "iptables"},
        "restart = stop (flush; with IPTABLES_MODULES_UNLOAD=yes, the default, unloads the "
        "netfilter modules: conntrack table destroyed) then `iptables-restore` of "
        "/etc/sysconfig/iptables",
        "unloads-modules",
-       "facts §6 (RHEL docs); reload sequencing unverified"},
+       "docs/kernel-conntrack.md §6 (RHEL docs); reload sequencing unverified"},
       {"firewalld",
        {"firewalld.service", "firewalld"},
        "`firewall-cmd --reload` rebuilds the whole ruleset (nftables backend: believed one "
        "transaction)",
        "unknown",
-       "unverified (facts §5 item 4, §8)"},
+       "unverified (docs/kernel-conntrack.md §5 item 4, §8)"},
       {"ufw",
        {"ufw.service", "ufw"},
        "`ufw reload` re-applies its rule files with iptables-restore",
        "unknown",
-       "unverified (facts §8)"},
+       "unverified (docs/kernel-conntrack.md §8)"},
       {"ferm",
        {"ferm.service", "ferm"},
        "`ferm` applies rules with iptables-restore",
        "unknown",
-       "unverified (facts §8)"},
+       "unverified (docs/kernel-conntrack.md §8)"},
   };
   return k;
 }

@@ -1,6 +1,6 @@
 // Which firewall backends a node uses and which of their rules keep conntrack hooks registered
-// (facts §2.1, §2.3), plus the firewall services and how their reload applies rules (facts §5, §6).
-// Pure functions of plain values and text; thread-safe.
+// (docs/kernel-conntrack.md §2.1, §2.3), plus the firewall services and how their reload applies
+// rules (docs/kernel-conntrack.md §5, §6). Pure functions of plain values and text; thread-safe.
 #pragma once
 
 #include <string>

@@ -13,7 +13,7 @@
 
 namespace fwgate::probe {
 
-// How nf_conntrack is present in the kernel (facts §5 item 5, §6).
+// How nf_conntrack is present in the kernel (docs/kernel-conntrack.md §5 item 5, §6).
 enum class ModuleState { kUnknown, kBuiltin, kLoadable, kAbsent };
 inline const char* ModuleStateName(ModuleState s) {
   switch (s) {
@@ -29,8 +29,8 @@ inline const char* ModuleStateName(ModuleState s) {
   return "unknown";
 }
 
-// Rules that keep conntrack hooks registered, per address family (facts §2.1 list of users).
-// Families: "ipv4", "ipv6", "bridge" (inet tables count for ipv4 and ipv6).
+// Rules that keep conntrack hooks registered, per address family (docs/kernel-conntrack.md §2.1
+// list of users). Families: "ipv4", "ipv6", "bridge" (inet tables count for ipv4 and ipv6).
 struct CtUsers {
   std::map<std::string, std::vector<std::string>> by_family;  // family -> "table/chain: what"
   [[nodiscard]] bool Any() const {

@@ -211,7 +211,8 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
       f.conntrack_module = ModuleState::kBuiltin;
   }
 
-  // enable_hooks (5.1+): sysfs mode 0000, so only cmdline and modprobe.d tell (facts §2.1).
+  // enable_hooks (5.1+): sysfs mode 0000, so only cmdline and modprobe.d tell
+  // (docs/kernel-conntrack.md §2.1).
   if (auto v = EnableHooksIn(sec["cmdline"], "nf_conntrack.")) {
     f.enable_hooks = v;
     f.enable_hooks_source = "/proc/cmdline";

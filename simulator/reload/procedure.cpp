@@ -104,7 +104,8 @@ std::vector<std::string> SubstitutePath(const std::vector<std::string>& argv,
 
 std::string PinTableText() {
   // An unhooked chain: the rule is never evaluated, but its ct expression is initialised, which
-  // takes the conntrack reference (nf_ct_netns_get) for both IPv4 and IPv6 (inet). facts §2.1.
+  // takes the conntrack reference (nf_ct_netns_get) for both IPv4 and IPv6 (inet).
+  // docs/kernel-conntrack.md §2.1.
   return std::string("table inet ") + kPinTable +
          " {\n"
          "  chain pin {\n"
@@ -115,7 +116,7 @@ std::string PinTableText() {
 
 std::string GapTableText() {
   // Priority -300 (raw) runs before conntrack (-200): packets get the untracked template and
-  // conntrack neither updates nor judges them. facts §3.4 [E].
+  // conntrack neither updates nor judges them. docs/kernel-conntrack.md §3.4 [E].
   return std::string("table inet ") + kGapTable +
          " {\n"
          "  chain pre {\n"
@@ -141,8 +142,8 @@ Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
     case Style::kAtomic:
       plan.emulation = emulation;
       plan.note =
-          "atomic reload has no gap, so every kernel class behaves alike (facts §2.3, "
-          "§7 column A)";
+          "atomic reload has no gap, so every kernel class behaves alike "
+          "(docs/kernel-conntrack.md §2.3, §7 column A)";
       plan.steps.push_back(load);
       return plan;
     case Style::kCommand: {
@@ -173,18 +174,20 @@ Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
       plan.note = "flush, gap, load: the lab kernel decides";
       break;
     case Emulation::kContinuous:
-      // <= 4.13: tracking never stops across the gap (facts §2.1).
+      // <= 4.13: tracking never stops across the gap (docs/kernel-conntrack.md §2.1).
       first.label = "flush + pin";
       first.text += PinTableText();
-      plan.note = "the pin table keeps conntrack tracking through the gap (facts §2.1)";
+      plan.note =
+          "the pin table keeps conntrack tracking through the gap (docs/kernel-conntrack.md §2.1)";
       break;
     case Emulation::kStaleGap:
-      // 4.14 - 4.18: no tracking during the gap, no fix-up afterwards (facts §3.4).
+      // 4.14 - 4.18: no tracking during the gap, no fix-up afterwards (docs/kernel-conntrack.md
+      // §3.4).
       first.label = "flush + pin + notrack gap";
       first.text += PinTableText() + GapTableText();
       plan.note =
           "packets bypass conntrack during the gap with hooks kept registered; no "
-          "window fix-up afterwards (facts §3.4)";
+          "window fix-up afterwards (docs/kernel-conntrack.md §3.4)";
       break;
   }
   plan.steps.push_back(first);

@@ -62,22 +62,24 @@ struct Plan {
 
 // The steps one node runs.
 // - atomic: one transaction with the proposed file (it starts with `flush ruleset`); there is no
-//   gap, so every kernel class behaves alike (facts §2.3, §7 column A).
+//   gap, so every kernel class behaves alike (docs/kernel-conntrack.md §2.3, §7 column A).
 // - flush-then-load, native: `flush ruleset`; gap; proposed file.
-// - flush-then-load, continuous (<= 4.13, facts §2.1): `flush ruleset` plus the pin table in one
-//   transaction, so a ct expression stays loaded and tracking never stops; gap; proposed file
-//   (its `flush ruleset` drops the pin in the same transaction that adds the new rules).
-// - flush-then-load, stale-gap (4.14 - 4.18, facts §3.4 [E]): `flush ruleset` plus the pin table
-//   plus raw-priority notrack chains in one transaction: hooks stay registered but the node's
-//   packets bypass conntrack for the gap; gap; proposed file. Hooks are never re-registered, so
-//   no window fix-up runs: the stale state of a 4.15 node.
+// - flush-then-load, continuous (<= 4.13, docs/kernel-conntrack.md §2.1): `flush ruleset` plus
+//   the pin table in one transaction, so a ct expression stays loaded and tracking never stops;
+//   gap; proposed file (its `flush ruleset` drops the pin in the same transaction that adds the
+//   new rules).
+// - flush-then-load, stale-gap (4.14 - 4.18, docs/kernel-conntrack.md §3.4 [E]): `flush ruleset`
+//   plus the pin table plus raw-priority notrack chains in one transaction: hooks stay registered
+//   but the node's packets bypass conntrack for the gap; gap; proposed file. Hooks are never
+//   re-registered, so no window fix-up runs: the stale state of a 4.15 node.
 // - command: the user's argv with {} substituted, run as written (emulation cannot reach inside
 //   the user's steps; reported as native with the reason).
 [[nodiscard]] Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
                               const ProposedRuleset& proposed);
 
 // The pin table: an unhooked chain holding one `ct` expression (a rule that matches nothing
-// useful and does nothing), so the netns's conntrack use count stays above zero. facts §2.1, §2.3.
+// useful and does nothing), so the netns's conntrack use count stays above zero.
+// docs/kernel-conntrack.md §2.1, §2.3.
 [[nodiscard]] std::string PinTableText();
 // The gap table: notrack in prerouting and output at priority -300 (before conntrack at -200).
 [[nodiscard]] std::string GapTableText();

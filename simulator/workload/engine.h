@@ -28,7 +28,8 @@ struct Flow {
   std::chrono::milliseconds interval{0};  // kPeriodic: one message per interval
   // kBulk: pacing in bytes/s (0: as fast as the socket takes it). Unpaced bulk keeps the loop
   // thread 100% busy, which on a shared machine costs the other connections' timestamp
-  // resolution; tens of MB/s already move a sender far past a stale window (facts §3.4).
+  // resolution; tens of MB/s already move a sender far past a stale window
+  // (docs/kernel-conntrack.md §3.4).
   uint64_t bytes_per_second = 0;
 };
 

@@ -118,8 +118,9 @@ TEST(ProbeConntrackStatsLab, FreshNamespaceWithoutCtRuleHasNoEntries) {
   fwgate::Result<ConntrackStats> stats = fwgate::Error::Unavailable("not run");
   auto st = fwgate::sys::RunInNetns(*ns, [&] { stats = fwgate::sys::ReadConntrackStats(); });
   ASSERT_TRUE(st.ok());
-  // Either conntrack is loaded on this host (count 0 here: counts are per netns, facts §4.2) or
-  // neither netlink nor procfs can answer; both are legitimate, a crash or a bogus count is not.
+  // Either conntrack is loaded on this host (count 0 here: counts are per netns,
+  // docs/kernel-conntrack.md §4.2) or neither netlink nor procfs can answer; both are legitimate, a
+  // crash or a bogus count is not.
   if (stats.ok()) {
     EXPECT_EQ(stats->count.value_or(0), 0u);
   }

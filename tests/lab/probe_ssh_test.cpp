@@ -297,7 +297,7 @@ TEST(ProbeNetns, ProbesANamedNamespaceWithItsOwnSysctlsAndRuleset) {
   const json& n = j["nodes"][0];
   EXPECT_TRUE(n["reachable"].get<bool>()) << n.dump();
   EXPECT_EQ(n["transport"], "netns");
-  // be_liberal is per netns (facts §3.3): 1 here whatever the host has.
+  // be_liberal is per netns (docs/kernel-conntrack.md §3.3): 1 here whatever the host has.
   EXPECT_EQ(n["sysctls"]["nf_conntrack_tcp_be_liberal"], 1);
   EXPECT_NE(n["ruleset_text"].get<std::string>().find("table inet storage"), std::string::npos);
   EXPECT_FALSE(n["backends"]["nftables"]["ct_users"]["ipv4"].empty());

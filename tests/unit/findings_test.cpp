@@ -111,7 +111,8 @@ TEST(Findings, HeadroomWarnsAt70AndBlocksAt90Percent) {
 }
 
 TEST(Findings, RestartStormOf2014HostOverflowsDefault65536) {
-  // facts §4.4 / §8: 8 OSDs, ~6000 connections, 3.x default max 65536, 120 s timeouts.
+  // docs/kernel-conntrack.md §4.4 / §8: 8 OSDs, ~6000 connections, 3.x default max 65536, 120 s
+  // timeouts.
   NodeFacts n = Node("osd-host", "4.4.0", 0);
   n.sysctls["nf_conntrack_max"] = 65536;
   n.sysctls["nf_conntrack_buckets"] = 16384;
