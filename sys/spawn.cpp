@@ -199,7 +199,7 @@ Result<Started> StartChild(const SpawnOptions& o, bool with_pipes) {
   for (int fd : o.pass_fds) {
     if (fd < 3) return Error::Internal("pass_fds must be >= 3");
   }
-  if ((o.new_pid_namespace || o.new_mount_namespace) == false && !o.hide_paths.empty()) {
+  if (!o.new_mount_namespace && !o.hide_paths.empty()) {
     return Error::Internal("hide_paths needs new_mount_namespace");
   }
   p.argv_storage = o.argv;
@@ -214,10 +214,7 @@ Result<Started> StartChild(const SpawnOptions& o, bool with_pipes) {
   if (!o.working_dir.empty()) p.working_dir = o.working_dir.c_str();
   p.netns_fd = o.netns != nullptr ? o.netns->fd() : -1;
   p.pid_ns = o.new_pid_namespace;
-  p.mount_ns = o.new_mount_namespace || (o.new_pid_namespace && !o.hide_paths.empty());
-  // A new PID namespace without its own /proc would show the host's processes to the program:
-  // give it a mount namespace too.
-  if (p.pid_ns) p.mount_ns = true;
+  p.mount_ns = o.new_mount_namespace;
   p.memory = o.memory_limit_bytes;
   p.cpu = o.cpu_limit_seconds;
   p.pass_fds = o.pass_fds;

@@ -30,12 +30,13 @@ struct SpawnOptions {
   std::string input;        // written to the child's stdin, then closed; empty: /dev/null
 
   const NetnsHandle* netns = nullptr;  // join this network namespace before exec
-  // The program runs as the only child of a small init (PID 1) in a new PID namespace, with its
-  // own /proc: everything it starts, backgrounded or not, dies when it exits, on timeout, and
-  // when the caller dies (even by SIGKILL). Needs CAP_SYS_ADMIN.
+  // The program runs as the only child of a small init (PID 1) in a new PID namespace:
+  // everything it starts, backgrounded or not, dies when it exits, on timeout, and when the
+  // caller dies (even by SIGKILL). Needs CAP_SYS_ADMIN.
   bool new_pid_namespace = false;
-  // A private mount namespace (needs CAP_SYS_ADMIN); mounts made for the child never reach the
-  // caller's namespace.
+  // A private mount namespace (needs CAP_SYS_ADMIN): mounts made for or by the child never reach
+  // the caller's namespace (so a program that mounts, like `ip netns add`, has no lasting
+  // effect). With new_pid_namespace the child also gets its own /proc.
   bool new_mount_namespace = false;
   // With new_mount_namespace: an empty, read-only tmpfs over each of these directories (those
   // that exist), e.g. /run so the host's systemd and D-Bus sockets are unreachable.

@@ -1,6 +1,7 @@
 // How the probe script reaches a node: a Transport runs it and returns its output. The real
-// ones start processes with argument vectors (Boost.Process), never a shell: the system `ssh`
-// (one session per node, script on stdin to `sh -s`) and a local `sh -s`. Tests add fakes.
+// ones start processes with argument vectors through the one spawner (sys/spawn.h), never a
+// shell: the system `ssh` (one session per node, script on stdin to `sh -s`) and a local
+// `sh -s`. Tests add fakes.
 // Thread-safety: Run may be called from many threads at once.
 #pragma once
 
@@ -71,7 +72,8 @@ class LocalShellTransport : public Transport {
 };
 
 // Runs `program` (a path, or a name looked up in PATH) with `args`, `input` on stdin, under the
-// limits above. The one place in the probe that starts processes.
+// limits above, through sys/spawn.h (in its own PID namespace where permitted, so nothing it
+// starts outlives it).
 [[nodiscard]] Result<RunOutput> RunProcess(const std::string& program,
                                            const std::vector<std::string>& args,
                                            std::string_view input,

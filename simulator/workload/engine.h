@@ -2,7 +2,8 @@
 // driven by one epoll loop, with per-connection progress in both directions (<= 10 ms resolution)
 // and TCP_INFO retransmits. Both ends of a connection are sockets of one process; when the
 // workload needs more descriptors than RLIMIT_NOFILE allows one process, Establish() shards it
-// over forked worker processes (one loop each), transparently to the caller.
+// over worker processes (one loop each; this program exec'd in a worker role), transparently to
+// the caller.
 // Thread-safety: configure, then Start(); Mark()/Stop() from any thread.
 #pragma once
 
@@ -130,10 +131,10 @@ class Engine {
   // Sharding, when the descriptors do not fit one process: listeners are split into shards
   // balanced by connection count (a connection goes with its target listener, so a listener
   // with more connections than one process can hold is an error asking for more listener
-  // ports), and one worker process is forked per shard. Forking needs a single-threaded caller
-  // (RunInNetns threads are joined, so that is the normal case; otherwise an error says so).
-  // Workers die with the thread that called Establish() (PR_SET_PDEATHSIG), also on SIGKILL;
-  // Stop() and the destructor reap them. Call Establish() once per engine when sharded.
+  // ports), and one worker process is started per shard (this program exec'd in the worker
+  // role, from any thread). Workers die with the thread that called Establish()
+  // (PR_SET_PDEATHSIG), also on SIGKILL; Stop() and the destructor reap them. Call Establish()
+  // once per engine when sharded.
   virtual Status Establish() = 0;
   // Starts traffic on a background thread.
   virtual Status Start() = 0;

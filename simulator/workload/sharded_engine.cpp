@@ -1,5 +1,6 @@
 // Engine::Create's front end: runs the in-process engine when the descriptors fit one process,
-// otherwise forks one worker process per shard of listeners (shard_plan.h) and drives them over
+// otherwise starts one worker process per shard of listeners (shard_plan.h: this program exec'd
+// in the worker role through sys/spawn.h) and drives them over
 // socketpairs (wire.h). Each worker is a fresh in-process engine holding both ends of its
 // connections.
 #include <dirent.h>
@@ -16,6 +17,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,6 +29,7 @@
 #include "simulator/workload/local_engine.h"
 #include "simulator/workload/shard_plan.h"
 #include "simulator/workload/wire.h"
+#include "sys/spawn.h"
 
 namespace fwgate::workload {
 namespace {
@@ -106,107 +110,94 @@ Result<Frame> Expect(int fd, wire::Type type, Nanos deadline) {
 
 // ---- process helpers ----
 
-// Threads of this process per /proc/self/status; a thread just joined can still be counted for
-// a moment (it leaves the thread group after waking its joiner), hence the short wait.
-Result<int> WaitSingleThreaded() {
-  int threads = -1;
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    threads = -1;
-    while (std::getline(f, line)) {
-      if (line.rfind("Threads:", 0) == 0) threads = std::atoi(line.c_str() + 8);
-    }
-    if (threads < 0) return Error::Unavailable("cannot read Threads: from /proc/self/status");
-    if (threads == 1) return 1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return threads;
-}
-
-std::string DescribeExit(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const char* name = sigabbrev_np(WTERMSIG(status));
-    return "was killed by signal " + std::to_string(WTERMSIG(status)) +
+std::string DescribeExit(const sys::SpawnResult& r) {
+  if (r.signal != 0) {
+    const char* name = sigabbrev_np(r.signal);
+    return "was killed by signal " + std::to_string(r.signal) +
            (name != nullptr ? std::string(" (SIG") + name + ")" : "");
   }
-  return "ended (status " + std::to_string(status) + ")";
+  return "exited with status " + std::to_string(r.exit_code);
 }
 
 // ---- the worker process ----
 
-struct WorkerArgs {
-  const LocalEngine* parent;
-  const std::vector<uint32_t>* listeners;  // owned listeners (parent indices)
-  const std::vector<size_t>* ids;          // owned connections (parent ids)
-  int ctl;
-  EngineOptions options;
-  Nanos mark;  // a Mark() made before Establish() (0: none)
-};
+constexpr const char* kWorkerRole = "workload-worker";
+constexpr const char* kWorkerFdEnv = "FWGATE_WORKLOAD_CTL_FD";
 
-// Runs in the forked child, which is a copy of a single-threaded parent: everything is as safe as
-// in any fresh process. Never returns; _exit skips the parent's atexit handlers and stdio buffers.
-[[noreturn]] void WorkerMain(const WorkerArgs& a) {
-  int code = 0;
+// The worker role: a fresh process (this program exec'd through sys/spawn.h) that reads its
+// share of the workload from the control socket, takes over the listening sockets and namespace
+// descriptors it was given, and serves start/mark/stop. Exits when the front end goes away.
+int WorkerMain() {
+  const char* fd_text = std::getenv(kWorkerFdEnv);
+  if (fd_text == nullptr) return 2;
+  const int ctl = std::atoi(fd_text);
   try {
     wire::EstablishReply reply;
-    std::unique_ptr<LocalEngine> engine;
     auto fail = [&](Status st) {
       reply.status = std::move(st);
-      (void)Send(a.ctl, wire::Type::kEstablished, wire::EncodeEstablish(reply));
-      _exit(3);
+      (void)Send(ctl, wire::Type::kEstablished, wire::EncodeEstablish(reply));
+      return 3;
     };
-    auto created = CreateLocalEngine(a.options);
-    if (!created) fail(created.error());
-    engine = std::move(created).value();
-    for (uint32_t l : *a.listeners) {
-      if (auto st = engine->AdoptListener(a.parent->listener_spec(l), a.parent->listener_fd(l));
-          !st) {
-        fail(st);
-      }
+    auto f = Expect(ctl, wire::Type::kSetup, MonotonicNow() + kStartTimeout);
+    if (!f) return 3;
+    auto setup = wire::DecodeSetup(f->payload);
+    if (!setup) return fail(setup.error());
+    // Namespaces by descriptor number; the handles own them for the worker's life.
+    std::map<int, std::unique_ptr<sys::NetnsHandle>> namespaces;
+    auto ns_of = [&](int fd) -> const sys::NetnsHandle* {
+      auto& h = namespaces[fd];
+      if (!h) h = std::make_unique<sys::NetnsHandle>(fd);
+      return h.get();
+    };
+    auto created = CreateLocalEngine(setup->options);
+    if (!created) return fail(created.error());
+    std::unique_ptr<LocalEngine> engine = std::move(created).value();
+    for (wire::WorkerListener& l : setup->listeners) {
+      l.spec.ns = ns_of(l.ns_fd);
+      if (auto st = engine->AdoptListener(l.spec, l.fd); !st) return fail(st);
     }
-    for (size_t id : *a.ids) {
-      if (auto r = engine->AddConnection(a.parent->connection_spec(id)); !r) fail(r.error());
+    for (wire::WorkerConnection& c : setup->connections) {
+      c.spec.from_ns = ns_of(c.from_ns_fd);
+      if (auto r = engine->AddConnection(c.spec); !r) return fail(r.error());
     }
-    if (a.mark != 0) engine->MarkAt(a.mark);
+    if (setup->mark != 0) engine->MarkAt(setup->mark);
     reply.status = engine->Establish();
-    EstablishSummary s = engine->last_establish();
-    reply.queued = s.queued;
-    reply.failed = s.failed;
-    reply.first_failed = s.first_failed;
-    reply.first_error = s.first_error;
-    if (!Send(a.ctl, wire::Type::kEstablished, wire::EncodeEstablish(reply))) _exit(3);
+    EstablishSummary es = engine->last_establish();
+    reply.queued = es.queued;
+    reply.failed = es.failed;
+    reply.first_failed = es.first_failed;
+    reply.first_error = es.first_error;
+    if (!Send(ctl, wire::Type::kEstablished, wire::EncodeEstablish(reply))) return 3;
     Nanos mark_received = 0;
     for (;;) {
-      auto f = ReadFrame(a.ctl, kNoDeadline);
-      if (!f) _exit(0);  // the front end is gone or confused: nothing left to serve
-      switch (f->type) {
+      auto fr = ReadFrame(ctl, kNoDeadline);
+      if (!fr) return 0;  // the front end is gone or confused: nothing left to serve
+      switch (fr->type) {
         case wire::Type::kStart: {
-          auto t = wire::DecodeTime(f->payload);
+          auto t = wire::DecodeTime(fr->payload);
           Status st = t ? engine->StartAt(*t) : Status(t.error());
-          if (!Send(a.ctl, wire::Type::kStarted, wire::EncodeStatus(st))) _exit(3);
+          if (!Send(ctl, wire::Type::kStarted, wire::EncodeStatus(st))) return 3;
           break;
         }
         case wire::Type::kMark: {
           if (mark_received == 0) mark_received = MonotonicNow();
-          if (auto t = wire::DecodeTime(f->payload); t) engine->MarkAt(*t);
+          if (auto t = wire::DecodeTime(fr->payload); t) engine->MarkAt(*t);
           break;
         }
         case wire::Type::kStop: {
           wire::WorkerReport wr{engine->Stop(), mark_received};
-          code = Send(a.ctl, wire::Type::kReport, wire::EncodeReport(wr)) ? 0 : 3;
-          _exit(code);
+          return Send(ctl, wire::Type::kReport, wire::EncodeReport(wr)) ? 0 : 3;
         }
         default:
-          _exit(3);
+          return 3;
       }
     }
   } catch (...) {
-    code = 4;
+    return 4;
   }
-  _exit(code);
 }
+
+const sys::RoleRegistrar kWorker(kWorkerRole, WorkerMain);
 
 // ---- the front end ----
 
@@ -367,7 +358,7 @@ class ShardingEngine final : public Engine {
 
   struct Worker {
     std::string name;  // "workload worker 2 of 6 (pid 1234; listeners node1 ...)"
-    pid_t pid = -1;
+    std::optional<sys::Process> process;
     int fd = -1;
     std::vector<uint32_t> listeners;
     std::vector<size_t> ids;  // worker id -> front-end id
@@ -457,18 +448,8 @@ class ShardingEngine final : public Engine {
                ")";
     }
 
-    auto threads = WaitSingleThreaded();
-    if (!threads || *threads != 1) {
-      workers_.clear();
-      return Error::Unavailable(
-          why +
-              "; sharding over worker processes forks, which needs a single-threaded caller, "
-              "but " +
-              (threads ? "this process has " + std::to_string(*threads) + " threads"
-                       : threads.error().context));
-    }
     mode_ = Mode::kSharded;
-    if (auto st = Fork(); !st) {
+    if (auto st = Spawn(); !st) {
       for (Worker& w : workers_) {
         if (w.lost.empty()) Lose(w, "was stopped: " + st.error().context);
       }
@@ -479,10 +460,11 @@ class ShardingEngine final : public Engine {
     return CollectEstablished();
   }
 
-  // One fork per worker. Every child is forked from this single-threaded process before any
-  // engine thread exists, so it may use anything (malloc, threads) like a fresh process.
-  Status Fork() {
-    const pid_t self = getpid();
+  // One worker process per shard: this program exec'd in the worker role (sys/spawn.h), so
+  // sharding works from any thread of a multithreaded process. A worker is given its control
+  // socket, its listening sockets and the namespaces its sockets live in; nothing else crosses.
+  // Workers die with the thread that calls Establish() (the parent-death signal).
+  Status Spawn() {
     const Nanos mark = mark_ns_.load();
     for (size_t k = 0; k < workers_.size(); ++k) {
       Worker& w = workers_[k];
@@ -490,53 +472,43 @@ class ShardingEngine final : public Engine {
       if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         return Error::FromErrno(errno, "socketpair for " + w.name);
       }
-      pid_t pid = fork();
-      if (pid < 0) {
-        int err = errno;
-        close(sv[0]);
-        close(sv[1]);
-        return Error::FromErrno(err, "fork for " + w.name);
+      sys::UniqueFd mine(sv[0]), theirs(sv[1]);
+      wire::WorkerSetup setup;
+      setup.options = opt_;
+      setup.options.max_fds_per_process = 0;
+      setup.mark = mark;
+      std::set<int> pass = {theirs.get()};
+      for (uint32_t l : w.listeners) {
+        const ListenSpec& spec = local_->listener_spec(l);
+        wire::WorkerListener wl{spec, spec.ns->fd(), local_->listener_fd(l)};
+        wl.spec.ns = nullptr;
+        pass.insert(wl.ns_fd);
+        pass.insert(wl.fd);
+        setup.listeners.push_back(std::move(wl));
       }
-      if (pid == 0) {
-        // Die with the thread that forked us (the only one), even when it is SIGKILLed; it may
-        // have died before prctl took effect.
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != self) _exit(1);
-        CloseInheritedFds(w, sv[1]);
-        EngineOptions o = opt_;
-        o.max_fds_per_process = 0;
-        WorkerMain({local_.get(), &w.listeners, &w.ids, sv[1], o, mark});
+      for (size_t id : w.ids) {
+        const ConnSpec& spec = local_->connection_spec(id);
+        wire::WorkerConnection wc{spec, spec.from_ns->fd()};
+        wc.spec.from_ns = nullptr;
+        pass.insert(wc.from_ns_fd);
+        setup.connections.push_back(std::move(wc));
       }
-      close(sv[1]);
-      w.pid = pid;
-      w.fd = sv[0];
-      w.name.insert(w.name.find(" (") + 2, "pid " + std::to_string(pid) + "; ");
+      sys::SpawnOptions o;
+      o.argv = {sys::SelfExecutable()};
+      o.env = {std::string(sys::kRoleEnv) + "=" + kWorkerRole,
+               std::string(kWorkerFdEnv) + "=" + std::to_string(theirs.get())};
+      o.pass_fds.assign(pass.begin(), pass.end());
+      auto p = sys::Process::Start(o);
+      if (!p) return p.error().Wrap("starting " + w.name);
+      w.name.insert(w.name.find(" (") + 2, "pid " + std::to_string(p->pid()) + "; ");
+      w.process.emplace(std::move(*p));
+      theirs.reset();
+      w.fd = mine.release();
+      if (auto st = Send(w.fd, wire::Type::kSetup, wire::EncodeSetup(setup)); !st) {
+        return st.error().Wrap(w.name);
+      }
     }
     return OkStatus();
-  }
-
-  // In a new worker: closes every inherited descriptor except stdio, its control socket, its
-  // listeners and the namespaces its sockets are opened in. The caller's other descriptors (the
-  // front end's epoll, other workers' control sockets, pipes whose EOF someone waits for) must
-  // not live on in workers.
-  void CloseInheritedFds(const Worker& w, int ctl) const {
-    std::vector<int> keep = {0, 1, 2, ctl};
-    for (uint32_t l : w.listeners) {
-      keep.push_back(local_->listener_fd(l));
-      keep.push_back(local_->listener_spec(l).ns->fd());
-    }
-    for (size_t id : w.ids) keep.push_back(local_->connection_spec(id).from_ns->fd());
-    std::sort(keep.begin(), keep.end());
-    std::vector<int> open;
-    if (DIR* d = opendir("/proc/self/fd"); d != nullptr) {
-      const int own = dirfd(d);
-      while (dirent* e = readdir(d)) {
-        if (e->d_name[0] == '.') continue;
-        int fd = std::atoi(e->d_name);
-        if (fd != own && !std::binary_search(keep.begin(), keep.end(), fd)) open.push_back(fd);
-      }
-      closedir(d);
-    }
-    for (int fd : open) close(fd);
   }
 
   // Waits for every worker's Establish() and words one status for all of them: connection
@@ -582,17 +554,15 @@ class ShardingEngine final : public Engine {
   // Records why a worker is gone and makes sure it is: killed and reaped.
   void Lose(Worker& w, const std::string& why) {
     if (!w.lost.empty()) return;
-    if (w.pid > 0 && !w.reaped) {
-      int status = 0;
-      if (waitpid(w.pid, &status, WNOHANG) == w.pid) {
-        w.reaped = true;
+    if (w.process && !w.reaped) {
+      sys::SpawnResult status;
+      if (w.process->Wait(std::chrono::milliseconds(0), &status)) {
         w.lost = w.name + " " + DescribeExit(status) + "; it " + why;
       } else {
-        kill(w.pid, SIGKILL);
-        (void)waitpid(w.pid, &status, 0);
-        w.reaped = true;
+        w.process->Kill();
         w.lost = w.name + " " + why + " (killed)";
       }
+      w.reaped = true;
     } else {
       w.lost = w.name + " " + why;
     }
@@ -603,19 +573,8 @@ class ShardingEngine final : public Engine {
   static void Reap(Worker& w) {
     if (w.fd >= 0) close(w.fd);
     w.fd = -1;
-    if (w.pid <= 0 || w.reaped) return;
-    int status = 0;
-    const Nanos deadline = MonotonicNow() + kExitTimeout;
-    while (MonotonicNow() < deadline) {
-      pid_t r = waitpid(w.pid, &status, WNOHANG);
-      if (r == w.pid || (r < 0 && errno == ECHILD)) {
-        w.reaped = true;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    kill(w.pid, SIGKILL);
-    (void)waitpid(w.pid, &status, 0);
+    if (!w.process || w.reaped) return;
+    if (!w.process->Wait(std::chrono::milliseconds(kExitTimeout / kMs))) w.process->Kill();
     w.reaped = true;
   }
 

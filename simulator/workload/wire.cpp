@@ -90,7 +90,7 @@ Result<std::pair<Type, uint32_t>> ParseHeader(std::string_view header) {
   uint8_t t = r.U8();
   uint32_t len = r.U32();
   if (r.failed()) return Truncated("frame header");
-  if (t < static_cast<uint8_t>(Type::kStart) || t > static_cast<uint8_t>(Type::kReport)) {
+  if (t < static_cast<uint8_t>(Type::kStart) || t > static_cast<uint8_t>(Type::kSetup)) {
     return Error::Unavailable("workload worker message: unknown type " + std::to_string(t));
   }
   if (len > kMaxPayload) {
@@ -242,6 +242,112 @@ Result<WorkerReport> DecodeReport(std::string_view payload) {
   }
   if (r.failed() || !r.at_end()) return Truncated("report");
   return wr;
+}
+
+namespace {
+
+void PutFlow(Writer& w, const Flow& f) {
+  w.U8(static_cast<uint8_t>(f.kind));
+  w.U32(f.message_bytes);
+  w.I64(f.interval.count());
+  w.U64(f.bytes_per_second);
+}
+
+Flow GetFlow(Reader& r, bool& bad) {
+  Flow f;
+  uint8_t kind = r.U8();
+  if (kind > static_cast<uint8_t>(Flow::Kind::kPeriodic)) bad = true;
+  f.kind = static_cast<Flow::Kind>(kind);
+  f.message_bytes = r.U32();
+  f.interval = std::chrono::milliseconds(r.I64());
+  f.bytes_per_second = r.U64();
+  return f;
+}
+
+}  // namespace
+
+std::string EncodeSetup(const WorkerSetup& s) {
+  Writer w;
+  const EngineOptions& o = s.options;
+  w.I64(o.timeline_bucket.count());
+  w.I64(o.connect_timeout.count());
+  w.U64(o.max_connecting);
+  w.I64(o.loop_nice);
+  w.I64(o.loop_realtime_priority);
+  w.I64(s.mark);
+  w.U64(s.listeners.size());
+  for (const WorkerListener& l : s.listeners) {
+    w.Str(l.spec.node);
+    w.Str(l.spec.address);
+    w.U32(l.spec.port);
+    w.I64(l.spec.rcvbuf);
+    w.I64(l.spec.sndbuf);
+    w.I64(l.ns_fd);
+    w.I64(l.fd);
+  }
+  w.U64(s.connections.size());
+  for (const WorkerConnection& c : s.connections) {
+    w.U8(static_cast<uint8_t>(c.spec.cls));
+    w.Str(c.spec.from_node);
+    w.Str(c.spec.to_node);
+    w.Str(c.spec.from_address);
+    w.Str(c.spec.to_address);
+    w.U32(c.spec.to_port);
+    PutFlow(w, c.spec.forward);
+    PutFlow(w, c.spec.reverse);
+    w.I64(c.spec.sndbuf);
+    w.I64(c.spec.rcvbuf);
+    w.I64(c.from_ns_fd);
+  }
+  return w.Take();
+}
+
+Result<WorkerSetup> DecodeSetup(std::string_view payload) {
+  Reader r(payload);
+  WorkerSetup s;
+  bool bad = false;
+  EngineOptions& o = s.options;
+  o.timeline_bucket = std::chrono::milliseconds(r.I64());
+  o.connect_timeout = std::chrono::milliseconds(r.I64());
+  o.max_connecting = r.U64();
+  o.loop_nice = static_cast<int>(r.I64());
+  o.loop_realtime_priority = static_cast<int>(r.I64());
+  o.max_fds_per_process = 0;
+  s.mark = r.I64();
+  uint64_t nl = r.U64();
+  if (!r.Plausible(nl, 40)) return Truncated("setup");
+  for (uint64_t i = 0; i < nl && !r.failed(); ++i) {
+    WorkerListener l;
+    l.spec.node = r.Str();
+    l.spec.address = r.Str();
+    l.spec.port = static_cast<uint16_t>(r.U32());
+    l.spec.rcvbuf = static_cast<int>(r.I64());
+    l.spec.sndbuf = static_cast<int>(r.I64());
+    l.ns_fd = static_cast<int>(r.I64());
+    l.fd = static_cast<int>(r.I64());
+    s.listeners.push_back(std::move(l));
+  }
+  uint64_t nc = r.U64();
+  if (!r.Plausible(nc, 60)) return Truncated("setup");
+  for (uint64_t i = 0; i < nc && !r.failed(); ++i) {
+    WorkerConnection c;
+    uint8_t cls = r.U8();
+    if (cls > static_cast<uint8_t>(ConnClass::kMon)) bad = true;
+    c.spec.cls = static_cast<ConnClass>(cls);
+    c.spec.from_node = r.Str();
+    c.spec.to_node = r.Str();
+    c.spec.from_address = r.Str();
+    c.spec.to_address = r.Str();
+    c.spec.to_port = static_cast<uint16_t>(r.U32());
+    c.spec.forward = GetFlow(r, bad);
+    c.spec.reverse = GetFlow(r, bad);
+    c.spec.sndbuf = static_cast<int>(r.I64());
+    c.spec.rcvbuf = static_cast<int>(r.I64());
+    c.from_ns_fd = static_cast<int>(r.I64());
+    s.connections.push_back(std::move(c));
+  }
+  if (bad || r.failed() || !r.at_end()) return Truncated("setup");
+  return s;
 }
 
 Result<Timeline> MergeTimelines(const std::vector<Timeline>& parts) {

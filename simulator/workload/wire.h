@@ -22,6 +22,7 @@ enum class Type : uint8_t {
   kEstablished = 4,  // worker -> front end: EstablishReply
   kStarted = 5,      // worker -> front end: status
   kReport = 6,       // worker -> front end: WorkerReport
+  kSetup = 7,        // front end -> worker: WorkerSetup (first frame a worker reads)
 };
 constexpr size_t kHeaderBytes = 5;
 constexpr uint32_t kMaxPayload = 1U << 30;
@@ -55,6 +56,27 @@ struct WorkerReport {
 };
 std::string EncodeReport(const WorkerReport& r);
 [[nodiscard]] Result<WorkerReport> DecodeReport(std::string_view payload);
+
+// What an exec'd worker process needs to start its share of the workload. Descriptors (listening
+// sockets, network namespaces) are passed to the worker under the same numbers; the specs refer
+// to namespaces by descriptor number.
+struct WorkerListener {
+  ListenSpec spec;  // spec.ns is null on the wire; ns_fd names it
+  int ns_fd = -1;
+  int fd = -1;  // the listening socket
+};
+struct WorkerConnection {
+  ConnSpec spec;  // spec.from_ns is null on the wire; from_ns_fd names it
+  int from_ns_fd = -1;
+};
+struct WorkerSetup {
+  EngineOptions options;
+  Nanos mark = 0;  // a Mark() made before Establish() (0: none)
+  std::vector<WorkerListener> listeners;
+  std::vector<WorkerConnection> connections;  // worker ids in this order
+};
+std::string EncodeSetup(const WorkerSetup& s);
+[[nodiscard]] Result<WorkerSetup> DecodeSetup(std::string_view payload);
 
 // Sum of timelines that share one origin and bucket size: series added per class and bucket
 // (shorter ones count as zero past their end), mark bucket the latest one set (they agree when

@@ -168,11 +168,15 @@ TEST_F(ReloadLab, FailingCommandCarriesItsOutput) {
 
 TEST_F(ReloadLab, WhatACommandBackgroundsDiesWithIt) {
   const std::string marker = "fwgate-test-bg-" + std::to_string(getpid());
-  // The child sleeps on after the shell exits; its argv carries the marker.
-  auto r = RunCommand({"sh", "-c", "sh -c 'exec -a " + marker + " sleep 30' & exit 0"},
+  // The child sleeps on after the shell exits (it is running then); its argv carries the marker.
+  auto r = RunCommand({"sh", "-c",
+                       "setsid bash -c 'exec -a " + marker + " sleep 30' & "
+                       "for i in $(seq 100); do grep -q " + marker +
+                           " /proc/[0-9]*/cmdline 2>/dev/null && break; sleep 0.02; done; "
+                           "grep -lq " + marker + " /proc/[0-9]*/cmdline 2>/dev/null && echo running"},
                       std::chrono::seconds(5));
   ASSERT_TRUE(r.ok()) << r.error().ToString();
-  EXPECT_EQ(r->exit_code, 0) << r->Describe();
+  EXPECT_EQ(r->out, "running\n") << r->Describe();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_FALSE(ProcessWithMarkerRuns(marker));
 }

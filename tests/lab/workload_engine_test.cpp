@@ -4,6 +4,8 @@
 // descriptor budget), including that no worker outlives a SIGKILLed caller. Needs root
 // (namespaces); skips otherwise.
 #include <gtest/gtest.h>
+
+#include <atomic>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -602,6 +604,44 @@ TEST(ShardedWorkload, OverFullListenerAsksForMoreListenerPorts) {
             std::string::npos)
       << msg;
   EXPECT_EQ(ChildrenOf(getpid()).size(), 0u);
+}
+
+TEST(ShardedWorkload, ShardsFromAMultithreadedProcess) {
+  // A gate runs probes on threads next to a large replay: sharding must not need a
+  // single-threaded caller (workers are exec'd, not forked copies).
+  SKIP_WITHOUT_NAMESPACES();
+  sys::NetnsHandle ns = LoopbackNamespace();
+  std::atomic<bool> done{false};
+  std::vector<std::thread> busy;
+  for (int i = 0; i < 3; ++i) {
+    busy.emplace_back([&] {
+      while (!done.load()) std::this_thread::sleep_for(milliseconds(5));
+    });
+  }
+  auto engine = NewEngine({.max_fds_per_process = 12});
+  for (uint16_t p = 6800; p < 6803; ++p) {
+    ASSERT_TRUE(engine->AddListener({"server", &ns, "127.0.0.1", p}).ok());
+  }
+  for (int i = 0; i < 9; ++i) {
+    ASSERT_TRUE(engine
+                    ->AddConnection(Conn(ConnClass::kHeartbeat, &ns, "127.0.0.1",
+                                         static_cast<uint16_t>(6800 + i % 3), Periodic(64, 20),
+                                         Periodic(64, 20)))
+                    .ok());
+  }
+  auto est = engine->Establish();
+  EXPECT_TRUE(est.ok()) << est.error().ToString();
+  EXPECT_EQ(ChildrenOf(getpid()).size(), 3u);
+  ASSERT_TRUE(engine->Start().ok());
+  std::this_thread::sleep_for(milliseconds(200));
+  Report r = engine->Stop();
+  done = true;
+  for (auto& t : busy) t.join();
+  ASSERT_EQ(r.connections.size(), 9u);
+  for (const auto& c : r.connections) {
+    EXPECT_GT(c.fwd_bytes_before + c.fwd_bytes_after, 0u) << c.error;
+  }
+  EXPECT_EQ(r.workers, 3u);
 }
 
 TEST(ShardedWorkload, KillingTheCallerLeavesNoWorkerBehind) {
