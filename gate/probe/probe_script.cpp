@@ -111,9 +111,9 @@ s version; echo 1
 s uid; id -u
 s uname; uname -r
 s sysctls
-for f in /proc/sys/net/netfilter/nf_conntrack_*; do
-  [ -f "$f" ] && [ -r "$f" ] && printf '%s=%s\n' "${f##*/}" "$(head -n 1 "$f" 2>/dev/null | cut -c1-64)"
-done
+set --
+for f in /proc/sys/net/netfilter/nf_conntrack_*; do [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"; done
+[ $# -gt 0 ] && awk 'FNR == 1 { n = FILENAME; sub(/.*\//, "", n); print n "=" substr($0, 1, 64) }' "$@" 2>/dev/null
 s module
 if [ -d /sys/module/nf_conntrack ]; then ls /sys/module/nf_conntrack; else echo '(absent)'; fi
 s cmdline; cat /proc/cmdline 2>/dev/null
