@@ -178,8 +178,9 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
   close_section(text.size());
 
   if (!sec.count("version")) {
-    return Error::Unavailable("probe output has no fwgate sections (the node did not run the probe: " +
-                      std::string(text.empty() ? "no output" : "unexpected output") + ")");
+    return Error::Unavailable(
+        "probe output has no fwgate sections (the node did not run the probe: " +
+        std::string(text.empty() ? "no output" : "unexpected output") + ")");
   }
   if (!sec.count("end")) return Error::Unavailable("probe output truncated (no end marker)");
   if (Trim(sec["version"]) != "1") return Error::Unavailable("probe output: unknown probe version");
@@ -269,7 +270,7 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
       legacy_in_use = true;
       std::string id = std::string(fam) + "/" + std::string(l);
       auto& lt = f.backends.legacy_tables;
-      if (std::find(lt.begin(), lt.end(), id) == lt.end()) lt.push_back(id);
+      if (lt.size() < 64 && std::find(lt.begin(), lt.end(), id) == lt.end()) lt.push_back(id);
     });
   }
   if (!legacy_in_use && !sec.count("ipt4")) f.backends.legacy_readable = true;  // nothing legacy
