@@ -305,7 +305,7 @@ TEST(ProbeNetns, ProbesANamedNamespaceWithItsOwnSysctlsAndRuleset) {
   EXPECT_NE(prom.out.find("fwgate_nf_conntrack_tcp_be_liberal{node=\"" + name + "\"} 1"),
             std::string::npos)
       << prom.out;
-  EXPECT_NE(prom.out.find("# TYPE node_nf_conntrack_entries gauge"), std::string::npos);
+  EXPECT_NE(prom.out.find("# TYPE fwgate_nf_conntrack_entries gauge"), std::string::npos);
   CmdRun missing = Fwgate({"probe", "--netns", "fwgate-no-such-ns"});
   EXPECT_EQ(missing.rc, 2);
 }
