@@ -41,6 +41,7 @@ struct ProbeFlags {
   bool print_script = false;
   std::string nonce;
   std::string parse_output;
+  std::string reason;
   bool ansible_inventory = false;
   std::string ansible_inventory_program = "ansible-inventory";
   int storm_daemons = 8;
@@ -202,7 +203,12 @@ Outcome Run(const ProbeFlags& f) {
 
   std::vector<probe::NodeFacts> nodes;
   if (!f.parse_output.empty()) {
-    nodes.push_back(NodeFromSavedOutput(f.parse_output, f.name, f.nonce));
+    probe::NodeFacts n = NodeFromSavedOutput(f.parse_output, f.name, f.nonce);
+    std::string why(Utf8Prefix(f.reason, 2000));
+    while (!why.empty() && std::isspace(static_cast<unsigned char>(why.back()))) why.pop_back();
+    while (!why.empty() && std::isspace(static_cast<unsigned char>(why.front()))) why.erase(0, 1);
+    if (!n.reachable && !why.empty()) n.error += " (" + why + ")";
+    nodes.push_back(std::move(n));
   } else if (f.local) {
     nodes.push_back(probe::ProbeHere(f.name.empty() ? HostName() : f.name, opt));
   } else if (!f.netns.empty()) {
@@ -316,6 +322,9 @@ const Registrar kProbe{Command{
       sub->add_option("--parse-output", f->parse_output,
                       "Read one saved output of the probe script (as printed by --print-script "
                       "and run with `sh -s` on NODE) instead of probing; needs --name");
+      sub->add_option("--reason", f->reason,
+                      "With --parse-output: why the output may be missing (a fleet tool's "
+                      "message), added to the node's error when it is unreachable");
       sub->add_option("--nonce", f->nonce,
                       "Section-marker nonce for --print-script / --parse-output (8-64 letters "
                       "or digits; default: random / read from the output)");

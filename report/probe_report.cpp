@@ -373,11 +373,11 @@ std::string Label(const hazards::Finding& f) {
 
 // One finding, wrapped to the table width: "  PREFIX[label] id: message (source)" and its fix.
 void PrintFinding(std::ostringstream& o, const std::string& prefix, const hazards::Finding& f) {
-  std::string head = "  " + prefix + "[" + Label(f) + "] " + f.id + ": " + TerminalSafe(f.message) +
-                     " (" + f.source + ")";
-  o << WrapText(head, kTableWidth, 6) << "\n";
+  std::string head = prefix + "[" + Label(f) + "] " + f.id + ": " + TerminalSafe(f.message) + " (" +
+                     f.source + ")";
+  o << "  " << WrapText(head, kTableWidth - 2, 6) << "\n";
   if (!f.fix.empty())
-    o << "      " << WrapText("fix: " + TerminalSafe(f.fix), kTableWidth - 6, 6) << "\n";
+    o << "      " << WrapText("fix: " + TerminalSafe(f.fix), kTableWidth - 6, 11) << "\n";
   for (const auto& c : f.fix_commands)
     o << "      " << WrapText("run: " + TerminalSafe(c), kTableWidth - 6, 6) << "\n";
   for (const auto& c : f.fix_config)

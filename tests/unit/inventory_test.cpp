@@ -424,7 +424,12 @@ TEST(InventoryJson, BuiltInReaderAndAnsibleInventoryGiveTheSameHosts) {
     GTEST_SKIP() << "ansible-inventory not installed (ansible-core, scripts/setup.sh)";
   namespace fs = std::filesystem;
   fs::path d = fs::temp_directory_path() / ("fwgate-inv-" + std::to_string(getpid()));
-  fs::create_directories(d);
+  fs::create_directories(d / "tmp");
+  // Nothing read from or written to the user's home.
+  std::ofstream(d / "ansible.cfg") << "[defaults]\n";
+  setenv("ANSIBLE_CONFIG", (d / "ansible.cfg").c_str(), 1);
+  setenv("ANSIBLE_LOCAL_TEMP", (d / "tmp").c_str(), 1);
+  setenv("ANSIBLE_HOME", (d / "home").c_str(), 1);
   const std::vector<std::pair<std::string, std::string>> files = {
       {"inv.ini",
        "bastion ansible_host=192.0.2.1\n"
