@@ -40,7 +40,7 @@ struct CmdRun {
 };
 
 CmdRun RunCmd(const std::string& program, const std::vector<std::string>& args,
-           const std::string& input = "", int timeout_s = 120) {
+              const std::string& input = "", int timeout_s = 120) {
   auto r =
       fwgate::probe::RunProcess(program, args, input, std::chrono::seconds(timeout_s), 256u << 20);
   if (!r) return {};
@@ -76,9 +76,10 @@ std::string SchemaErrors(const std::string& doc, const fs::path& dir) {
       "cls(schema).iter_errors(json.load(open(sys.argv[2])))]\n"
       "print('\\n'.join(errors[:20]))\n"
       "sys.exit(1 if errors else 0)\n";
-  CmdRun r = RunCmd("/usr/bin/python3",
-                 {"-c", kCheck, std::string(FWGATE_SOURCE_DIR) + "/docs/schemas/probe.schema.json",
-                  (dir / "doc.json").string()});
+  CmdRun r =
+      RunCmd("/usr/bin/python3",
+             {"-c", kCheck, std::string(FWGATE_SOURCE_DIR) + "/docs/schemas/probe.schema.json",
+              (dir / "doc.json").string()});
   if (r.rc == 0) return "";
   return "rc " + std::to_string(r.rc) + ": " + r.out + r.err;
 }
@@ -92,8 +93,8 @@ TEST(ProbeSchema, RealProbeOutputsValidateAgainstTheSchema) {
   fs::path d = TempDir("schema");
   std::vector<std::pair<std::string, std::string>> docs;
   // A real --local probe, inside a network namespace made for it.
-  CmdRun local = RunCmd("/usr/bin/unshare",
-                     {"-n", FWGATE_BINARY, "probe", "--local", "--json", "--name", "netns-here"});
+  CmdRun local = RunCmd("/usr/bin/unshare", {"-n", FWGATE_BINARY, "probe", "--local", "--json",
+                                             "--name", "netns-here"});
   if (local.out.empty()) GTEST_SKIP() << "cannot create a network namespace: " << local.err;
   docs.emplace_back("--local", local.out);
   CmdRun parsed = Fwgate({"probe", "--parse-output", Fixture(), "--nonce", kFixtureNonce, "--name",
