@@ -70,11 +70,16 @@ void TableFix(Finding& f, uint64_t max, uint64_t hashsize) {
 
 uint64_t RoundUp(uint64_t v, uint64_t step) { return (v + step - 1) / step * step; }
 
-// Buckets for `max` in the node's era (facts §4.1: max = 4 x buckets before 5.15, 1 x from).
+// Buckets for `max` in the node's era (facts §4.1: max = 4 x buckets before 5.15, 1 x from),
+// and never fewer than the node has.
 uint64_t HashsizeFor(const NodeFacts& n, uint64_t max) {
   auto v = ParseKernelVersion(n.kernel);
   bool modern = v && (v->major > 5 || (v->major == 5 && v->minor >= 15));
-  return modern ? max : std::max<uint64_t>(1024, max / 4);
+  uint64_t want = modern ? max : std::max<uint64_t>(1024, max / 4);
+  // Never smaller than the table the node has now.
+  if (auto b = n.Sysctl("nf_conntrack_buckets"); b && *b > 0)
+    want = std::max(want, static_cast<uint64_t>(*b));
+  return want;
 }
 
 // The storm findings' text and fix, from the plan.

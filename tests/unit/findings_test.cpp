@@ -203,10 +203,13 @@ TEST(FindingsFix, StormOverflowNamesTheTableSizeAndTheStaggerThatFit) {
   EXPECT_EQ(plan->estimate.needed, 66000u);
   EXPECT_EQ(plan->conntrack_max, 98304u);
   EXPECT_EQ(plan->hashsize, 98304u / 4);  // 4.4: max = 4 x buckets (facts §4.1)
-  EXPECT_EQ(plan->target, 52428u);        // 65536 / 1.25
-  EXPECT_EQ(plan->per_daemon, 7500u);     // 62.5/s x 120 s
-  EXPECT_EQ(plan->max_together, 6);       // 6000 + 6 x 7500 = 51000 <= 52428 < 58500
-  EXPECT_EQ(plan->stagger_s, 20);         // 120 s / 6
+  NodeFacts wide = Host2014();
+  wide.sysctls["nf_conntrack_buckets"] = 65536;  // never shrink the hash table
+  EXPECT_EQ(fwgate::hazards::PlanRestartStorm(wide, {})->hashsize, 65536u);
+  EXPECT_EQ(plan->target, 52428u);     // 65536 / 1.25
+  EXPECT_EQ(plan->per_daemon, 7500u);  // 62.5/s x 120 s
+  EXPECT_EQ(plan->max_together, 6);    // 6000 + 6 x 7500 = 51000 <= 52428 < 58500
+  EXPECT_EQ(plan->stagger_s, 20);      // 120 s / 6
   auto fs = JudgeNode(Host2014());
   const Finding* f = FindId(fs, "restart-storm-overflow");
   ASSERT_NE(f, nullptr);
