@@ -1,12 +1,19 @@
 // `fwgate probe`: node facts (kernel, conntrack sysctls and statistics, firewall backends and
 // services, live ruleset) judged by the kernel knowledge base, for this host, a namespace, an
-// Ansible inventory over ssh, or probe JSON files gathered by any fleet tool.
+// Ansible inventory over ssh, probe JSON files gathered by any fleet tool, or one saved output
+// of the probe script (what contrib/ansible's playbook fetches).
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "base/outcome.h"
+#include "base/text.h"
 #include "cli/command.h"
 #include "gate/hazards/findings.h"
 #include "gate/probe/inventory.h"
@@ -32,6 +39,11 @@ struct ProbeFlags {
   std::string ssh_program = "ssh";
   std::string name;
   bool print_script = false;
+  std::string nonce;
+  std::string parse_output;
+  std::string reason;
+  bool ansible_inventory = false;
+  std::string ansible_inventory_program = "ansible-inventory";
   int storm_daemons = 8;
   double storm_rate = 62.5;
 };
@@ -47,6 +59,95 @@ bool ValidSshOption(const std::string& o) {
   return true;
 }
 
+// SshTransport plus the validated per-host ssh arguments (ansible_ssh_common_args /
+// ansible_ssh_extra_args, Target::ssh_args), placed before "--" HOST: each one argv element,
+// never through a shell.
+class SshWithHostArgs : public probe::Transport {
+ public:
+  explicit SshWithHostArgs(probe::SshOptions o) : options_(o), ssh_(std::move(o)) {}
+  Result<probe::RunOutput> Run(const probe::Target& t, std::string_view script,
+                               std::chrono::milliseconds timeout, size_t max_output) override {
+    if (t.ssh_args.empty()) return ssh_.Run(t, script, timeout, max_output);
+    return probe::RunProcess(options_.ssh_binary, Arguments(t), script, timeout, max_output);
+  }
+  std::vector<std::string> Arguments(const probe::Target& t) const {
+    std::vector<std::string> a = ssh_.Arguments(t);
+    auto dashdash = std::find(a.begin(), a.end(), "--");
+    a.insert(dashdash, t.ssh_args.begin(), t.ssh_args.end());
+    return a;
+  }
+
+ private:
+  probe::SshOptions options_;
+  probe::SshTransport ssh_;
+};
+
+// The inventory as `ansible-inventory -i FILE --list` sees it (plugins, dynamic inventories,
+// group_vars/ and host_vars/ next to it), read back as JSON.
+Result<probe::Inventory> InventoryThroughAnsible(const std::string& program,
+                                                 const std::string& file) {
+  auto run = probe::RunProcess(program, {"-i", file, "--list"}, "", std::chrono::seconds(300),
+                               4 * probe::kMaxInventoryBytes);
+  if (!run) return run.error().Wrap("running " + program);
+  if (run->truncated) return Error::BadInput(program + " -i " + file + " --list: output too large");
+  if (run->exit_code != 0) {
+    std::string err = std::string(Utf8Prefix(run->err, 2000));
+    return Error::BadInput(program + " -i " + file + " --list failed (exit " +
+                           std::to_string(run->exit_code) + "): " + TerminalSafe(err));
+  }
+  return probe::ParseAnsibleInventoryJson(run->out, file + " (via " + program + ")");
+}
+
+// One saved output of the probe script as a node. The nonce is the one the script was printed
+// with (`fwgate probe --print-script --nonce N`); without it, the first version marker names it.
+probe::NodeFacts NodeFromSavedOutput(const std::string& file, const std::string& name,
+                                     std::string nonce) {
+  probe::NodeFacts n;
+  n.name = name;
+  n.transport = "file";
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    n.readable = false;
+    n.error = file + ": cannot open: " + std::strerror(errno ? errno : ENOENT);
+    return n;
+  }
+  std::string text;
+  text.resize(probe::kMaxProbeOutput + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > probe::kMaxProbeOutput) {
+    n.error =
+        file + ": probe output larger than " + std::to_string(probe::kMaxProbeOutput) + " bytes";
+    return n;
+  }
+  if (nonce.empty()) {
+    const std::string key = "==fwgate:";
+    for (size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + 1)) {
+      if (pos != 0 && text[pos - 1] != '\n') continue;
+      size_t colon = text.find(':', pos + key.size());
+      if (colon == std::string::npos) break;
+      static constexpr std::string_view kVersion = ":section version==";
+      if (text.compare(colon, kVersion.size(), kVersion) == 0) {
+        nonce = text.substr(pos + key.size(), colon - pos - key.size());
+        break;
+      }
+    }
+  }
+  if (nonce.empty()) {
+    n.error = file + ": no probe output (no fwgate section markers)";
+    return n;
+  }
+  auto parsed = probe::ParseProbeOutput(text, nonce);
+  if (!parsed) {
+    n.error = file + ": " + parsed.error().context;
+    return n;
+  }
+  probe::NodeFacts f = std::move(parsed).value();
+  f.name = name;
+  f.transport = "file";
+  return f;
+}
+
 std::string HostName() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == 0) return "localhost";
@@ -54,15 +155,33 @@ std::string HostName() {
 }
 
 Outcome Run(const ProbeFlags& f) {
+  if (!f.nonce.empty()) {
+    bool ok = f.nonce.size() >= 8 && f.nonce.size() <= 64 &&
+              std::all_of(f.nonce.begin(), f.nonce.end(),
+                          [](unsigned char c) { return std::isalnum(c); });
+    if (!ok) {
+      std::cerr << "fwgate probe: --nonce must be 8-64 letters or digits\n";
+      return Outcome::kBadInput;
+    }
+  }
   if (f.print_script) {
-    std::cout << probe::ProbeScript(probe::NewNonce());
+    std::cout << probe::ProbeScript(f.nonce.empty() ? probe::NewNonce() : f.nonce);
     return Outcome::kPass;
   }
   int sources = (f.local ? 1 : 0) + (!f.netns.empty() ? 1 : 0) +
-                (!f.inventory.empty() || !f.from.empty() ? 1 : 0);
+                (!f.inventory.empty() || !f.from.empty() ? 1 : 0) +
+                (!f.parse_output.empty() ? 1 : 0);
   if (sources != 1) {
     std::cerr << "fwgate probe: choose exactly one of --local, --netns NAME, --inventory FILE, "
-                 "--from DIR\n";
+                 "--from DIR, --parse-output FILE\n";
+    return Outcome::kBadInput;
+  }
+  if (!f.parse_output.empty() && f.name.empty()) {
+    std::cerr << "fwgate probe: --parse-output needs --name NODE\n";
+    return Outcome::kBadInput;
+  }
+  if (f.ansible_inventory && f.inventory.empty()) {
+    std::cerr << "fwgate probe: --ansible-inventory needs --inventory\n";
     return Outcome::kBadInput;
   }
   if (!f.limit.empty() && f.inventory.empty()) {
@@ -83,7 +202,14 @@ Outcome Run(const ProbeFlags& f) {
   cfg.storm_attempts_per_daemon = f.storm_rate;
 
   std::vector<probe::NodeFacts> nodes;
-  if (f.local) {
+  if (!f.parse_output.empty()) {
+    probe::NodeFacts n = NodeFromSavedOutput(f.parse_output, f.name, f.nonce);
+    std::string why(Utf8Prefix(f.reason, 2000));
+    while (!why.empty() && std::isspace(static_cast<unsigned char>(why.back()))) why.pop_back();
+    while (!why.empty() && std::isspace(static_cast<unsigned char>(why.front()))) why.erase(0, 1);
+    if (!n.reachable && !why.empty()) n.error += " (" + why + ")";
+    nodes.push_back(std::move(n));
+  } else if (f.local) {
     nodes.push_back(probe::ProbeHere(f.name.empty() ? HostName() : f.name, opt));
   } else if (!f.netns.empty()) {
     auto n = probe::ProbeNamedNetns(f.netns, opt);
@@ -96,7 +222,9 @@ Outcome Run(const ProbeFlags& f) {
     std::vector<probe::Target> targets;
     bool have_targets = false;
     if (!f.inventory.empty()) {
-      auto inv = probe::LoadInventory(f.inventory);
+      auto inv = f.ansible_inventory
+                     ? InventoryThroughAnsible(f.ansible_inventory_program, f.inventory)
+                     : probe::LoadInventory(f.inventory);
       if (!inv) {
         // Parse errors are "FILE:LINE:COL: message"; I/O errors carry errno text.
         std::cerr << (inv.error().kind == ErrorKind::kBadInput && !inv.error().code
@@ -143,7 +271,7 @@ Outcome Run(const ProbeFlags& f) {
       so.extra_options = f.ssh_options;
       so.config_file = f.ssh_config;
       so.connect_timeout_s = std::max(1, static_cast<int>(f.timeout_s / 2));
-      probe::SshTransport ssh(so);
+      SshWithHostArgs ssh(so);
       nodes = probe::ProbeFleet(ssh, targets, opt);
     }
     if (nodes.empty()) {
@@ -154,7 +282,9 @@ Outcome Run(const ProbeFlags& f) {
 
   report::ProbeResults results = report::Judge(std::move(nodes), cfg);
   if (f.json) {
-    std::cout << report::ProbeJson(results).dump(2) << "\n";
+    std::cout << report::ProbeJson(results).dump(2, ' ', false,
+                                                 nlohmann::json::error_handler_t::replace)
+              << "\n";
   } else if (f.prometheus) {
     std::cout << report::ProbePrometheus(results);
   } else {
@@ -181,7 +311,23 @@ const Registrar kProbe{Command{
       sub->add_option("--netns", f->netns, "Probe the named network namespace (/run/netns/NAME)");
       sub->add_option("--inventory", f->inventory,
                       "Ansible inventory (INI or YAML): probe its hosts over ssh");
-      sub->add_option("--limit", f->limit, "Only the hosts of this inventory group");
+      sub->add_option("--limit", f->limit,
+                      "Only these hosts: an Ansible pattern (host, group, glob, ~regex, joined by "
+                      "':' or ',' ; ':&' intersects, ':!' excludes)");
+      sub->add_flag("--ansible-inventory", f->ansible_inventory,
+                    "Read --inventory through `ansible-inventory -i FILE --list` (dynamic "
+                    "inventories, plugins, group_vars/host_vars)");
+      sub->add_option("--ansible-inventory-program", f->ansible_inventory_program,
+                      "ansible-inventory to run (default: from PATH)");
+      sub->add_option("--parse-output", f->parse_output,
+                      "Read one saved output of the probe script (as printed by --print-script "
+                      "and run with `sh -s` on NODE) instead of probing; needs --name");
+      sub->add_option("--reason", f->reason,
+                      "With --parse-output: why the output may be missing (a fleet tool's "
+                      "message), added to the node's error when it is unreachable");
+      sub->add_option("--nonce", f->nonce,
+                      "Section-marker nonce for --print-script / --parse-output (8-64 letters "
+                      "or digits; default: random / read from the output)");
       sub->add_option(
           "--from", f->from,
           "Read probe JSON files (*.json, one node each, e.g. from `fwgate probe --local "
@@ -202,7 +348,8 @@ const Registrar kProbe{Command{
                       "ssh client to run (default: ssh from PATH)");
       sub->add_flag("--print-script", f->print_script,
                     "Print the read-only sh script sent to nodes (`sh -s` over ssh) and exit");
-      sub->add_option("--name", f->name, "Node name for --local (default: host name)");
+      sub->add_option("--name", f->name,
+                      "Node name for --local (default: host name) and --parse-output");
       sub->add_option("--storm-daemons", f->storm_daemons,
                       "Daemons restarted at once in the restart-storm estimate (default 8: the "
                       "2014 host's OSDs)")

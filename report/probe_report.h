@@ -1,5 +1,6 @@
 // Renderings of probe results: the operator's table, the JSON contract (read back by --from) and
-// Prometheus text exposition reusing node_exporter metric names. Pure; thread-safe.
+// Prometheus text exposition under fwgate's own names (safe beside node_exporter). Every string
+// from outside is made valid UTF-8 (JSON), escaped (terminal, Prometheus). Pure; thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -23,25 +24,36 @@ struct ProbeResults {
 [[nodiscard]] ProbeResults Judge(std::vector<probe::NodeFacts> nodes,
                                  const hazards::FindingsConfig& config = {});
 
-// {"nodes":[{"name","reachable","error","kernel","kernel_class","sysctls":{..},"conntrack":
-// {"count","max","buckets"},"stats":{..},"findings":[{"id","severity","message","source"}],...}],
-// "fleet_findings":[...]}. Keys are only ever added.
+// {"schema_version":1,"nodes":[{"name","state","reachable","readable","error","kernel",
+// "kernel_class","sysctls":{..},"conntrack":{"count","max","buckets"},"stats":{..},
+// "findings":[{"id","severity","message","source","undecided","fix","fix_commands",
+// "fix_config"}],"restart_storm":{..},...}],"fleet_findings":[...]}. Keys are only ever added;
+// docs/schemas/probe.schema.json describes them. Every string is valid UTF-8.
+inline constexpr int kProbeSchemaVersion = 1;
 [[nodiscard]] nlohmann::json ProbeJson(const ProbeResults& results);
 
+// `j` with every string and key made valid UTF-8 (invalid bytes become U+FFFD).
+void MakeValidUtf8(nlohmann::json& j);
+
 // One node back from its JSON object (as ProbeJson wrote it, from any fleet tool). Findings in
-// the input are ignored: they are recomputed from the facts.
+// the input are ignored: they are recomputed from the facts. A key of the wrong type is an error
+// (the caller makes that node unreadable), never an exception.
 [[nodiscard]] Result<probe::NodeFacts> NodeFactsFromJson(const nlohmann::json& node);
 
-// Every *.json file of `dir` (one node per file, or a whole ProbeJson document). A file that
-// cannot be parsed becomes an unreachable node named after the file, with the reason.
-// Error only when the directory itself cannot be read.
+// Every *.json entry of `dir` (one node per file, or a whole ProbeJson document). An entry that
+// cannot be read or parsed (a broken link, a directory, a FIFO or device, never opened; no
+// permission; bad JSON; a node of the wrong shape) becomes an unreadable node named after the
+// file, with the reason. Error only when the directory itself cannot be read.
 [[nodiscard]] Result<std::vector<probe::NodeFacts>> LoadProbeDir(const std::string& dir);
 
-// Table: one row per node (name, kernel, class, be_liberal, count/max, worst finding), then the
-// findings, then the fleet findings.
+// Table, at most 100 columns wide: one row per node (name, kernel, class, be_liberal, count/max,
+// worst finding and count), the findings every reachable node shares (once), each node's own
+// findings with their fixes, then the fleet findings. Undecided findings show as [undecided].
 [[nodiscard]] std::string ProbeTable(const ProbeResults& results);
 
-// Prometheus text format 0.0.4.
+// Prometheus text format 0.0.4, every family prefixed fwgate_ (none collides with
+// node_exporter's own): probe success, conntrack entries/limit/stats, be_liberal, loose,
+// buckets, kernel class, restart-storm estimate and plan, and one series per finding.
 [[nodiscard]] std::string ProbePrometheus(const ProbeResults& results);
 
 }  // namespace fwgate::report

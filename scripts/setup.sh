@@ -7,6 +7,7 @@ pkgs=(
   libgtest-dev googletest libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev
   openssh-server openssh-client
+  ansible-core prometheus-node-exporter python3-jsonschema strace time
 )
 missing=()
 for p in "${pkgs[@]}"; do

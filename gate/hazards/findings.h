@@ -28,6 +28,9 @@ struct FindingsConfig {
   // 6000 established + 500/s x 120 s = 66000 > 65536.
   int storm_daemons = 8;
   double storm_attempts_per_daemon = 62.5;
+  // Head room the storm plan keeps below nf_conntrack_max: the peak estimate stays under
+  // max / (1 + margin).
+  double storm_margin = 0.25;
 };
 
 // Entries a simultaneous restart of all daemons needs, from the node's own timeouts.
@@ -42,6 +45,30 @@ struct StormEstimate {
 };
 [[nodiscard]] std::optional<StormEstimate> EstimateRestartStorm(const probe::NodeFacts& node,
                                                                 const FindingsConfig& config);
+
+// What keeps a node's restart storm under its limit (docs/kernel-conntrack.md §4.4 model, with the margin above):
+// a table that fits every daemon restarting at once, or restarts spaced so that fewer overlap.
+// Model of the spacing: a restarted daemon holds attempts_per_daemon x linger_s entries for
+// linger_s seconds, so restarts T seconds apart overlap ceil(linger_s / T) daemons.
+struct StormPlan {
+  StormEstimate estimate;
+  double margin = 0;
+  uint64_t target = 0;         // the peak must stay at or under this: max / (1 + margin)
+  uint64_t per_daemon = 0;     // entries one restarting daemon holds
+  int max_together = 0;        // daemons that may restart at once under `target` (0: not even one)
+  int64_t stagger_s = 0;       // seconds between restarts; 0 when all at once fits, -1 when no
+                               // spacing fits (the table must grow)
+  uint64_t conntrack_max = 0;  // nf_conntrack_max fitting all daemons at once with the margin
+                               // (rounded up to a multiple of 16384)
+  uint64_t hashsize = 0;       // nf_conntrack hashsize for that max: max / 4 before 5.15, max from
+                               // 5.15 (each era's default ratio, docs/kernel-conntrack.md §4.1)
+};
+[[nodiscard]] std::optional<StormPlan> PlanRestartStorm(const probe::NodeFacts& node,
+                                                        const FindingsConfig& config);
+
+// True when the node is not tracking at all: a 4.14+ kernel whose rules (all readable) use no
+// conntrack and no enable_hooks (docs/kernel-conntrack.md §2.1). Such a node gets no storm or table findings.
+[[nodiscard]] bool NotTracking(const probe::NodeFacts& node);
 
 // The count and limit a node reported (sysctls first, ctnetlink/procfs statistics second).
 [[nodiscard]] std::optional<uint64_t> ConntrackCount(const probe::NodeFacts& node);
@@ -58,7 +85,9 @@ struct FindingRule {
 [[nodiscard]] std::vector<FindingRule> NodeRules();
 [[nodiscard]] std::vector<FindingRule> FleetRules();
 
-// Per-node findings, most severe first. An unreachable node gets "probe-failed" (undecided).
+// Per-node findings, most severe first, each with its fix (words, commands, persistent lines)
+// where one exists. An unreachable node gets only "probe-failed" (undecided: its own state, not
+// a verdict).
 [[nodiscard]] std::vector<Finding> JudgeNode(const probe::NodeFacts& node,
                                              const FindingsConfig& config = {});
 
@@ -71,6 +100,6 @@ struct FindingRule {
 // whatever the unread nodes say); else undecided when anything is undecided (a node unreachable
 // or a deciding fact unreadable); else pass. "Could not decide" is never reported as pass.
 [[nodiscard]] Outcome ProbeOutcome(const std::vector<std::vector<Finding>>& node_findings,
-                                const std::vector<Finding>& fleet_findings);
+                                   const std::vector<Finding>& fleet_findings);
 
 }  // namespace fwgate::hazards

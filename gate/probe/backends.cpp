@@ -18,6 +18,15 @@ std::vector<std::string> CtFamilies(std::string_view family) {
   return {};
 }
 
+// Tables listed per node: enough for any real ruleset, and a bound on what hostile output costs.
+constexpr size_t kMaxTables = 4096;
+
+void NoteDroppedTables(BackendFacts& out, size_t dropped) {
+  if (dropped > 0)
+    out.notes.push_back("nftables: " + std::to_string(dropped) + " tables beyond the first " +
+                        std::to_string(kMaxTables) + " are not listed (their ct users are)");
+}
+
 void AddUser(CtUsers& users, std::string_view family, const std::string& what) {
   for (const std::string& f : CtFamilies(family)) {
     auto& v = users.by_family[f];
@@ -116,6 +125,7 @@ void ForEachLine(std::string_view text, F f) {
 
 void AnalyzeNftRuleset(const nft::Ruleset& ruleset, BackendFacts& out) {
   out.nft_readable = true;
+  size_t dropped = 0;
   for (const nft::Table& t : ruleset.tables) {
     std::string fam(nft::FamilyName(t.family));
     NftTableFact tf{fam, t.name, false, 0};
@@ -142,8 +152,12 @@ void AnalyzeNftRuleset(const nft::Ruleset& ruleset, BackendFacts& out) {
       }
     }
     tf.iptables_nft = xt || (builtin_names && !t.chains.empty());
-    out.nft_tables.push_back(tf);
+    if (out.nft_tables.size() < kMaxTables)
+      out.nft_tables.push_back(tf);
+    else
+      ++dropped;
   }
+  NoteDroppedTables(out, dropped);
 }
 
 void AnalyzeNftText(std::string_view text, BackendFacts& out) {
@@ -151,6 +165,8 @@ void AnalyzeNftText(std::string_view text, BackendFacts& out) {
   std::string family, table, chain;
   int depth = 0;
   NftTableFact* current = nullptr;
+  NftTableFact overflow;  // tables past kMaxTables are analysed here, not kept
+  size_t dropped = 0;
   bool builtin_names = false;
   ForEachLine(text, [&](std::string_view raw) {
     std::string line = StripQuoted(raw);
@@ -176,8 +192,14 @@ void AnalyzeNftText(std::string_view text, BackendFacts& out) {
         table = family;
         family = "ip";
       }
-      out.nft_tables.push_back({family, table, false, 0});
-      current = &out.nft_tables.back();
+      if (out.nft_tables.size() < kMaxTables) {
+        out.nft_tables.push_back({family, table, false, 0});
+        current = &out.nft_tables.back();
+      } else {
+        overflow = {family, table, false, 0};
+        current = &overflow;
+        ++dropped;
+      }
       builtin_names = IsIptablesTableName(table) && (family == "ip" || family == "ip6");
       chain.clear();
     } else if (depth == 1 && w[0] == "chain" && w.size() >= 2) {
@@ -234,6 +256,7 @@ void AnalyzeNftText(std::string_view text, BackendFacts& out) {
       }
     }
   });
+  NoteDroppedTables(out, dropped);
 }
 
 void AnalyzeIptablesSave(std::string_view text, std::string_view family, BackendFacts& out) {
@@ -246,8 +269,9 @@ void AnalyzeIptablesSave(std::string_view text, std::string_view family, Backend
     if (line[0] == '*') {
       table = std::string(line.substr(1, 64));
       std::string id = std::string(family) + "/" + table;
-      if (std::find(out.legacy_tables.begin(), out.legacy_tables.end(), id) ==
-          out.legacy_tables.end())
+      if (out.legacy_tables.size() < 64 &&
+          std::find(out.legacy_tables.begin(), out.legacy_tables.end(), id) ==
+              out.legacy_tables.end())
         out.legacy_tables.push_back(id);
       return;
     }

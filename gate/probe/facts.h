@@ -69,8 +69,11 @@ struct ServiceFact {
 struct NodeFacts {
   std::string name;
   bool reachable = false;  // the probe ran and its output was parsed
-  std::string error;       // why not, or what part could not be read
-  std::string transport;   // "local", "netns", "ssh", "file"
+  // false: the probe data itself (a --from file, a saved output) could not be read or parsed,
+  // so nothing is known of the node; `reachable` is then false too.
+  bool readable = true;
+  std::string error;      // why not, or what part could not be read
+  std::string transport;  // "local", "netns", "ssh", "file"
 
   std::string kernel;                      // uname -r
   std::map<std::string, int64_t> sysctls;  // full name ("nf_conntrack_tcp_be_liberal") -> value

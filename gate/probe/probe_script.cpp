@@ -111,9 +111,9 @@ s version; echo 1
 s uid; id -u
 s uname; uname -r
 s sysctls
-for f in /proc/sys/net/netfilter/nf_conntrack_*; do
-  [ -f "$f" ] && [ -r "$f" ] && printf '%s=%s\n' "${f##*/}" "$(head -n 1 "$f" 2>/dev/null | cut -c1-64)"
-done
+set --
+for f in /proc/sys/net/netfilter/nf_conntrack_*; do [ -f "$f" ] && [ -r "$f" ] && set -- "$@" "$f"; done
+[ $# -gt 0 ] && awk 'FNR == 1 { n = FILENAME; sub(/.*\//, "", n); print n "=" substr($0, 1, 64) }' "$@" 2>/dev/null
 s module
 if [ -d /sys/module/nf_conntrack ]; then ls /sys/module/nf_conntrack; else echo '(absent)'; fi
 s cmdline; cat /proc/cmdline 2>/dev/null
@@ -178,8 +178,9 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
   close_section(text.size());
 
   if (!sec.count("version")) {
-    return Error::Unavailable("probe output has no fwgate sections (the node did not run the probe: " +
-                      std::string(text.empty() ? "no output" : "unexpected output") + ")");
+    return Error::Unavailable(
+        "probe output has no fwgate sections (the node did not run the probe: " +
+        std::string(text.empty() ? "no output" : "unexpected output") + ")");
   }
   if (!sec.count("end")) return Error::Unavailable("probe output truncated (no end marker)");
   if (Trim(sec["version"]) != "1") return Error::Unavailable("probe output: unknown probe version");
@@ -270,7 +271,7 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
       legacy_in_use = true;
       std::string id = std::string(fam) + "/" + std::string(l);
       auto& lt = f.backends.legacy_tables;
-      if (std::find(lt.begin(), lt.end(), id) == lt.end()) lt.push_back(id);
+      if (lt.size() < 64 && std::find(lt.begin(), lt.end(), id) == lt.end()) lt.push_back(id);
     });
   }
   if (!legacy_in_use && !sec.count("ipt4")) f.backends.legacy_readable = true;  // nothing legacy

@@ -1,5 +1,6 @@
 // The POSIX sh probe sent to a node on stdin (`sh -s`), and the pure parser of its sectioned
-// output into NodeFacts. Nothing is installed on the node; the script only reads.
+// output into NodeFacts. Nothing is installed on the node; the script only reads, with a handful
+// of process launches (one awk for all the conntrack sysctls).
 // Thread-safety: pure functions.
 #pragma once
 

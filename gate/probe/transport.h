@@ -21,6 +21,9 @@ struct Target {
   int port = 0;          // 0: ssh's own default / ssh_config
   std::string user;      // empty: ssh's own default / ssh_config
   std::string identity;  // -i FILE (ansible_ssh_private_key_file); empty when unset
+  // Validated ssh arguments from ansible_ssh_common_args then ansible_ssh_extra_args (see
+  // ParseSshArgs in inventory.h), each one argv element, placed before "--" HOST.
+  std::vector<std::string> ssh_args;
 };
 
 struct RunOutput {

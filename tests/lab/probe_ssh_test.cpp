@@ -1,6 +1,7 @@
 // `fwgate probe` end to end against a real sshd (Debian openssh-server) on 127.0.0.1 with keys the
 // test generates, plus --netns on a namespace the test creates, --from DIR, an unreachable node,
-// a hanging ssh, and hostile inventories that must never run anything.
+// a hanging ssh, hostile inventories that must never run anything, per-host ssh arguments,
+// ansible-inventory, and contrib/ansible's playbook run by ansible-playbook over the same sshd.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -14,7 +15,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -305,7 +308,7 @@ TEST(ProbeNetns, ProbesANamedNamespaceWithItsOwnSysctlsAndRuleset) {
   EXPECT_NE(prom.out.find("fwgate_nf_conntrack_tcp_be_liberal{node=\"" + name + "\"} 1"),
             std::string::npos)
       << prom.out;
-  EXPECT_NE(prom.out.find("# TYPE node_nf_conntrack_entries gauge"), std::string::npos);
+  EXPECT_NE(prom.out.find("# TYPE fwgate_nf_conntrack_entries gauge"), std::string::npos);
   CmdRun missing = Fwgate({"probe", "--netns", "fwgate-no-such-ns"});
   EXPECT_EQ(missing.rc, 2);
 }
@@ -332,5 +335,145 @@ TEST(ProbeFrom, ReadsLocalJsonFilesAndReportsCorruptOnesUnreadable) {
   for (const json& n : m["nodes"]) unreadable += n["reachable"].get<bool>() ? 0 : 1;
   EXPECT_EQ(unreadable, 2);
   EXPECT_TRUE(mixed.rc == 3 || mixed.rc == 1);
+  fs::remove_all(d);
+}
+
+namespace {
+
+// Ansible settings for a test run: nothing read from or left in the user's home, no ssh master
+// left running (ControlMaster=no), the test's known_hosts.
+void SetAnsibleEnvironment(const fs::path& d, const SshdEnv& env) {
+  fs::create_directories(d / "ansible-tmp");
+  WriteFile(d / "ansible.cfg", "[defaults]\n");
+  setenv("ANSIBLE_CONFIG", (d / "ansible.cfg").c_str(), 1);
+  setenv("ANSIBLE_LOCAL_TEMP", (d / "ansible-tmp").c_str(), 1);
+  setenv("ANSIBLE_REMOTE_TEMP", (d / "ansible-tmp").c_str(), 1);
+  setenv("ANSIBLE_HOME", (d / "ansible-home").c_str(), 1);
+  setenv("ANSIBLE_NOCOLOR", "1", 1);
+  setenv("ANSIBLE_RETRY_FILES_ENABLED", "0", 1);
+  setenv("ANSIBLE_HOST_KEY_CHECKING", "False", 1);
+  setenv("ANSIBLE_SSH_ARGS",
+         ("-o ControlMaster=no -o StrictHostKeyChecking=no -o UserKnownHostsFile=" +
+          (env.dir / "known_hosts").string() + " -o LogLevel=ERROR")
+             .c_str(),
+         1);
+}
+
+}  // namespace
+
+TEST(ProbeSsh, HostSshArgumentsReachSshAsSeparateArguments) {
+  REQUIRE_SSHD();
+  fs::path d = TempDir("sshargs");
+  // A recording ssh: proves each argument arrives as its own argv element, in place.
+  WriteFile(d / "record-ssh", "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > " +
+                                  (d / "argv").string() + "\nexit 255\n");
+  fs::permissions(d / "record-ssh", fs::perms::owner_all);
+  WriteFile(d / "inv.ini",
+            "n1 ansible_host=127.0.0.1 ansible_ssh_common_args='-o ServerAliveInterval=7 "
+            "-o \"ProxyJump=ops@jump.example\"' ansible_ssh_extra_args=-4\n");
+  CmdRun rec = Fwgate({"probe", "--inventory", (d / "inv.ini").string(), "--json", "--ssh-program",
+                       (d / "record-ssh").string()});
+  EXPECT_EQ(rec.rc, 3) << rec.err;
+  std::ifstream in(d / "argv");
+  std::vector<std::string> argv;
+  for (std::string line; std::getline(in, line);) argv.push_back(line);
+  std::vector<std::string> tail = {"-o",        "ServerAliveInterval=7",
+                                   "-o",        "ProxyJump=ops@jump.example",
+                                   "-4",        "--",
+                                   "127.0.0.1", "sh",
+                                   "-s"};
+  ASSERT_GE(argv.size(), tail.size());
+  EXPECT_EQ(std::vector<std::string>(argv.end() - tail.size(), argv.end()), tail);
+  // The real sshd, with a harmless per-host option: still probed.
+  WriteFile(d / "real.ini",
+            "[storage]\n" + env.InventoryLine("s1").substr(0, env.InventoryLine("s1").size() - 1) +
+                " ansible_ssh_common_args='-o ServerAliveInterval=5'\n");
+  std::vector<std::string> args = {"probe", "--inventory", (d / "real.ini").string(), "--json"};
+  for (auto& f : env.SshFlags()) args.push_back(f);
+  CmdRun r = Fwgate(args);
+  json j = json::parse(r.out);
+  EXPECT_TRUE(j["nodes"][0]["reachable"].get<bool>()) << j.dump();
+  // A command-running option is refused before anything runs.
+  WriteFile(d / "bad.ini", "n1 ansible_host=127.0.0.1 ansible_ssh_common_args='-o ProxyCommand=" +
+                               (d / "canary").string() + "'\n");
+  CmdRun bad = Fwgate({"probe", "--inventory", (d / "bad.ini").string()});
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_NE(bad.err.find("ProxyCommand is refused"), std::string::npos) << bad.err;
+  fs::remove_all(d);
+}
+
+TEST(ProbeSsh, AnsibleInventoryAndPatternsSelectTheSameNodes) {
+  REQUIRE_SSHD();
+  if (access("/usr/bin/ansible-inventory", X_OK) != 0)
+    GTEST_SKIP() << "ansible-inventory not installed (ansible-core, scripts/setup.sh)";
+  fs::path d = TempDir("ansinv");
+  SetAnsibleEnvironment(d, env);
+  WriteFile(d / "inv.ini", "[storage]\n" + env.InventoryLine("s1") + env.InventoryLine("s2") +
+                               "[mon]\n" + env.InventoryLine("m1"));
+  for (bool via_ansible : {false, true}) {
+    std::vector<std::string> args = {"probe",   "--inventory",    (d / "inv.ini").string(),
+                                     "--limit", "storage:!s2,m1", "--json"};
+    if (via_ansible) args.push_back("--ansible-inventory");
+    for (auto& f : env.SshFlags()) args.push_back(f);
+    CmdRun r = Fwgate(args);
+    ASSERT_FALSE(r.out.empty()) << r.err;
+    json j = json::parse(r.out);
+    ASSERT_EQ(j["nodes"].size(), 2u) << via_ansible;
+    // ansible-inventory --list sorts its groups, so only the built-in reader keeps file order.
+    std::set<std::string> names = {j["nodes"][0]["name"], j["nodes"][1]["name"]};
+    EXPECT_EQ(names, (std::set<std::string>{"s1", "m1"}));
+    if (!via_ansible) EXPECT_EQ(j["nodes"][0]["name"], "s1");
+    for (const json& n : j["nodes"]) EXPECT_TRUE(n["reachable"].get<bool>()) << n.dump();
+  }
+  fs::remove_all(d);
+}
+
+TEST(ProbeAnsible, PlaybookProbesEveryHostWithAnsibleAndFromReadsTheResults) {
+  REQUIRE_SSHD();
+  if (access("/usr/bin/ansible-playbook", X_OK) != 0)
+    GTEST_SKIP() << "ansible-playbook not installed (ansible-core, scripts/setup.sh)";
+  fs::path d = TempDir("playbook");
+  SetAnsibleEnvironment(d, env);
+  int dead = FreePort();  // nothing listens there: Ansible reports it unreachable
+  WriteFile(d / "inv.ini",
+            "[storage]\n" + env.InventoryLine("n1") + env.InventoryLine("n2") +
+                "gone ansible_host=127.0.0.1 ansible_port=" + std::to_string(dead) +
+                " ansible_user=root\n[all:vars]\nansible_python_interpreter=/usr/bin/python3\n");
+  fs::path out = d / "results";
+  auto play = fwgate::probe::RunProcess(
+      "/usr/bin/ansible-playbook",
+      {"-i", (d / "inv.ini").string(),
+       std::string(FWGATE_SOURCE_DIR) + "/contrib/ansible/probe.yml", "-e",
+       "fwgate_out=" + out.string(), "-e", std::string("fwgate_bin=") + FWGATE_BINARY, "-f", "4"},
+      "", std::chrono::seconds(300), 16u << 20);
+  ASSERT_TRUE(play.ok());
+  // ansible-playbook exits 4 when a host was unreachable; every host must still have its file.
+  EXPECT_TRUE(play->exit_code == 0 || play->exit_code == 4) << play->out << play->err;
+  for (const char* h : {"n1", "n2", "gone"})
+    EXPECT_TRUE(fs::exists(out / (std::string(h) + ".json"))) << h << "\n" << play->out;
+  CmdRun from = Fwgate({"probe", "--from", out.string(), "--json"});
+  ASSERT_FALSE(from.out.empty()) << from.err;
+  json j = json::parse(from.out);
+  std::map<std::string, json> by;
+  for (const json& n : j["nodes"]) by[n["name"].get<std::string>()] = n;
+  ASSERT_EQ(by.size(), 3u) << from.out.substr(0, 2000);
+  // The same facts as fwgate's own ssh probe of the same host.
+  WriteFile(d / "direct.ini", env.InventoryLine("n1"));
+  std::vector<std::string> args = {"probe", "--inventory", (d / "direct.ini").string(), "--json"};
+  for (auto& f : env.SshFlags()) args.push_back(f);
+  json direct = json::parse(Fwgate(args).out)["nodes"][0];
+  for (const char* h : {"n1", "n2"}) {
+    EXPECT_TRUE(by[h]["reachable"].get<bool>()) << by[h].dump().substr(0, 1000);
+    EXPECT_EQ(by[h]["kernel"], direct["kernel"]);
+    EXPECT_EQ(by[h]["sysctls"]["nf_conntrack_max"], direct["sysctls"]["nf_conntrack_max"]);
+    EXPECT_EQ(by[h]["kernel_class"], direct["kernel_class"]);
+  }
+  EXPECT_FALSE(by["gone"]["reachable"].get<bool>());
+  EXPECT_FALSE(by["gone"]["error"].get<std::string>().empty());
+  bool blocks = false;
+  for (const char* h : {"n1", "n2"})
+    for (const json& f : by[h]["findings"])
+      if (f["severity"] == "blocking" && !f.value("undecided", false)) blocks = true;
+  EXPECT_EQ(from.rc, blocks ? 1 : 3);
   fs::remove_all(d);
 }

@@ -6,11 +6,11 @@
 
 #include <algorithm>
 
+using fwgate::Outcome;
 using fwgate::hazards::Finding;
 using fwgate::hazards::FindingsConfig;
 using fwgate::hazards::JudgeFleet;
 using fwgate::hazards::JudgeNode;
-using fwgate::Outcome;
 using fwgate::hazards::ProbeOutcome;
 using fwgate::hazards::Severity;
 using fwgate::probe::NodeFacts;
@@ -82,6 +82,10 @@ TEST(Findings, UnreachableNodeIsNeverFineAndBlockingWinsOverUndecided) {
   auto fd = JudgeNode(dead);
   ASSERT_EQ(fd.size(), 1u);
   EXPECT_EQ(fd[0].id, "probe-failed");
+  EXPECT_TRUE(fd[0].undecided);
+  // Unreachable is its own state (undecided, exit 3), not a blocking verdict.
+  EXPECT_NE(fd[0].severity, Severity::kBlocking);
+  EXPECT_EQ(fd[0].node, "dead");
   EXPECT_EQ(ProbeOutcome({fd}, {}), Outcome::kUndecided);
   auto fb = JudgeNode(Node("b", "4.15.0", 0));
   EXPECT_EQ(ProbeOutcome({fd, fb}, {}), Outcome::kFail);
@@ -123,6 +127,7 @@ TEST(Findings, RestartStormOf2014HostOverflowsDefault65536) {
   const Finding* f = FindId(fs, "restart-storm-overflow");
   ASSERT_NE(f, nullptr);
   EXPECT_NE(f->message.find("66000"), std::string::npos) << f->message;
+  EXPECT_EQ(f->node, "osd-host");
   // Shorter timeouts (one of the 2014 fixes) bring it under the limit.
   n.sysctls["nf_conntrack_tcp_timeout_syn_sent"] = 30;
   n.sysctls["nf_conntrack_tcp_timeout_time_wait"] = 30;
@@ -177,4 +182,108 @@ TEST(Findings, EveryRuleCitesItsSource) {
     EXPECT_FALSE(r.source.empty()) << r.id;
     EXPECT_FALSE(r.summary.empty()) << r.id;
   }
+}
+
+namespace {
+NodeFacts Host2014() {
+  NodeFacts n = Node("osd-host", "4.4.0", 0);
+  n.sysctls["nf_conntrack_max"] = 65536;
+  n.sysctls["nf_conntrack_buckets"] = 16384;
+  n.sysctls["nf_conntrack_count"] = 6000;
+  return n;
+}
+bool Has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+}  // namespace
+
+TEST(FindingsFix, StormOverflowNamesTheTableSizeAndTheStaggerThatFit) {
+  auto plan = fwgate::hazards::PlanRestartStorm(Host2014(), {});
+  ASSERT_TRUE(plan);
+  // docs/kernel-conntrack.md §4.4: 6000 + 500/s x 120 s = 66000 needed; 25 % margin -> 82500, rounded to 16384s.
+  EXPECT_EQ(plan->estimate.needed, 66000u);
+  EXPECT_EQ(plan->conntrack_max, 98304u);
+  EXPECT_EQ(plan->hashsize, 98304u / 4);  // 4.4: max = 4 x buckets (docs/kernel-conntrack.md §4.1)
+  NodeFacts wide = Host2014();
+  wide.sysctls["nf_conntrack_buckets"] = 65536;  // never shrink the hash table
+  EXPECT_EQ(fwgate::hazards::PlanRestartStorm(wide, {})->hashsize, 65536u);
+  EXPECT_EQ(plan->target, 52428u);     // 65536 / 1.25
+  EXPECT_EQ(plan->per_daemon, 7500u);  // 62.5/s x 120 s
+  EXPECT_EQ(plan->max_together, 6);    // 6000 + 6 x 7500 = 51000 <= 52428 < 58500
+  EXPECT_EQ(plan->stagger_s, 20);      // 120 s / 6
+  auto fs = JudgeNode(Host2014());
+  const Finding* f = FindId(fs, "restart-storm-overflow");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->fix.find("98304"), std::string::npos) << f->fix;
+  EXPECT_NE(f->fix.find("20 s apart"), std::string::npos) << f->fix;
+  EXPECT_TRUE(Has(f->fix_commands, "sysctl -w net.netfilter.nf_conntrack_max=98304"));
+  EXPECT_TRUE(Has(f->fix_commands, "echo 24576 > /sys/module/nf_conntrack/parameters/hashsize"));
+  EXPECT_TRUE(Has(f->fix_config,
+                  "/etc/sysctl.d/90-conntrack.conf: net.netfilter.nf_conntrack_max = 98304"));
+  EXPECT_TRUE(Has(f->fix_config,
+                  "/etc/modprobe.d/nf_conntrack.conf: options nf_conntrack "
+                  "hashsize=24576"));
+}
+
+TEST(FindingsFix, ApplyingThePlanClearsTheStormFindings) {
+  // The node: ~121,000 entries needed against 65,536.
+  NodeFacts n = Host2014();
+  n.kernel = "5.15.0-91-generic";
+  n.sysctls["nf_conntrack_count"] = 61000;
+  auto plan = fwgate::hazards::PlanRestartStorm(n, {});
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->estimate.needed, 121000u);
+  EXPECT_EQ(plan->stagger_s, -1);  // 61000 alone is over 52428: only a bigger table helps
+  EXPECT_EQ(plan->hashsize, plan->conntrack_max);  // 5.15+: max = buckets
+  NodeFacts bigger = n;
+  bigger.sysctls["nf_conntrack_max"] = static_cast<int64_t>(plan->conntrack_max);
+  bigger.sysctls["nf_conntrack_buckets"] = static_cast<int64_t>(plan->hashsize);
+  auto fs = JudgeNode(bigger);
+  EXPECT_EQ(FindId(fs, "restart-storm-overflow"), nullptr);
+  EXPECT_EQ(FindId(fs, "restart-storm-tight"), nullptr);
+  // Restarting only max_together daemons at once stays under the target on the old table.
+  auto p2014 = *fwgate::hazards::PlanRestartStorm(Host2014(), {});
+  FindingsConfig together;
+  together.storm_daemons = p2014.max_together;
+  auto e = fwgate::hazards::EstimateRestartStorm(Host2014(), together);
+  ASSERT_TRUE(e);
+  EXPECT_LE(e->needed, p2014.target);
+  together.storm_daemons = p2014.max_together + 1;
+  EXPECT_GT(fwgate::hazards::EstimateRestartStorm(Host2014(), together)->needed, p2014.target);
+}
+
+TEST(FindingsFix, NodeThatDoesNotTrackGetsNoStormFinding) {
+  NodeFacts n = Host2014();
+  n.kernel = "4.15.0";
+  n.sysctls["nf_conntrack_tcp_be_liberal"] = 1;
+  n.backends.nft_ct_users = {};
+  auto fs = JudgeNode(n);
+  ASSERT_NE(FindId(fs, "no-ct-users"), nullptr);
+  EXPECT_EQ(FindId(fs, "restart-storm-overflow"), nullptr);
+  EXPECT_EQ(FindId(fs, "restart-storm-tight"), nullptr);
+}
+
+TEST(FindingsFix, HeadroomLogInvalidAndBucketsFindingsGiveCommandsAndLines) {
+  NodeFacts n = Node("n", "6.1.0", 1);
+  n.sysctls["nf_conntrack_max"] = 65536;
+  n.sysctls["nf_conntrack_count"] = 62000;
+  n.sysctls["nf_conntrack_log_invalid"] = 0;
+  n.sysctls["nf_conntrack_buckets"] = 8192;
+  auto fs = JudgeNode(n);
+  const Finding* h = FindId(fs, "conntrack-headroom-critical");
+  ASSERT_NE(h, nullptr);
+  EXPECT_FALSE(h->fix_commands.empty());
+  EXPECT_NE(h->fix.find("nf_conntrack_max to "), std::string::npos) << h->fix;
+  const Finding* l = FindId(fs, "log-invalid-off");
+  ASSERT_NE(l, nullptr);
+  EXPECT_TRUE(Has(l->fix_commands, "sysctl -w net.netfilter.nf_conntrack_log_invalid=6"));
+  EXPECT_TRUE(Has(l->fix_config,
+                  "/etc/sysctl.d/90-conntrack.conf: net.netfilter.nf_conntrack_log_invalid = 6"));
+  const Finding* b = FindId(fs, "buckets-small");
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(Has(b->fix_commands, "echo 65536 > /sys/module/nf_conntrack/parameters/hashsize"));
+  auto strict = JudgeNode(Node("s", "4.15.0", 0));
+  const Finding* s = FindId(strict, "stale-gap-strict");
+  ASSERT_NE(s, nullptr);
+  EXPECT_TRUE(Has(s->fix_commands, "sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=1"));
 }

@@ -3,11 +3,14 @@
 #include "gate/probe/probe_script.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
 #include "gate/probe/backends.h"
+#include "gate/probe/transport.h"
 
 using fwgate::probe::BackendFacts;
 using fwgate::probe::ModuleState;
@@ -139,4 +142,53 @@ TEST(BackendAnalysis, FindsCtUsersPerFamilyInNftText) {
   EXPECT_EQ(b.nft_ct_users.by_family["ipv4"].size(),
             2u);  // helper object + ct state (quiet: comment only)
   EXPECT_EQ(b.nft_ct_users.by_family["ipv6"].size(), 3u);  // + masquerade
+}
+
+namespace {
+// Runs `argv` with the probe script on stdin inside a fresh network namespace (`unshare -n`), so
+// the script's read-only nft/iptables listing never touches the host's namespace.
+fwgate::Result<fwgate::probe::RunOutput> RunScriptInNetns(std::vector<std::string> argv,
+                                                          const std::string& script) {
+  std::vector<std::string> args = {"-n"};
+  args.insert(args.end(), argv.begin(), argv.end());
+  return fwgate::probe::RunProcess("/usr/bin/unshare", args, script, std::chrono::seconds(60),
+                                   8u << 20);
+}
+}  // namespace
+
+TEST(ProbeScriptRun, OneAwkReadsTheSysctlsThatTheParserAccepts) {
+  const std::string nonce = "runtest0nonce01";
+  auto run = RunScriptInNetns({"/bin/sh", "-s"}, fwgate::probe::ProbeScript(nonce));
+  if (!run || run->exit_code != 0) GTEST_SKIP() << "cannot create a network namespace here";
+  auto f = ParseProbeOutput(run->out, nonce);
+  ASSERT_TRUE(f.ok()) << f.error().ToString();
+  if (!f->sysctls_readable) GTEST_SKIP() << "nf_conntrack not loaded on this kernel";
+  EXPECT_GT(f->sysctls.size(), 10u);
+  EXPECT_TRUE(f->Sysctl("nf_conntrack_tcp_be_liberal"));
+  EXPECT_GT(f->Sysctl("nf_conntrack_max").value_or(0), 0);
+  // One awk, not a head|cut pair per sysctl.
+  std::string script = fwgate::probe::ProbeScript(nonce);
+  EXPECT_EQ(script.find("head -n 1"), std::string::npos);
+  EXPECT_NE(script.find("awk 'FNR == 1"), std::string::npos);
+}
+
+TEST(ProbeScriptRun, ReadsEverythingWithAHandfulOfProcessLaunches) {
+  if (access("/usr/bin/strace", X_OK) != 0) GTEST_SKIP() << "strace not installed";
+  std::string out = "/tmp/fwgate-probe-strace-" + std::to_string(getpid());
+  auto run = RunScriptInNetns(
+      {"/usr/bin/strace", "-f", "-c", "-o", out, "-e", "trace=execve", "/bin/sh", "-s"},
+      fwgate::probe::ProbeScript("runtest0nonce02"));
+  if (!run || run->exit_code != 0) GTEST_SKIP() << "cannot trace in a network namespace here";
+  std::ifstream in(out);
+  std::string line;
+  long calls = -1;
+  while (std::getline(in, line)) {
+    if (line.find("execve") == std::string::npos) continue;
+    std::istringstream ws(line);
+    std::string pct, secs, usecs;
+    ws >> pct >> secs >> usecs >> calls;
+  }
+  unlink(out.c_str());
+  ASSERT_GT(calls, 0);
+  EXPECT_LE(calls, 30) << "the probe script launches too many processes";  // 104 before
 }
