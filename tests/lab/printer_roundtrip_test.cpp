@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -28,10 +30,11 @@
 #include <string>
 #include <vector>
 
-#include "sys/nft_netlink.h"
 #include "gate/nft/printer.h"
 #include "sys/netns.h"
+#include "sys/nft_netlink.h"
 #include "sys/rtnl.h"
+#include "tests/support/subprocess.h"
 
 namespace nft = fwgate::nft;
 namespace sys = fwgate::sys;
@@ -114,6 +117,7 @@ std::map<uint32_t, std::string> MakeInterfaces(const std::vector<std::string>& n
 // elements in key order.
 nft::Ruleset Normalise(nft::Ruleset rs) {
   rs.generation = 0;
+  rs.interfaces.clear();  // placeholder links are numbered per namespace
   for (auto& t : rs.tables) {
     t.handle = 0;
     std::map<std::string, std::string> rename;
@@ -475,10 +479,155 @@ TEST_P(PrinterRoundTrip, PrintedRulesetReloadsToTheSameModelAndMatchesNft) {
   EXPECT_EQ(a, b) << printed;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The whole listing against nft's: every corpus file, nftables' examples and the bundled
+// rulesets are loaded into a throwaway namespace (nft files with libnftables, iptables-restore
+// files with Debian's iptables-nft-restore) and `fwgate dump`'s text must equal
+// `nft list ruleset` in the same namespace, whitespace aside (nft wraps long element lists).
+// ---------------------------------------------------------------------------------------------
+
+std::vector<fs::path> CorpusFiles() {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const char* dir : {FWGATE_SOURCE_DIR "/tests/data/printer-corpus",
+                          "/usr/share/doc/nftables/examples", FWGATE_SOURCE_DIR "/rulesets"}) {
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string ext = entry.path().extension().string();
+      if (ext == ".nft" || ext == ".iptables" || ext == ".ip6tables") files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Collapses every run of whitespace to one space.
+std::string Squeeze(const std::string& s) {
+  std::string out;
+  bool space = false;
+  for (char c : s) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+// Lines of `a` that `b` lacks (trimmed, as multisets), for a readable per-file report.
+std::vector<std::string> MissingLines(const std::string& a, const std::string& b) {
+  auto lines = [](const std::string& t) {
+    std::multiset<std::string> out;
+    std::istringstream in(t);
+    for (std::string l; std::getline(in, l);) {
+      l = Squeeze(l);
+      if (!l.empty()) out.insert(l);
+    }
+    return out;
+  };
+  std::multiset<std::string> la = lines(a);
+  std::multiset<std::string> lb = lines(b);
+  std::vector<std::string> out;
+  for (const auto& l : la) {
+    auto it = lb.find(l);
+    if (it == lb.end()) {
+      out.push_back(l);
+    } else {
+      lb.erase(it);
+    }
+  }
+  return out;
+}
+
+struct CorpusTally {
+  int compared = 0;
+  int equal = 0;
+  std::vector<std::string> differing;
+  ~CorpusTally() {
+    if (compared == 0) return;
+    std::fprintf(stderr, "printer corpus: %d of %d rulesets print exactly as nft lists them\n",
+                 equal, compared);
+    for (const auto& d : differing) std::fprintf(stderr, "  differs: %s\n", d.c_str());
+  }
+};
+CorpusTally& Tally() {
+  static CorpusTally t;
+  return t;
+}
+
+class PrinterMatchesNft : public ::testing::TestWithParam<fs::path> {};
+
+TEST_P(PrinterMatchesNft, DumpTextEqualsNftListing) {
+  const fs::path file = GetParam();
+  const std::string ext = file.extension().string();
+  if (file.filename() == "secmark.nft")
+    GTEST_SKIP() << "secmark objects need an LSM (SELinux) this kernel lacks";
+  if (auto st = sys::CanCreateNamespaces(); !st.ok())
+    GTEST_SKIP() << "cannot create network namespaces here: " << st.error().ToString();
+  const std::string restore = ext == ".iptables"    ? "/usr/sbin/iptables-nft-restore"
+                              : ext == ".ip6tables" ? "/usr/sbin/ip6tables-nft-restore"
+                                                    : "";
+  std::error_code ec;
+  if (!restore.empty() && !fs::exists(restore, ec))
+    GTEST_SKIP() << restore << " is missing (Debian package iptables; scripts/setup.sh)";
+  const std::vector<std::string> ifaces = InterfacesFor(file);
+  auto ns = sys::CreateAnonymous();
+  ASSERT_TRUE(ns.ok()) << ns.error().ToString();
+  bool loaded = false;
+  std::string load_err;
+  std::string ours;
+  NftRun listing;
+  ASSERT_TRUE(sys::RunInNetns(*ns, [&] {
+                (void)MakeInterfaces(ifaces);
+                if (!restore.empty()) {
+                  // The child inherits this thread's namespace.
+                  auto r = fwgate::testing::RunProcess({restore, file.string()});
+                  loaded = r.exit_code == 0;
+                  load_err = r.err;
+                } else {
+                  fs::path cwd = fs::current_path(ec);
+                  fs::current_path(file.parent_path(), ec);
+                  NftRun l = RunNft(file.string(), "", file.parent_path().string());
+                  fs::current_path(cwd, ec);
+                  loaded = l.ok;
+                  load_err = l.err;
+                }
+                if (!loaded) return;
+                auto rs = sys::DumpRuleset();
+                if (!rs.ok()) {
+                  load_err = rs.error().ToString();
+                  loaded = false;
+                  return;
+                }
+                ours = nft::RulesetText(*rs);
+                listing = RunNft("", "list ruleset", "");
+              }).ok());
+  if (!loaded) GTEST_SKIP() << file.filename() << " does not load on this kernel: " << load_err;
+  ASSERT_TRUE(listing.ok) << listing.err;
+  const std::string name = file.parent_path().filename().string() + "/" + file.filename().string();
+  ++Tally().compared;
+  if (Squeeze(ours) == Squeeze(listing.out)) {
+    ++Tally().equal;
+    return;
+  }
+  Tally().differing.push_back(name);
+  std::string report;
+  for (const auto& l : MissingLines(listing.out, ours)) report += "  nft:    " + l + "\n";
+  for (const auto& l : MissingLines(ours, listing.out)) report += "  fwgate: " + l + "\n";
+  ADD_FAILURE() << name << " prints differently from nft list ruleset:\n"
+                << report << "--- nft:\n"
+                << listing.out << "--- fwgate:\n"
+                << ours;
+}
+
 std::string FileTestName(const ::testing::TestParamInfo<fs::path>& info) {
   std::string parent = info.param.parent_path().filename().string();
   if (parent.rfind("fwgate-printer-test", 0) == 0) parent = "inline";
   std::string n = parent + "_" + info.param.stem().string();
+  if (info.param.extension() != ".nft") n += info.param.extension().string();
   for (char& c : n) {
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   }
@@ -488,5 +637,9 @@ std::string FileTestName(const ::testing::TestParamInfo<fs::path>& info) {
 INSTANTIATE_TEST_SUITE_P(Examples, PrinterRoundTrip, ::testing::ValuesIn(RulesetFiles()),
                          FileTestName);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PrinterRoundTrip);
+
+INSTANTIATE_TEST_SUITE_P(Corpus, PrinterMatchesNft, ::testing::ValuesIn(CorpusFiles()),
+                         FileTestName);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PrinterMatchesNft);
 
 }  // namespace
