@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "gate/nft/print_internal.h"
+#include "gate/nft/print_keys.h"
 
 namespace fwgate::nft {
 
@@ -124,7 +125,7 @@ std::string TypeListText(uint32_t type) {
   return s;
 }
 
-std::vector<std::string> SetLines(const Set& set, const PrintOptions& o) {
+std::vector<std::string> SetLines(const Set& set) {
   std::vector<std::string> lines;
   std::string type = "type " + TypeListText(set.key_type);
   if (set.is_object_map()) {
@@ -134,24 +135,21 @@ std::vector<std::string> SetLines(const Set& set, const PrintOptions& o) {
         set.data_type == pr::kVerdictDataType ? " : verdict" : " : " + TypeListText(set.data_type);
   }
   lines.push_back(type);
-  if (set.desc_size != 0) lines.push_back(fmt::format("size {}", set.desc_size));
-  if (set.policy == 1) lines.push_back("policy memory");
-  std::string flags;
-  auto flag = [&](uint32_t bit, std::string_view name) {
-    if (set.flags & bit) flags += (flags.empty() ? "" : ",") + std::string(name);
-  };
-  flag(0x2, "constant");
-  flag(0x20, "dynamic");
-  flag(0x4, "interval");
-  flag(0x10, "timeout");
-  if (!flags.empty()) lines.push_back("flags " + flags);
+  if ((set.flags & 0x2) == 0) {  // NFT_SET_CONSTANT sets print neither policy nor size
+    if (set.policy == 1) lines.push_back("policy memory");  // NFT_SET_POL_MEMORY
+    if (set.desc_size != 0) lines.push_back(fmt::format("size {}", set.desc_size));
+  }
+  // A default timeout implies the "timeout" flag: alone it is not printed, beside other flags it
+  // is (nft's set_print_declaration).
+  uint32_t shown = set.timeout_ms != 0 ? set.flags & ~0x10U : set.flags;
+  if (pr::FlagNames(pr::Names::kSetFlags, shown, ",").empty()) shown = 0;
+  std::string names = pr::FlagNames(pr::Names::kSetFlags, shown != 0 ? set.flags : 0, ",");
+  if (!names.empty()) lines.push_back("flags " + names);
   if (set.timeout_ms != 0) lines.push_back("timeout " + pr::TimeText(set.timeout_ms));
   if (set.gc_interval_ms != 0) lines.push_back("gc-interval " + pr::TimeText(set.gc_interval_ms));
   for (const Expr& e : set.exprs) {
     if (e.kind == "counter") {
-      lines.push_back(
-          o.counters ? fmt::format("counter packets {} bytes {}", e.Int("packets"), e.Int("bytes"))
-                     : "counter");
+      lines.push_back("counter");  // set-level statements are listed stateless
     } else {
       lines.push_back(LowLevelText(e));
     }
@@ -178,22 +176,8 @@ std::string Join(const std::vector<std::string>& v, std::string_view sep) {
 }
 
 std::string L3ProtoName(uint64_t v) {
-  switch (v) {
-    case 1:
-      return "inet";
-    case 2:
-      return "ip";
-    case 10:
-      return "ip6";
-    case 7:
-      return "bridge";
-    case 3:
-      return "arp";
-    case 5:
-      return "netdev";
-    default:
-      return std::to_string(v);
-  }
+  std::string_view n = pr::NameOf(pr::Names::kL3Proto, v);
+  return n.empty() ? std::to_string(v) : std::string(n);
 }
 
 uint64_t ObjInt(const Object& o, std::string_view name, uint64_t fallback = 0) {
@@ -273,7 +257,7 @@ std::vector<std::string> ObjectLines(const Object& obj, const PrintOptions& o) {
         lines.push_back(s);
       } else {
         std::string s = fmt::format("rate {}{}/{}", over ? "over " : "", ObjInt(obj, "rate"), unit);
-        if (burst != 0) s += fmt::format(" burst {} packets", burst);
+        if (burst != 0 && burst != 5) s += fmt::format(" burst {} packets", burst);
         lines.push_back(s);
       }
       break;
@@ -302,14 +286,14 @@ std::vector<std::string> ObjectLines(const Object& obj, const PrintOptions& o) {
       lines.push_back(fmt::format("size {}", ObjInt(obj, "size")));
       lines.push_back("l3proto " + L3ProtoName(ObjInt(obj, "l3proto")));
       break;
-    case 10: {  // synproxy
-      lines.push_back(fmt::format("mss {}", ObjInt(obj, "mss")));
-      lines.push_back(fmt::format("wscale {}", ObjInt(obj, "wscale")));
+    case 10: {  // synproxy: NF_SYNPROXY_OPT_MSS 1, WSCALE 2, SACK_PERM 4, TIMESTAMP 8
       uint64_t f = ObjInt(obj, "flags");
-      std::string s;
-      if (f & 1) s += "timestamp";
-      if (f & 2) s += s.empty() ? "sack-perm" : " sack-perm";
-      if (!s.empty()) lines.push_back(s);
+      if (f & 1) lines.push_back(fmt::format("mss {}", ObjInt(obj, "mss")));
+      if (f & 2) lines.push_back(fmt::format("wscale {}", ObjInt(obj, "wscale")));
+      if (f & 0xc) {
+        lines.push_back(
+            fmt::format("{} {}", (f & 8) ? "timestamp" : "", (f & 4) ? "sack-perm" : ""));
+      }
       break;
     }
     default:
@@ -354,7 +338,7 @@ std::vector<std::string> ElementTexts(const Table& /*table*/, const Set& set) {
 }
 
 std::string SetHeaderText(const Table& /*table*/, const Set& set) {
-  return Join(SetLines(set, PrintOptions{}), "; ") + ";";
+  return Join(SetLines(set), "; ") + ";";
 }
 
 std::string FlowtableText(const Table& table, const Flowtable& flowtable) {
@@ -365,7 +349,9 @@ std::string ObjectText(const Table& /*table*/, const Object& object, const Print
   return Join(ObjectLines(object, options), "; ");
 }
 
-std::string RulesetText(const Ruleset& ruleset, const PrintOptions& options) {
+std::string RulesetText(const Ruleset& ruleset, const PrintOptions& given) {
+  PrintOptions options = given;
+  if (options.interface_names.empty()) options.interface_names = ruleset.interfaces;
   std::string out;
   for (const auto& t : ruleset.tables) {
     out += fmt::format("table {} {} {{{}\n", FamilyName(t.family), t.name,
@@ -383,7 +369,7 @@ std::string RulesetText(const Ruleset& ruleset, const PrintOptions& options) {
       if (s.anonymous()) continue;
       std::string b = fmt::format("\t{} {} {{{}\n", s.is_map() || s.is_object_map() ? "map" : "set",
                                   s.name, HandleSuffix(options, s.handle));
-      for (const auto& l : SetLines(s, options)) b += "\t\t" + l + "\n";
+      for (const auto& l : SetLines(s)) b += "\t\t" + l + "\n";
       std::vector<std::string> elems = ElementTextsWith(s, options);
       if (!elems.empty()) b += "\t\telements = { " + Join(elems, ", ") + " }\n";
       blocks.push_back(b + "\t}\n");
@@ -394,6 +380,7 @@ std::string RulesetText(const Ruleset& ruleset, const PrintOptions& options) {
       blocks.push_back(b + "\t}\n");
     }
     for (const auto& c : t.chains) {
+      if (c.flags & 0x4) continue;  // NFT_CHAIN_BINDING: printed inline by the rule jumping to it
       std::string b = fmt::format("\tchain {} {{{}\n", c.name, HandleSuffix(options, c.handle));
       if (!c.comment.empty()) b += "\t\tcomment " + pr::Quote(c.comment) + "\n";
       if (c.base) b += "\t\t" + ChainHeaderText(t, c) + "\n";

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,5 +60,19 @@ struct RuleRendering {
 
 // The low-level form of one expression: "[payload base=1 offset=12 len=4 dreg=1]".
 [[nodiscard]] std::string LowLevelText(const Expr& expr);
+
+// An iptables-nft match or target (nft_compat "match"/"target" expression) with the protocol
+// the rule's earlier matches establish: IPPROTO_* in ip/ip6 tables, ETH_P_* in bridge tables.
+struct XtStatement {
+  bool target = false;
+  std::string name;
+  uint32_t revision = 0;
+  Family family = Family::kIp;
+  uint16_t proto = 0;
+  Bytes info;
+};
+// Its nft text as libxtables translates it (as nft lists it); nullopt when the extension is
+// not installed or has no translation. Serialised internally (libxtables is not thread-safe).
+[[nodiscard]] std::optional<std::string> TranslateXt(const XtStatement& xt);
 
 }  // namespace fwgate::nft
