@@ -466,22 +466,17 @@ class RuleRenderer {
   RuleRenderer(const Table& table, const Rule& rule, const PrintOptions& o)
       : table_(table), rule_(rule), o_(o) {
     covered_.assign(rule.exprs.size(), false);
-    // nft's proto_ctx_init: the family's hook protocol.
-    switch (table.family) {
-      case Family::kIp:
-        proto_[kNetBase] = pr::Protocol("ip");
-        break;
-      case Family::kIp6:
-        proto_[kNetBase] = pr::Protocol("ip6");
-        break;
-      case Family::kArp:
-        proto_[kNetBase] = pr::Protocol("arp");
-        break;
-      case Family::kBridge:
-        proto_[kLinkBase] = pr::Protocol("ether");
-        break;
-      default:
-        break;
+    // nft's proto_ctx_init: the family's hook protocol (hook_proto_desc).
+    struct HookProto {
+      Family family;
+      int base;
+      std::string_view proto;
+    };
+    static constexpr std::array kHookProtos = {
+        HookProto{Family::kIp, kNetBase, "ip"}, HookProto{Family::kIp6, kNetBase, "ip6"},
+        HookProto{Family::kArp, kNetBase, "arp"}, HookProto{Family::kBridge, kLinkBase, "ether"}};
+    for (const HookProto& h : kHookProtos) {
+      if (h.family == table.family) proto_[static_cast<size_t>(h.base)] = pr::Protocol(h.proto);
     }
   }
 

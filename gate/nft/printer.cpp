@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstring>
+#include <map>
 #include <optional>
 
 #include "gate/nft/print_internal.h"
@@ -88,30 +89,131 @@ std::string DevicesText(const std::vector<std::string>& devices) {
   return s + " }";
 }
 
-// Set userdata TLVs (libnftnl udata.h, NFTNL_UDATA_SET_*): u8 type, u8 len, value.
+// Userdata TLVs (libnftnl udata.h): u8 type, u8 len, value; nested attributes are TLVs too.
+// Calls fn(type, value, len) for each well-formed attribute of [p, p + n).
+template <typename Fn>
+void ForEachTlv(const uint8_t* p, size_t n, Fn&& fn) {
+  size_t off = 0;
+  while (off + 2 <= n) {
+    uint8_t type = p[off];
+    uint8_t len = p[off + 1];
+    if (off + 2 + len > n) break;
+    fn(type, p + off + 2, len);
+    off += 2 + len;
+  }
+}
+
+uint32_t TlvU32(const uint8_t* v, uint8_t len) {
+  return len == 4 ? static_cast<uint32_t>(pr::BytesToInt(v, 4, false)) : ~0U;
+}
+
+// nft's proto_desc ids (include/proto.h enum proto_desc_id), as set userdata names headers.
+constexpr std::array<std::string_view, 18> kProtoDescIds = {
+    "",     "ah",   "esp", "comp", "icmp", "igmp",   "udp", "udplite", "tcp",
+    "dccp", "sctp", "th",  "ip",   "ip6",  "icmpv6", "arp", "vlan",    "ether"};
+
+// nft's expression type ids (include/expression.h enum expr_types) that typeof records.
+constexpr uint32_t kExprPayload = 7;
+constexpr uint32_t kExprMeta = 9;
+constexpr uint32_t kExprCt = 12;
+constexpr uint32_t kExprConcat = 13;
+
+// One typeof expression: its type id and data (nftables' *_expr_build_udata), as nft prints it;
+// nullopt for what this printer does not decode (then the set prints as `type`).
+std::optional<std::string> TypeofExprText(uint32_t etype, const uint8_t* p, size_t n) {
+  std::map<uint8_t, uint32_t> u32;
+  std::vector<std::pair<const uint8_t*, uint8_t>> nests;
+  ForEachTlv(p, n, [&](uint8_t t, const uint8_t* v, uint8_t len) {
+    u32[t] = TlvU32(v, len);
+    nests.emplace_back(v, len);
+  });
+  auto get = [&](uint8_t t) -> std::optional<uint32_t> {
+    auto it = u32.find(t);
+    if (it == u32.end() || it->second == ~0U) return std::nullopt;
+    return it->second;
+  };
+  if (etype == kExprPayload) {  // PAYLOAD_DESC 0, PAYLOAD_TYPE 1 (template index from 1)
+    auto desc = get(0);
+    auto tmpl = get(1);
+    if (!desc || !tmpl || *desc == 0 || *desc >= kProtoDescIds.size() || *tmpl == 0) return {};
+    const pr::KeyFamily* proto = pr::Protocol(kProtoDescIds[*desc]);
+    if (proto == nullptr || *tmpl > proto->keys.size()) return {};
+    return fmt::format("{} {}", proto->prefix, proto->keys[*tmpl - 1].name);
+  }
+  if (etype == kExprMeta || etype == kExprCt) {  // META_KEY 0 / CT_KEY 0, CT_DIR 1
+    auto key = get(0);
+    const pr::KeyFamily* fam = pr::LoadFamily(etype == kExprMeta ? "meta" : "ct");
+    const pr::KeyDef* k = key ? pr::FindKey(*fam, *key) : nullptr;
+    if (k == nullptr) return {};
+    if (etype == kExprMeta) {
+      if ((k->flags & pr::kKeyUnqualified) != 0) return std::string(k->name);
+      return "meta " + std::string(k->name);
+    }
+    auto dir = get(1);
+    std::string d = dir == 0u ? "original " : dir == 1u ? "reply " : "";
+    return "ct " + d + std::string(k->name);
+  }
+  if (etype == kExprConcat) {  // one nest per component: SUB_TYPE 0, SUB_DATA 1
+    std::string out;
+    for (const auto& [v, len] : nests) {
+      std::optional<uint32_t> sub;
+      const uint8_t* data = nullptr;
+      uint8_t data_len = 0;
+      ForEachTlv(v, len, [&](uint8_t t, const uint8_t* x, uint8_t l) {
+        if (t == 0) sub = TlvU32(x, l);
+        if (t == 1) {
+          data = x;
+          data_len = l;
+        }
+      });
+      if (!sub || data == nullptr || *sub == kExprConcat) return {};
+      auto part = TypeofExprText(*sub, data, data_len);
+      if (!part) return {};
+      out += (out.empty() ? "" : " . ") + *part;
+    }
+    if (out.empty()) return {};
+    return out;
+  }
+  return {};
+}
+
+// A KEY_TYPEOF / DATA_TYPEOF attribute: TYPEOF_EXPR 0 (u32), TYPEOF_DATA 1 (nested).
+std::optional<std::string> TypeofText(const std::vector<uint8_t>& attr) {
+  std::optional<uint32_t> etype;
+  const uint8_t* data = nullptr;
+  uint8_t data_len = 0;
+  ForEachTlv(attr.data(), attr.size(), [&](uint8_t t, const uint8_t* v, uint8_t len) {
+    if (t == 0) etype = TlvU32(v, len);
+    if (t == 1) {
+      data = v;
+      data_len = len;
+    }
+  });
+  if (!etype || data == nullptr) return std::nullopt;
+  return TypeofExprText(*etype, data, data_len);
+}
+
+// Set userdata (NFTNL_UDATA_SET_*).
 struct SetUdata {
   std::optional<uint32_t> key_byteorder;  // BYTEORDER_HOST_ENDIAN 1, BIG 2
   std::optional<uint32_t> data_byteorder;
+  std::vector<uint8_t> key_typeof;   // NFTNL_UDATA_SET_KEY_TYPEOF
+  std::vector<uint8_t> data_typeof;  // NFTNL_UDATA_SET_DATA_TYPEOF
   std::string comment;
 };
 
 SetUdata ParseSetUdata(const Bytes& ud) {
   SetUdata out;
-  size_t off = 0;
-  while (off + 2 <= ud.size()) {
-    uint8_t type = ud[off];
-    uint8_t len = ud[off + 1];
-    if (off + 2 + len > ud.size()) break;
-    const uint8_t* v = ud.data() + off + 2;
+  ForEachTlv(ud.data(), ud.size(), [&](uint8_t type, const uint8_t* v, uint8_t len) {
     if ((type == 0 || type == 1) && len == 4) {
-      uint32_t x = static_cast<uint32_t>(pr::BytesToInt(v, 4, false));
-      (type == 0 ? out.key_byteorder : out.data_byteorder) = x;
+      (type == 0 ? out.key_byteorder : out.data_byteorder) = TlvU32(v, len);
+    } else if (type == 3 || type == 4) {
+      (type == 3 ? out.key_typeof : out.data_typeof).assign(v, v + len);
     } else if (type == 7 && len > 0) {  // NFTNL_UDATA_SET_COMMENT
       out.comment.assign(reinterpret_cast<const char*>(v),
                          strnlen(reinterpret_cast<const char*>(v), len));
     }
-    off += 2 + len;
-  }
+  });
   return out;
 }
 
@@ -127,9 +229,22 @@ std::string TypeListText(uint32_t type) {
 
 std::vector<std::string> SetLines(const Set& set) {
   std::vector<std::string> lines;
-  std::string type = "type " + TypeListText(set.key_type);
+  // nft prints `typeof EXPR` when the set's userdata records the expressions it was declared
+  // with (and all of them decode), else `type DATATYPES` (rule.c set_print_key_and_data).
+  SetUdata ud = ParseSetUdata(set.userdata);
+  std::optional<std::string> key_typeof = TypeofText(ud.key_typeof);
+  std::optional<std::string> data_typeof;
+  bool datamap = set.is_map() && !set.is_object_map();
+  if (datamap) {
+    data_typeof = set.data_type == pr::kVerdictDataType ? std::optional<std::string>("verdict")
+                                                        : TypeofText(ud.data_typeof);
+  }
+  const bool use_typeof = key_typeof && (!datamap || data_typeof);
+  std::string type = use_typeof ? "typeof " + *key_typeof : "type " + TypeListText(set.key_type);
   if (set.is_object_map()) {
     type += " : " + std::string(ObjectTypeName(set.obj_type));
+  } else if (use_typeof && datamap) {
+    type += " : " + *data_typeof;
   } else if (set.is_map()) {
     type +=
         set.data_type == pr::kVerdictDataType ? " : verdict" : " : " + TypeListText(set.data_type);
@@ -154,7 +269,6 @@ std::vector<std::string> SetLines(const Set& set) {
       lines.push_back(LowLevelText(e));
     }
   }
-  SetUdata ud = ParseSetUdata(set.userdata);
   if (!ud.comment.empty()) lines.push_back("comment " + pr::Quote(ud.comment));
   return lines;
 }
@@ -333,8 +447,9 @@ std::string ChainHeaderText(const Table& table, const Chain& chain) {
   return s;
 }
 
-std::vector<std::string> ElementTexts(const Table& /*table*/, const Set& set) {
-  return ElementTextsWith(set, PrintOptions{});
+std::vector<std::string> ElementTexts(const Table& /*table*/, const Set& set,
+                                      const PrintOptions& options) {
+  return ElementTextsWith(set, options);
 }
 
 std::string SetHeaderText(const Table& /*table*/, const Set& set) {

@@ -69,6 +69,19 @@ struct XlateFree {
   void operator()(xt_xlate* x) const { xt_xlate_free(x); }
 };
 
+// An xt_entry_match/xt_entry_target with the dumped data behind its header (both headers
+// start with the size and the revision).
+template <typename EntryHeader>
+std::vector<uint8_t> EntryData(const XtStatement& x) {
+  std::vector<uint8_t> buf(XT_ALIGN(sizeof(EntryHeader)) + x.info.size(), 0);
+  auto* h = reinterpret_cast<EntryHeader*>(buf.data());
+  std::memcpy(h->data, x.info.data(), x.info.size());
+  h->u.user.revision = static_cast<uint8_t>(x.revision);
+  const auto size = static_cast<uint16_t>(buf.size());  // u.match_size / u.target_size
+  std::memcpy(buf.data(), &size, sizeof(size));
+  return buf;
+}
+
 }  // namespace
 
 std::optional<std::string> TranslateXt(const XtStatement& x) {
@@ -102,11 +115,8 @@ std::optional<std::string> TranslateXt(const XtStatement& x) {
   if (!x.target) {
     xtables_match* mt = xtables_find_match(x.name.c_str(), XTF_TRY_LOAD, nullptr);
     if (mt == nullptr || mt->xlate == nullptr) return std::nullopt;
-    std::vector<uint8_t> buf(XT_ALIGN(sizeof(xt_entry_match)) + x.info.size(), 0);
+    auto buf = EntryData<xt_entry_match>(x);
     auto* m = reinterpret_cast<xt_entry_match*>(buf.data());
-    std::memcpy(m->data, x.info.data(), x.info.size());
-    m->u.match_size = static_cast<uint16_t>(buf.size());
-    m->u.user.revision = static_cast<uint8_t>(x.revision);
     xt_xlate_mt_params params{};
     params.ip = &entry;
     params.match = m;
@@ -115,11 +125,8 @@ std::optional<std::string> TranslateXt(const XtStatement& x) {
   } else {
     xtables_target* tg = xtables_find_target(x.name.c_str(), XTF_TRY_LOAD);
     if (tg == nullptr || tg->xlate == nullptr) return std::nullopt;
-    std::vector<uint8_t> buf(XT_ALIGN(sizeof(xt_entry_target)) + x.info.size(), 0);
+    auto buf = EntryData<xt_entry_target>(x);
     auto* t = reinterpret_cast<xt_entry_target*>(buf.data());
-    std::memcpy(t->data, x.info.data(), x.info.size());
-    t->u.target_size = static_cast<uint16_t>(buf.size());
-    t->u.user.revision = static_cast<uint8_t>(x.revision);
     std::strncpy(t->u.user.name, tg->name, sizeof(t->u.user.name) - 1);
     xt_xlate_tg_params params{};
     params.ip = &entry;

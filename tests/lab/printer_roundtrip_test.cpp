@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "gate/diff/diff.h"
 #include "gate/nft/printer.h"
 #include "sys/netns.h"
 #include "sys/nft_netlink.h"
@@ -651,6 +652,61 @@ TEST_P(PrinterMatchesNft, DumpTextEqualsNftListing) {
                 << ours;
 }
 
+// iptables-nft rules (and interface matches) loaded twice, into two namespaces whose interfaces
+// are numbered differently, are the same rules: the diff finds no change.
+class IptablesRulesCompareEqual : public ::testing::TestWithParam<fs::path> {};
+
+TEST_P(IptablesRulesCompareEqual, SameFileTwiceGivesAnEmptyPlan) {
+  const fs::path file = GetParam();
+  const std::string restore = file.extension() == ".iptables"    ? "/usr/sbin/iptables-nft-restore"
+                              : file.extension() == ".ip6tables" ? "/usr/sbin/ip6tables-nft-restore"
+                                                                 : "";
+  std::error_code ec;
+  if (!restore.empty() && !fs::exists(restore, ec))
+    GTEST_SKIP() << restore << " is missing (Debian package iptables)";
+  if (auto st = sys::CanCreateNamespaces(); !st.ok())
+    GTEST_SKIP() << "cannot create network namespaces here: " << st.error().ToString();
+  auto load = [&](std::vector<std::string> extra_links) -> nft::Ruleset {
+    nft::Ruleset rs;
+    auto ns = sys::CreateAnonymous();
+    EXPECT_TRUE(ns.ok());
+    if (!ns.ok()) return rs;
+    (void)sys::RunInNetns(*ns, [&] {
+      (void)MakeInterfaces(extra_links);
+      (void)MakeInterfaces(InterfacesFor(file));
+      if (restore.empty()) {
+        NftRun r = LoadExample(file);
+        EXPECT_TRUE(r.ok) << r.err;
+      } else {
+        auto r = fwgate::testing::RunProcess({restore, file.string()});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+      }
+      auto dumped = sys::DumpRuleset();
+      EXPECT_TRUE(dumped.ok());
+      if (dumped.ok()) rs = std::move(*dumped);
+    });
+    return rs;
+  };
+  nft::Ruleset a = load({});
+  nft::Ruleset b = load({"spare0", "spare1", "spare2"});  // shifts every index
+  ASSERT_GT(a.RuleCount(), 0U);
+  fwgate::diff::Plan plan = fwgate::diff::DiffRulesets(a, b);
+  std::string changes;
+  for (const auto& c : plan.changes) changes += c.text + "\n";
+  EXPECT_TRUE(plan.changes.empty()) << changes;
+  EXPECT_EQ(nft::RulesetText(a), nft::RulesetText(b));
+}
+
+std::vector<fs::path> IptablesFiles() {
+  std::vector<fs::path> out;
+  for (const auto& f : CorpusFiles()) {
+    if (f.extension() == ".iptables" || f.extension() == ".ip6tables" ||
+        f.filename() == "interfaces.nft")
+      out.push_back(f);
+  }
+  return out;
+}
+
 std::string FileTestName(const ::testing::TestParamInfo<fs::path>& info) {
   std::string parent = info.param.parent_path().filename().string();
   if (parent.rfind("fwgate-printer-test", 0) == 0) parent = "inline";
@@ -669,5 +725,9 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PrinterRoundTrip);
 INSTANTIATE_TEST_SUITE_P(Corpus, PrinterMatchesNft, ::testing::ValuesIn(CorpusFiles()),
                          FileTestName);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PrinterMatchesNft);
+
+INSTANTIATE_TEST_SUITE_P(Corpus, IptablesRulesCompareEqual, ::testing::ValuesIn(IptablesFiles()),
+                         FileTestName);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(IptablesRulesCompareEqual);
 
 }  // namespace
