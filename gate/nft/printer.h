@@ -21,8 +21,8 @@
 // Known, tested differences from nft's text:
 //  - `ct original saddr` (NFT_CT_SRC) in ip/ip6 tables prints without "ip": nft's "ct original
 //    ip saddr" reloads as another key (NFT_CT_SRC_IP).
-//  - Sets declared with `typeof` print as `type` with the datatypes (same set; nft keeps the
-//    typeof expression in the set's userdata).
+//  - Sets declared with `typeof` of expressions other than payload fields, meta and ct keys and
+//    their concatenations print as `type` with the datatypes (same set).
 //  - xt statements whose extension is not installed print as `xt match NAME` (nft prints nothing
 //    for them in that case).
 #pragma once

@@ -114,7 +114,8 @@ std::optional<std::string> TranslateXt(const XtStatement& x) {
   int rc = 0;
   if (!x.target) {
     xtables_match* mt = xtables_find_match(x.name.c_str(), XTF_TRY_LOAD, nullptr);
-    if (mt == nullptr || mt->xlate == nullptr) return std::nullopt;
+    // The extension reads its whole struct: data shorter than that is not translated.
+    if (mt == nullptr || mt->xlate == nullptr || x.info.size() < mt->size) return std::nullopt;
     auto buf = EntryData<xt_entry_match>(x);
     auto* m = reinterpret_cast<xt_entry_match*>(buf.data());
     xt_xlate_mt_params params{};
@@ -124,7 +125,7 @@ std::optional<std::string> TranslateXt(const XtStatement& x) {
     rc = mt->xlate(xl.get(), &params);
   } else {
     xtables_target* tg = xtables_find_target(x.name.c_str(), XTF_TRY_LOAD);
-    if (tg == nullptr || tg->xlate == nullptr) return std::nullopt;
+    if (tg == nullptr || tg->xlate == nullptr || x.info.size() < tg->size) return std::nullopt;
     auto buf = EntryData<xt_entry_target>(x);
     auto* t = reinterpret_cast<xt_entry_target*>(buf.data());
     std::strncpy(t->u.user.name, tg->name, sizeof(t->u.user.name) - 1);

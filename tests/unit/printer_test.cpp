@@ -816,6 +816,10 @@ TEST(PrinterXt, TranslatesThroughLibxtablesOrDeclines) {
   auto text = nft::TranslateXt(comment);
   ASSERT_TRUE(text.has_value());
   EXPECT_EQ(*text, "");
+  // Data shorter than the extension's struct is not handed to it.
+  nft::XtStatement truncated = comment;
+  truncated.info.resize(8);
+  EXPECT_FALSE(nft::TranslateXt(truncated).has_value());
   // An xt statement without a translation prints as nft does.
   Expr recent = E("match").Set("name", std::string("recent")).Set("rev", uint64_t{1});
   recent.Set("info", Bytes(200, 0));
