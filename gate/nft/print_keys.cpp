@@ -375,39 +375,13 @@ const KeyDef* FieldAt(const KeyFamily& proto, uint32_t off, uint32_t bits) {
 }
 
 std::span<const Named> NameTable(Names which) {
-  switch (which) {
-    case Names::kVerdict:
-      return kVerdicts;
-    case Names::kCmpOp:
-      return kCmpOps;
-    case Names::kNatFlags:
-      return kNatFlags;
-    case Names::kLogLevel:
-      return kLogLevels;
-    case Names::kLogFlags:
-      return kLogFlags;
-    case Names::kQueueFlags:
-      return kQueueFlags;
-    case Names::kSynproxyFlags:
-      return kSynproxyFlags;
-    case Names::kFibFlags:
-      return kFibFlags;
-    case Names::kObjrefVerb:
-      return kObjrefVerbs;
-    case Names::kDynsetOp:
-      return kDynsetOps;
-    case Names::kRejectType:
-      return kRejectTypes;
-    case Names::kNgenType:
-      return kNgenTypes;
-    case Names::kL3Proto:
-      return kL3Protos;
-    case Names::kSetFlags:
-      return kSetFlags;
-    case Names::kOsfTtl:
-      return kOsfTtl;
-  }
-  return {};
+  // In the order of enum Names.
+  static constexpr std::array<std::span<const Named>, 15> kTables = {
+      kVerdicts,    kCmpOps,        kNatFlags, kLogLevels,   kLogFlags,
+      kQueueFlags,  kSynproxyFlags, kFibFlags, kObjrefVerbs, kDynsetOps,
+      kRejectTypes, kNgenTypes,     kL3Protos, kSetFlags,    kOsfTtl};
+  auto i = static_cast<size_t>(which);
+  return i < kTables.size() ? kTables[i] : std::span<const Named>();
 }
 
 std::string_view NameOf(Names which, uint64_t value) {
