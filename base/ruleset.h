@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -162,6 +163,10 @@ struct Table {
 struct Ruleset {
   uint32_t generation = 0;  // nftables generation id the dump is consistent with
   std::vector<Table> tables;
+  // The interfaces of the namespace the ruleset was dumped from, by index. Rules hold only
+  // interface indexes (`iif`, `oif`, ifindex sets); these resolve them to the names nft prints
+  // and the diff compares, since indexes differ between hosts.
+  std::map<uint32_t, std::string> interfaces;
 
   [[nodiscard]] const Table* FindTable(Family family, std::string_view name) const;
   [[nodiscard]] size_t RuleCount() const;

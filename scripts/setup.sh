@@ -4,6 +4,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config git
   libnftnl-dev libmnl-dev libnftables-dev nftables iproute2 conntrack kmod procps
+  libxtables-dev iptables
   libgtest-dev googletest libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev
   openssh-server openssh-client

@@ -1,6 +1,7 @@
 #include "sys/nft_netlink.h"
 
 #include <libnftnl/udata.h>
+#include <net/if.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -656,6 +657,17 @@ Result<Ruleset> DumpOnce(NetlinkSocket& sock, const DumpOptions& options) {
   return rs;
 }
 
+// The calling thread's namespace's interfaces by index (if_nameindex reads them over a netlink
+// socket, which belongs to the namespace of the thread that opens it).
+std::map<uint32_t, std::string> InterfaceNames() {
+  std::map<uint32_t, std::string> out;
+  if (struct if_nameindex* ni = if_nameindex()) {
+    for (struct if_nameindex* p = ni; p->if_index != 0; ++p) out[p->if_index] = p->if_name;
+    if_freenameindex(ni);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<uint32_t> ReadGeneration(std::chrono::milliseconds timeout) {
@@ -684,6 +696,7 @@ Result<Ruleset> DumpRuleset(const DumpOptions& options) {
     if (!after.ok()) return after.error();
     if (*before == *after) {
       rs->generation = *after;
+      rs->interfaces = InterfaceNames();
       return rs;
     }
   }

@@ -25,7 +25,8 @@ struct DumpOptions {
 };
 
 // Dumps tables, chains, sets and their elements, rules, flowtables and objects of the calling
-// thread's network namespace, consistent with one generation id (read before and after).
+// thread's network namespace, consistent with one generation id (read before and after), and
+// that namespace's interface names by index (Ruleset::interfaces).
 [[nodiscard]] Result<nft::Ruleset> DumpRuleset(const DumpOptions& options = {});
 
 // Just the generation id of the calling thread's namespace.

@@ -69,9 +69,10 @@ std::string FlowtableDeclText(const Table& t, const nft::Flowtable& f) {
   return Braced("flowtable " + f.name, nft::FlowtableText(t, f));
 }
 
-nft::PrintOptions NoCounters() {
+nft::PrintOptions NoCounters(const std::map<uint32_t, std::string>& interfaces = {}) {
   nft::PrintOptions o;
   o.counters = false;
+  o.interface_names = interfaces;  // rules show interface names, as nft does
   return o;
 }
 
@@ -80,8 +81,9 @@ std::string ObjectDeclText(const Table& t, const nft::Object& o) {
                 nft::ObjectText(t, o, NoCounters()));
 }
 
-std::string PlainRuleText(const Table& t, const nft::Rule& r) {
-  return nft::RuleText(t, r, NoCounters());
+std::string PlainRuleText(const Table& t, const std::map<uint32_t, std::string>& interfaces,
+                          const nft::Rule& r) {
+  return nft::RuleText(t, r, NoCounters(interfaces));
 }
 
 std::string HexFallback(const nft::SetElement& e) {
@@ -135,8 +137,14 @@ void Pair(const std::vector<T>& cur, const std::vector<T>& prop, KeyFn key, Visi
 class TableDiffer {
  public:
   TableDiffer(const Table* cur, const Table* prop, const DiffOptions& options,
-              std::vector<Change>& out)
-      : cur_(cur), prop_(prop), options_(options), out_(out) {
+              const std::map<uint32_t, std::string>& cur_ifaces,
+              const std::map<uint32_t, std::string>& prop_ifaces, std::vector<Change>& out)
+      : cur_(cur),
+        prop_(prop),
+        options_(options),
+        cur_ifaces_(cur_ifaces),
+        prop_ifaces_(prop_ifaces),
+        out_(out) {
     const Table& any = cur != nullptr ? *cur : *prop;
     family_ = any.family;
     table_ = any.name;
@@ -195,11 +203,11 @@ class TableDiffer {
   void Emit(Change c) { out_.push_back(std::move(c)); }
 
   IdentityContext& CurCtx() {
-    if (!cur_ctx_) cur_ctx_.emplace(*cur_);
+    if (!cur_ctx_) cur_ctx_.emplace(*cur_, &cur_ifaces_);
     return *cur_ctx_;
   }
   IdentityContext& PropCtx() {
-    if (!prop_ctx_) prop_ctx_.emplace(*prop_);
+    if (!prop_ctx_) prop_ctx_.emplace(*prop_, &prop_ifaces_);
     return *prop_ctx_;
   }
 
@@ -219,7 +227,8 @@ class TableDiffer {
     if (a == nullptr) {
       Emit(chain_change(Op::kAdd, *b, *prop_, std::nullopt));
       for (size_t j = 0; j < b->rules.size(); ++j) {
-        Change c = RuleChange(Op::kAdd, b->name, PlainRuleText(*prop_, b->rules[j]), std::nullopt);
+        Change c = RuleChange(Op::kAdd, b->name, PlainRuleText(*prop_, prop_ifaces_, b->rules[j]),
+                              std::nullopt);
         c.index_after = j;
         Emit(std::move(c));
       }
@@ -228,7 +237,7 @@ class TableDiffer {
     if (b == nullptr) {
       Emit(chain_change(Op::kRemove, *a, *cur_, HandleOf(a->handle)));
       for (size_t i = 0; i < a->rules.size(); ++i) {
-        Change c = RuleChange(Op::kRemove, a->name, PlainRuleText(*cur_, a->rules[i]),
+        Change c = RuleChange(Op::kRemove, a->name, PlainRuleText(*cur_, cur_ifaces_, a->rules[i]),
                               HandleOf(a->rules[i].handle));
         c.index_before = i;
         Emit(std::move(c));
@@ -334,8 +343,8 @@ class TableDiffer {
       if (!rem.empty() && !add.empty()) PairChanges(ra, rb, rem, add, a_peer, b_peer);
       for (uint32_t i : rem) {
         if (a_peer[i] != kFree) continue;
-        Change c =
-            RuleChange(Op::kRemove, ca.name, PlainRuleText(*cur_, ra[i]), HandleOf(ra[i].handle));
+        Change c = RuleChange(Op::kRemove, ca.name, PlainRuleText(*cur_, cur_ifaces_, ra[i]),
+                              HandleOf(ra[i].handle));
         c.index_before = i;
         Emit(std::move(c));
       }
@@ -343,17 +352,19 @@ class TableDiffer {
         uint32_t peer = b_peer[j];
         if (peer == kKept) continue;
         if (peer == kFree) {
-          Change c = RuleChange(Op::kAdd, cb.name, PlainRuleText(*prop_, rb[j]), std::nullopt);
+          Change c = RuleChange(Op::kAdd, cb.name, PlainRuleText(*prop_, prop_ifaces_, rb[j]),
+                                std::nullopt);
           c.index_after = j;
           Emit(std::move(c));
           continue;
         }
         Op op = b_is_move[j] ? Op::kMove : Op::kChange;
-        Change c = RuleChange(op, cb.name, PlainRuleText(*prop_, rb[j]), HandleOf(ra[peer].handle));
+        Change c = RuleChange(op, cb.name, PlainRuleText(*prop_, prop_ifaces_, rb[j]),
+                              HandleOf(ra[peer].handle));
         c.index_before = peer;
         c.index_after = j;
         if (op == Op::kChange) {
-          c.before = PlainRuleText(*cur_, ra[peer]);
+          c.before = PlainRuleText(*cur_, cur_ifaces_, ra[peer]);
           c.after = c.text;
         }
         Emit(std::move(c));
@@ -412,11 +423,18 @@ class TableDiffer {
     return shell;
   }
 
+  // Element texts show interface names of the side `t` belongs to.
+  nft::PrintOptions Names(const Table& t) const {
+    nft::PrintOptions o;
+    o.interface_names = &t == cur_ ? cur_ifaces_ : prop_ifaces_;
+    return o;
+  }
+
   std::string UnitText(const Table& t, const nft::Set& shell_src, nft::Set& shell,
                        const ElementUnit& u) const {
     shell.elements.clear();
     for (size_t i : u.indices) shell.elements.push_back(shell_src.elements[i]);
-    auto texts = nft::ElementTexts(t, shell);
+    auto texts = nft::ElementTexts(t, shell, Names(t));
     if (texts.empty()) return HexFallback(shell_src.elements[u.indices.front()]);
     return fmt::format("{}", fmt::join(texts, ", "));
   }
@@ -439,7 +457,7 @@ class TableDiffer {
       const nft::Set& s = a == nullptr ? *b : *a;
       Op op = a == nullptr ? Op::kAdd : Op::kRemove;
       Emit(set_change(op, SetText(t, s), a == nullptr ? std::nullopt : HandleOf(a->handle)));
-      for (auto& text : nft::ElementTexts(t, s)) Emit(element(op, std::move(text)));
+      for (auto& text : nft::ElementTexts(t, s, Names(t))) Emit(element(op, std::move(text)));
       return;
     }
     if (SetDeclarationKey(*a) != SetDeclarationKey(*b)) {
@@ -449,8 +467,8 @@ class TableDiffer {
       Emit(std::move(c));
     }
     if (a->elements == b->elements) return;
-    auto ua = ElementUnits(*a);
-    auto ub = ElementUnits(*b);
+    auto ua = ElementUnits(*a, &cur_ifaces_);
+    auto ub = ElementUnits(*b, &prop_ifaces_);
     std::optional<nft::Set> shell_a, shell_b;
     auto text_a = [&](const ElementUnit& u) {
       if (!shell_a) shell_a = Shell(*a);
@@ -512,6 +530,9 @@ class TableDiffer {
   const Table* cur_;
   const Table* prop_;
   const DiffOptions& options_;
+  // The interface names of each side's namespace: rules compare and print by name.
+  const std::map<uint32_t, std::string>& cur_ifaces_;
+  const std::map<uint32_t, std::string>& prop_ifaces_;
   std::vector<Change>& out_;
   nft::Family family_ = nft::Family::kInet;
   std::string table_;
@@ -562,7 +583,9 @@ Plan DiffRulesets(const nft::Ruleset& current, const nft::Ruleset& proposed,
   Pair(
       current.tables, proposed.tables,
       [](const Table& t) { return std::make_pair(std::string(nft::FamilyName(t.family)), t.name); },
-      [&](const Table* a, const Table* b) { TableDiffer(a, b, options, plan.changes).Run(); });
+      [&](const Table* a, const Table* b) {
+        TableDiffer(a, b, options, current.interfaces, proposed.interfaces, plan.changes).Run();
+      });
   for (const auto& c : plan.changes) {
     switch (c.op) {
       case Op::kAdd:

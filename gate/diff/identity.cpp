@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 
 namespace fwgate::diff {
 namespace {
@@ -149,6 +150,33 @@ void AppendSetCommon(std::string& out, const nft::Set& s) {
 
 }  // namespace
 
+namespace {
+
+constexpr uint32_t kTypeIfindex = 20;  // nft's iface_index datatype
+
+// NFT_REG_1..4 overlay NFT_REG32_00..: one number per 4-byte register slot.
+uint64_t RegSlot(uint64_t reg) { return reg >= 1 && reg <= 4 ? 8 + (reg - 1) * 4 : reg; }
+
+// A load of an interface index: meta iif/oif/sdif (NFT_META_IIF 4, OIF 5, SDIF 33) or fib's
+// output interface (NFT_FIB_RESULT_OIF 1).
+bool LoadsIfindex(const Expr& e) {
+  if (!e.Has("dreg")) return false;
+  if (e.kind == "meta") return e.Int("key") == 4 || e.Int("key") == 5 || e.Int("key") == 33;
+  if (e.kind == "fib") return e.Int("result") == 1;
+  return false;
+}
+
+// The interface name an index's register bytes (host order) name, or "" when unknown.
+std::string IfnameOf(const Bytes& b, const std::map<uint32_t, std::string>& names) {
+  if (b.size() != 4) return {};
+  uint32_t index = 0;
+  std::memcpy(&index, b.data(), 4);
+  auto it = names.find(index);
+  return it == names.end() ? std::string() : it->second;
+}
+
+}  // namespace
+
 bool IsUsageAttr(std::string_view kind, std::string_view attr) {
   if (kind == "counter") return attr == "packets" || attr == "bytes";
   if (kind == "quota") return attr == "consumed";
@@ -162,7 +190,17 @@ bool IsUsageObjectAttr(uint32_t type, std::string_view attr) {
   return false;
 }
 
-std::vector<ElementUnit> ElementUnits(const nft::Set& set) {
+std::vector<ElementUnit> ElementUnits(const nft::Set& set,
+                                      const std::map<uint32_t, std::string>* interfaces) {
+  if (interfaces != nullptr && set.key_type == kTypeIfindex) {
+    // Interface sets count by name: each known index becomes its name's bytes.
+    nft::Set by_name = set;
+    for (auto& el : by_name.elements) {
+      std::string name = IfnameOf(el.key, *interfaces);
+      if (!name.empty()) el.key.assign(name.begin(), name.end());
+    }
+    return ElementUnits(by_name, nullptr);
+  }
   std::vector<ElementUnit> units;
   const auto& els = set.elements;
   units.reserve(els.size());
@@ -242,7 +280,9 @@ std::string SetDeclarationKey(const nft::Set& s) {
   return out;
 }
 
-IdentityContext::IdentityContext(const nft::Table& table) {
+IdentityContext::IdentityContext(const nft::Table& table,
+                                 const std::map<uint32_t, std::string>* interfaces)
+    : interfaces_(interfaces) {
   for (const auto& s : table.sets) sets_.emplace(s.name, &s);
 }
 
@@ -255,7 +295,7 @@ const std::string& IdentityContext::AnonymousSetContent(const std::string& name)
   const nft::Set& s = *it->second;
   std::string out = "S";
   AppendSetCommon(out, s);
-  auto units = ElementUnits(s);
+  auto units = ElementUnits(s, interfaces_);
   AppendLen(out, units.size());
   for (const auto& u : units) {
     AppendLen(out, u.id.size());
@@ -281,7 +321,24 @@ std::string IdentityContext::ExprKey(const Expr& expr) {
 std::string IdentityContext::RuleKey(const nft::Rule& rule) {
   std::string out;
   out.reserve(64 * rule.exprs.size() + 16);
-  for (const auto& e : rule.exprs) AppendExpr(out, e);
+  std::vector<uint64_t> ifindex_regs;  // register slots holding an interface index
+  for (const auto& e : rule.exprs) {
+    if (interfaces_ != nullptr) {
+      auto held = std::find(ifindex_regs.begin(), ifindex_regs.end(), RegSlot(e.Int("sreg", 0)));
+      if (e.kind == "cmp" && held != ifindex_regs.end()) {
+        std::string name = IfnameOf(e.Data("data"), *interfaces_);
+        if (!name.empty()) {
+          Expr by_name = e;
+          by_name.Set("data", name);  // a string: never equal to raw index bytes
+          AppendExpr(out, by_name);
+          continue;
+        }
+      }
+      if (e.Has("dreg")) std::erase(ifindex_regs, RegSlot(e.Int("dreg")));
+      if (LoadsIfindex(e)) ifindex_regs.push_back(RegSlot(e.Int("dreg")));
+    }
+    AppendExpr(out, e);
+  }
   out += 'C';
   AppendStr(out, rule.comment);
   return out;

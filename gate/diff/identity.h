@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,8 +31,9 @@ struct ElementUnit {
 };
 
 // The elements of `set` as units, sorted by id (bytewise). Ids are unique within a set the
-// kernel accepted.
-[[nodiscard]] std::vector<ElementUnit> ElementUnits(const nft::Set& set);
+// kernel accepted. With `interfaces`, elements of interface-index sets are identified by name.
+[[nodiscard]] std::vector<ElementUnit> ElementUnits(
+    const nft::Set& set, const std::map<uint32_t, std::string>* interfaces = nullptr);
 
 // Canonical form of a set/map declaration without name, handle and elements (usage values of
 // set-level statements dropped). Two named sets are "unchanged" when these are equal.
@@ -41,10 +43,13 @@ struct ElementUnit {
 // expression (sorted by attribute name, usage values dropped, nested expressions included),
 // with references to ANONYMOUS sets (lookup/dynset "set", objref "set_name") replaced by the
 // set's canonical content (declaration + sorted elements), plus the rule comment.
-// Handles and positions are never part of a key.
+// Handles and positions are never part of a key. With `interfaces` (the dumped namespace's
+// names by index, Ruleset::interfaces), interface indexes compared by rules (`iif`, `oif`,
+// `fib ... oif`) and held by anonymous ifindex sets count by name: indexes differ between hosts.
 class IdentityContext {
  public:
-  explicit IdentityContext(const nft::Table& table);
+  explicit IdentityContext(const nft::Table& table,
+                           const std::map<uint32_t, std::string>* interfaces = nullptr);
 
   [[nodiscard]] std::string RuleKey(const nft::Rule& rule);
   // Key of one expression, as used inside RuleKey.
@@ -55,6 +60,7 @@ class IdentityContext {
  private:
   void AppendExpr(std::string& out, const nft::Expr& expr);
 
+  const std::map<uint32_t, std::string>* interfaces_ = nullptr;
   std::unordered_map<std::string_view, const nft::Set*> sets_;
   std::unordered_map<std::string, std::string> anon_cache_;
 };

@@ -5,9 +5,12 @@
 
 #include <array>
 #include <cstring>
+#include <ctime>
+#include <span>
 #include <utility>
 
 #include "gate/nft/print_internal.h"
+#include "gate/nft/print_keys.h"
 
 namespace fwgate::nft::print {
 namespace {
@@ -77,20 +80,59 @@ constexpr std::array kArpop = {Sym{1, "request"}, Sym{2, "reply"},     Sym{3, "r
 constexpr std::array kBoolean = {Sym{0, "missing"}, Sym{1, "exists"}};
 constexpr std::array kArphrd = {Sym{1, "ether"}, Sym{24, "ieee1394"}, Sym{772, "loopback"},
                                 Sym{778, "ipgre"}, Sym{823, "ip6gre"}};
+constexpr std::array kDevgroup = {Sym{0, "default"}};
 constexpr std::array kIgmp = {Sym{0x11, "membership-query"}, Sym{0x12, "membership-report-v1"},
                               Sym{0x16, "membership-report-v2"}, Sym{0x22, "membership-report-v3"},
                               Sym{0x17, "leave-group"}};
 
-template <size_t N>
-std::string_view Lookup(const std::array<Sym, N>& table, uint64_t v) {
+constexpr std::array<std::string_view, 7> kDays = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                                   "Thursday", "Friday", "Saturday"};
+
+// The symbols of each symbolic datatype; bitmask types combine them with ",".
+struct SymbolTable {
+  uint32_t type;
+  std::span<const Sym> syms;
+  bool bitmask;
+};
+constexpr std::array kSymbolTables = {
+    SymbolTable{kTypeCtState, kCtState, true},
+    SymbolTable{kTypeCtStatus, kCtStatus, true},
+    SymbolTable{kTypeTcpFlag, kTcpFlags, true},
+    SymbolTable{kTypeCtEventbit, kCtEvents, true},
+    SymbolTable{kTypeNfproto, kNfproto, false},
+    SymbolTable{kTypeEthertype, kEthertype, false},
+    SymbolTable{kTypeIcmpType, kIcmpType, false},
+    SymbolTable{kTypeIcmp6Type, kIcmp6Type, false},
+    SymbolTable{kTypeIcmpCode, kIcmpCode, false},
+    SymbolTable{kTypeIcmpv6Code, kIcmpv6Code, false},
+    SymbolTable{kTypeIcmpxCode, kIcmpxCode, false},
+    SymbolTable{kTypePkttype, kPkttype, false},
+    SymbolTable{kTypeCtDir, kCtDir, false},
+    SymbolTable{kTypeDscp, kDscp, false},
+    SymbolTable{kTypeEcn, kEcn, false},
+    SymbolTable{kTypeFibAddr, kFibAddr, false},
+    SymbolTable{kTypeArpop, kArpop, false},
+    SymbolTable{kTypeBoolean, kBoolean, false},
+    SymbolTable{kTypeArphrd, kArphrd, false},
+    SymbolTable{kTypeIgmpType, kIgmp, false},
+    SymbolTable{kTypeDevgroup, kDevgroup, false},
+};
+
+const SymbolTable* SymbolsOf(uint32_t type) {
+  for (const SymbolTable& t : kSymbolTables) {
+    if (t.type == type) return &t;
+  }
+  return nullptr;
+}
+
+std::string_view Lookup(std::span<const Sym> table, uint64_t v) {
   for (const Sym& s : table) {
     if (s.value == v) return s.name;
   }
   return {};
 }
 
-template <size_t N>
-std::string Bits(const std::array<Sym, N>& table, uint64_t v) {
+std::string Bits(std::span<const Sym> table, uint64_t v) {
   std::string out;
   uint64_t rest = v;
   for (const Sym& s : table) {
@@ -102,6 +144,29 @@ std::string Bits(const std::array<Sym, N>& table, uint64_t v) {
   }
   if (rest != 0) return {};
   return out;
+}
+
+// nft's time_type / hour_type / day_type: local time, as nft prints it.
+std::string DateText(uint64_t ns) {
+  time_t t = static_cast<time_t>(ns / 1000000000ULL);
+  tm local{};
+  if (localtime_r(&t, &local) != nullptr) t += local.tm_gmtoff;
+  tm utc{};
+  std::array<char, 32> buf{};
+  if (gmtime_r(&t, &utc) == nullptr ||
+      strftime(buf.data(), buf.size() - 1, "%Y-%m-%d %T", &utc) == 0)
+    return std::to_string(ns);
+  return Quote(buf.data());
+}
+
+std::string HourText(uint64_t seconds) {
+  time_t now = time(nullptr);
+  tm local{};
+  if (localtime_r(&now, &local) != nullptr)
+    seconds = (seconds + static_cast<uint64_t>(local.tm_gmtoff)) % 86400;
+  std::string s = fmt::format("\"{:02}:{:02}", seconds / 3600, seconds / 60 % 60);
+  if (seconds % 60 != 0) s += fmt::format(":{:02}", seconds % 60);
+  return s + "\"";
 }
 
 struct TypeDesc {
@@ -194,8 +259,8 @@ bool TypeBigEndian(uint32_t type) {
 }
 
 bool TypeIsBitmask(uint32_t type) {
-  return type == kTypeCtState || type == kTypeCtStatus || type == kTypeTcpFlag ||
-         type == kTypeCtEventbit;
+  const SymbolTable* t = SymbolsOf(type);
+  return t != nullptr && t->bitmask;
 }
 
 std::vector<uint32_t> SplitConcatType(uint32_t key_type) {
@@ -220,18 +285,8 @@ uint64_t BytesToInt(const uint8_t* p, size_t n, bool big_endian) {
 }
 
 std::string BitmaskNames(uint32_t type, uint64_t value) {
-  switch (type) {
-    case kTypeCtState:
-      return Bits(kCtState, value);
-    case kTypeCtStatus:
-      return Bits(kCtStatus, value);
-    case kTypeTcpFlag:
-      return Bits(kTcpFlags, value);
-    case kTypeCtEventbit:
-      return Bits(kCtEvents, value);
-    default:
-      return {};
-  }
+  const SymbolTable* t = SymbolsOf(type);
+  return t != nullptr && t->bitmask ? Bits(t->syms, value) : std::string();
 }
 
 std::string Quote(std::string_view s) {
@@ -255,41 +310,17 @@ std::string ProtocolName(uint8_t proto) {
 }
 
 std::string VerdictText(int32_t verdict, const std::string& chain) {
-  switch (verdict) {
-    case 0:
-      return "drop";
-    case 1:
-      return "accept";
-    case 3:
-      return "queue";
-    case -1:
-      return "continue";
-    case -2:
-      return "break";
-    case -3:
-      return "jump " + chain;
-    case -4:
-      return "goto " + chain;
-    case -5:
-      return "return";
-    default:
-      return fmt::format("verdict {}", verdict);
-  }
+  std::string_view name = NameOf(Names::kVerdict, static_cast<uint32_t>(verdict));
+  if (name.empty()) return fmt::format("verdict {}", verdict);
+  if (verdict == -3 || verdict == -4) return std::string(name) + " " + chain;  // NFT_JUMP, GOTO
+  return std::string(name);
 }
 
 std::string_view RateUnitName(uint64_t unit_seconds) {
-  switch (unit_seconds) {
-    case 60:
-      return "minute";
-    case 3600:
-      return "hour";
-    case 86400:
-      return "day";
-    case 604800:
-      return "week";
-    default:
-      return "second";
-  }
+  static constexpr std::array kUnits = {Sym{60, "minute"}, Sym{3600, "hour"}, Sym{86400, "day"},
+                                        Sym{604800, "week"}};
+  std::string_view name = Lookup(kUnits, unit_seconds);
+  return name.empty() ? "second" : name;
 }
 
 std::string TimeText(uint64_t ms) {
@@ -322,6 +353,50 @@ std::string ByteAmount(uint64_t bytes) {
   return fmt::format("{} {}", bytes, kUnits[u]);
 }
 
+namespace {
+
+// An integer-held value of `type` as nft prints it.
+std::string IntegerText(uint32_t type, uint64_t v, const PrintOptions& options) {
+  switch (type) {
+    case kTypeMark:
+      return fmt::format("0x{:08x}", v);
+    case kTypeInetProtocol:
+      return ProtocolName(static_cast<uint8_t>(v));
+    case kTypeTime:
+      return TimeText(v);
+    case kTypeTimeDate:
+      return DateText(v);
+    case kTypeTimeHour:
+      return HourText(v);
+    case kTypeTimeDay:
+      return v < kDays.size() ? Quote(kDays[v]) : std::to_string(v);
+    case kTypeClassid:
+      if (v == 0xffffffff) return "root";
+      if (v == 0) return "none";
+      return fmt::format("{:x}:{:x}", v >> 16, v & 0xffff);
+    case kTypeIfindex: {
+      auto it = options.interface_names.find(static_cast<uint32_t>(v));
+      if (it != options.interface_names.end()) return Quote(it->second);
+      return std::to_string(v);
+    }
+    default:
+      break;
+  }
+  const SymbolTable* t = SymbolsOf(type);
+  if (t == nullptr) return std::to_string(v);
+  if (t->bitmask) {
+    std::string names = Bits(t->syms, v);
+    return names.empty() ? fmt::format("0x{:x}", v) : names;
+  }
+  std::string_view sym = Lookup(t->syms, v);
+  if (type == kTypeDevgroup && !sym.empty()) return Quote(sym);  // names from iproute2's group
+  if (!sym.empty()) return std::string(sym);
+  if (type == kTypeEthertype) return fmt::format("0x{:04x}", v);
+  return std::to_string(v);
+}
+
+}  // namespace
+
 std::string FormatValue(const ValueType& vt, const uint8_t* p, size_t n,
                         const PrintOptions& options) {
   if (n == 0) return "0";
@@ -352,85 +427,7 @@ std::string FormatValue(const ValueType& vt, const uint8_t* p, size_t n,
       if (n > 8) break;
       uint64_t v = BytesToInt(p, n, vt.big_endian) >> vt.shift;
       if (vt.bits != 0 && vt.bits < 64) v &= (uint64_t{1} << vt.bits) - 1;
-      std::string_view sym;
-      switch (vt.type) {
-        case kTypeMark:
-          return fmt::format("0x{:08x}", v);
-        case kTypeInetProtocol:
-          return ProtocolName(static_cast<uint8_t>(v));
-        case kTypeNfproto:
-          sym = Lookup(kNfproto, v);
-          break;
-        case kTypeEthertype:
-          sym = Lookup(kEthertype, v);
-          if (sym.empty()) return fmt::format("0x{:04x}", v);
-          break;
-        case kTypeIcmpType:
-          sym = Lookup(kIcmpType, v);
-          break;
-        case kTypeIcmp6Type:
-          sym = Lookup(kIcmp6Type, v);
-          break;
-        case kTypeIcmpCode:
-          sym = Lookup(kIcmpCode, v);
-          break;
-        case kTypeIcmpv6Code:
-          sym = Lookup(kIcmpv6Code, v);
-          break;
-        case kTypeIcmpxCode:
-          sym = Lookup(kIcmpxCode, v);
-          break;
-        case kTypePkttype:
-          sym = Lookup(kPkttype, v);
-          break;
-        case kTypeCtDir:
-          sym = Lookup(kCtDir, v);
-          break;
-        case kTypeDscp:
-          sym = Lookup(kDscp, v);
-          break;
-        case kTypeEcn:
-          sym = Lookup(kEcn, v);
-          break;
-        case kTypeFibAddr:
-          sym = Lookup(kFibAddr, v);
-          break;
-        case kTypeArpop:
-          sym = Lookup(kArpop, v);
-          break;
-        case kTypeBoolean:
-          sym = Lookup(kBoolean, v);
-          break;
-        case kTypeArphrd:
-          sym = Lookup(kArphrd, v);
-          break;
-        case kTypeIgmpType:
-          sym = Lookup(kIgmp, v);
-          break;
-        case kTypeTime:
-          return TimeText(v);
-        case kTypeClassid:
-          if (v == 0xffffffff) return "root";
-          if (v == 0) return "none";
-          return fmt::format("{:x}:{:x}", v >> 16, v & 0xffff);
-        case kTypeIfindex: {
-          auto it = options.interface_names.find(static_cast<uint32_t>(v));
-          if (it != options.interface_names.end()) return Quote(it->second);
-          return std::to_string(v);
-        }
-        case kTypeCtState:
-        case kTypeCtStatus:
-        case kTypeTcpFlag:
-        case kTypeCtEventbit: {
-          std::string names = BitmaskNames(vt.type, v);
-          if (!names.empty()) return names;
-          return fmt::format("0x{:x}", v);
-        }
-        default:
-          return std::to_string(v);
-      }
-      if (!sym.empty()) return std::string(sym);
-      return std::to_string(v);
+      return IntegerText(vt.type, v, options);
     }
   }
   return Hex(p, n);

@@ -1,294 +1,42 @@
 // The rule delinearizer: turns a rule's raw expression list back into nft statements, tracking
-// what each register holds and the protocol context, the way `nft list ruleset` does.
+// what each register holds, the protocol context and the protocol matches nft would hide, the
+// way `nft list ruleset` does (nftables src/netlink_delinearize.c rule_parse_postprocess,
+// src/payload.c payload_dependency_kill). Expression kinds and their keys are data
+// (print_keys.h); each kind has one handler in a table.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <map>
 #include <optional>
-#include <tuple>
 #include <utility>
 
 #include "gate/nft/print_internal.h"
+#include "gate/nft/print_keys.h"
 #include "gate/nft/printer.h"
 
 namespace fwgate::nft {
 
+using print::KeyDef;
+using print::KeyFamily;
+using print::Names;
 using print::ValueType;
 namespace pr = print;
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Protocol header fields (bit offsets as nft's proto.c describes them).
-// ---------------------------------------------------------------------------------------------
-struct FieldDef {
-  std::string_view name;
-  uint32_t off;
-  uint32_t bits;
-  uint32_t type;
-};
-struct ProtoDef {
-  std::string_view name;
-  int base;  // NFT_PAYLOAD_LL_HEADER 0, NETWORK 1, TRANSPORT 2
-  std::vector<FieldDef> fields;
-};
-
-const std::vector<ProtoDef>& Protos() {
-  static const std::vector<ProtoDef> kProtos = {
-      {"ether",
-       0,
-       {{"daddr", 0, 48, pr::kTypeEtheraddr},
-        {"saddr", 48, 48, pr::kTypeEtheraddr},
-        {"type", 96, 16, pr::kTypeEthertype}}},
-      {"ip",
-       1,
-       {{"version", 0, 4, pr::kTypeInteger},
-        {"hdrlength", 4, 4, pr::kTypeInteger},
-        {"dscp", 8, 6, pr::kTypeDscp},
-        {"ecn", 14, 2, pr::kTypeEcn},
-        {"length", 16, 16, pr::kTypeInteger},
-        {"id", 32, 16, pr::kTypeInteger},
-        {"frag-off", 48, 16, pr::kTypeInteger},
-        {"ttl", 64, 8, pr::kTypeInteger},
-        {"protocol", 72, 8, pr::kTypeInetProtocol},
-        {"checksum", 80, 16, pr::kTypeInteger},
-        {"saddr", 96, 32, pr::kTypeIpaddr},
-        {"daddr", 128, 32, pr::kTypeIpaddr}}},
-      {"ip6",
-       1,
-       {{"version", 0, 4, pr::kTypeInteger},
-        {"dscp", 4, 6, pr::kTypeDscp},
-        {"ecn", 10, 2, pr::kTypeEcn},
-        {"flowlabel", 12, 20, pr::kTypeInteger},
-        {"length", 32, 16, pr::kTypeInteger},
-        {"nexthdr", 48, 8, pr::kTypeInetProtocol},
-        {"hoplimit", 56, 8, pr::kTypeInteger},
-        {"saddr", 64, 128, pr::kTypeIp6addr},
-        {"daddr", 192, 128, pr::kTypeIp6addr}}},
-      {"arp",
-       1,
-       {{"htype", 0, 16, pr::kTypeInteger},
-        {"ptype", 16, 16, pr::kTypeEthertype},
-        {"hlen", 32, 8, pr::kTypeInteger},
-        {"plen", 40, 8, pr::kTypeInteger},
-        {"operation", 48, 16, pr::kTypeArpop}}},
-      {"tcp",
-       2,
-       {{"sport", 0, 16, pr::kTypeInetService},
-        {"dport", 16, 16, pr::kTypeInetService},
-        {"sequence", 32, 32, pr::kTypeInteger},
-        {"ackseq", 64, 32, pr::kTypeInteger},
-        {"doff", 96, 4, pr::kTypeInteger},
-        {"reserved", 100, 4, pr::kTypeInteger},
-        {"flags", 104, 8, pr::kTypeTcpFlag},
-        {"window", 112, 16, pr::kTypeInteger},
-        {"checksum", 128, 16, pr::kTypeInteger},
-        {"urgptr", 144, 16, pr::kTypeInteger}}},
-      {"udp",
-       2,
-       {{"sport", 0, 16, pr::kTypeInetService},
-        {"dport", 16, 16, pr::kTypeInetService},
-        {"length", 32, 16, pr::kTypeInteger},
-        {"checksum", 48, 16, pr::kTypeInteger}}},
-      {"udplite",
-       2,
-       {{"sport", 0, 16, pr::kTypeInetService},
-        {"dport", 16, 16, pr::kTypeInetService},
-        {"csumcov", 32, 16, pr::kTypeInteger},
-        {"checksum", 48, 16, pr::kTypeInteger}}},
-      {"icmp",
-       2,
-       {{"type", 0, 8, pr::kTypeIcmpType},
-        {"code", 8, 8, pr::kTypeIcmpCode},
-        {"checksum", 16, 16, pr::kTypeInteger},
-        {"id", 32, 16, pr::kTypeInteger},
-        {"sequence", 48, 16, pr::kTypeInteger},
-        {"gateway", 32, 32, pr::kTypeInteger}}},
-      {"icmpv6",
-       2,
-       {{"type", 0, 8, pr::kTypeIcmp6Type},
-        {"code", 8, 8, pr::kTypeIcmpv6Code},
-        {"checksum", 16, 16, pr::kTypeInteger},
-        {"parameter-problem", 32, 32, pr::kTypeInteger},
-        {"id", 32, 16, pr::kTypeInteger},
-        {"sequence", 48, 16, pr::kTypeInteger}}},
-      {"sctp",
-       2,
-       {{"sport", 0, 16, pr::kTypeInetService},
-        {"dport", 16, 16, pr::kTypeInetService},
-        {"vtag", 32, 32, pr::kTypeInteger},
-        {"checksum", 64, 32, pr::kTypeInteger}}},
-      {"dccp",
-       2,
-       {{"sport", 0, 16, pr::kTypeInetService}, {"dport", 16, 16, pr::kTypeInetService}}},
-      {"esp", 2, {{"spi", 0, 32, pr::kTypeInteger}, {"sequence", 32, 32, pr::kTypeInteger}}},
-      {"ah",
-       2,
-       {{"nexthdr", 0, 8, pr::kTypeInetProtocol},
-        {"hdrlength", 8, 8, pr::kTypeInteger},
-        {"reserved", 16, 16, pr::kTypeInteger},
-        {"spi", 32, 32, pr::kTypeInteger},
-        {"sequence", 64, 32, pr::kTypeInteger}}},
-      {"igmp",
-       2,
-       {{"type", 0, 8, pr::kTypeIgmpType},
-        {"mrt", 8, 8, pr::kTypeInteger},
-        {"checksum", 16, 16, pr::kTypeInteger},
-        {"group", 32, 32, pr::kTypeIpaddr}}},
-      // Transport header without a known protocol.
-      {"th", 2, {{"sport", 0, 16, pr::kTypeInetService}, {"dport", 16, 16, pr::kTypeInetService}}},
-  };
-  return kProtos;
-}
-
-const ProtoDef* FindProto(std::string_view name) {
-  for (const auto& p : Protos()) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
-}
-
-std::string_view TransportName(uint64_t proto) {
-  switch (proto) {
-    case 6:
-      return "tcp";
-    case 17:
-      return "udp";
-    case 1:
-      return "icmp";
-    case 58:
-      return "icmpv6";
-    case 132:
-      return "sctp";
-    case 33:
-      return "dccp";
-    case 50:
-      return "esp";
-    case 51:
-      return "ah";
-    case 2:
-      return "igmp";
-    case 136:
-      return "udplite";
-    default:
-      return {};
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// meta / ct keys
-// ---------------------------------------------------------------------------------------------
-struct KeyDef {
-  std::string_view name;
-  uint32_t type;
-  bool big_endian;
-  uint32_t len;
-  bool unqualified;  // printed without the "meta " prefix
-};
-
-const KeyDef* MetaKey(uint64_t key) {
-  static const std::vector<KeyDef> kKeys = {
-      {"length", pr::kTypeInteger, false, 4, false},
-      {"protocol", pr::kTypeEthertype, true, 2, false},
-      {"priority", pr::kTypeClassid, false, 4, false},
-      {"mark", pr::kTypeMark, false, 4, false},
-      {"iif", pr::kTypeIfindex, false, 4, true},
-      {"oif", pr::kTypeIfindex, false, 4, true},
-      {"iifname", pr::kTypeIfname, false, 16, true},
-      {"oifname", pr::kTypeIfname, false, 16, true},
-      {"iiftype", pr::kTypeArphrd, false, 2, false},
-      {"oiftype", pr::kTypeArphrd, false, 2, false},
-      {"skuid", pr::kTypeUid, false, 4, false},
-      {"skgid", pr::kTypeGid, false, 4, false},
-      {"nftrace", pr::kTypeInteger, false, 1, false},
-      {"rtclassid", pr::kTypeRealm, false, 4, false},
-      {"secmark", pr::kTypeInteger, false, 4, false},
-      {"nfproto", pr::kTypeNfproto, false, 1, false},
-      {"l4proto", pr::kTypeInetProtocol, false, 1, false},
-      {"ibrname", pr::kTypeIfname, false, 16, false},
-      {"obrname", pr::kTypeIfname, false, 16, false},
-      {"pkttype", pr::kTypePkttype, false, 1, false},
-      {"cpu", pr::kTypeInteger, false, 4, false},
-      {"iifgroup", pr::kTypeDevgroup, false, 4, true},
-      {"oifgroup", pr::kTypeDevgroup, false, 4, true},
-      {"cgroup", pr::kTypeInteger, false, 4, false},
-      {"random", pr::kTypeInteger, true, 4, false},
-      {"ipsec", pr::kTypeBoolean, false, 1, false},
-      {"iifkind", pr::kTypeIfname, false, 16, false},
-      {"oifkind", pr::kTypeIfname, false, 16, false},
-      {"ibrpvid", pr::kTypeInteger, false, 2, false},
-      {"ibrvproto", pr::kTypeEthertype, true, 2, false},
-      {"time", pr::kTypeInteger, false, 8, false},
-      {"day", pr::kTypeInteger, false, 1, false},
-      {"hour", pr::kTypeInteger, false, 4, false},
-      {"sdif", pr::kTypeIfindex, false, 4, false},
-      {"sdifname", pr::kTypeIfname, false, 16, false},
-      {"broute", pr::kTypeBoolean, false, 1, false},
-  };
-  return key < kKeys.size() ? &kKeys[key] : nullptr;
-}
-
-const KeyDef* CtKey(uint64_t key) {
-  static const std::vector<KeyDef> kKeys = {
-      {"state", pr::kTypeCtState, false, 4, false},
-      {"direction", pr::kTypeCtDir, false, 1, false},
-      {"status", pr::kTypeCtStatus, false, 4, false},
-      {"mark", pr::kTypeMark, false, 4, false},
-      {"secmark", pr::kTypeInteger, false, 4, false},
-      {"expiration", pr::kTypeTime, false, 4, false},
-      {"helper", pr::kTypeString, false, 16, false},
-      {"l3proto", pr::kTypeNfproto, false, 1, false},
-      {"saddr", pr::kTypeIpaddr, true, 4, false},
-      {"daddr", pr::kTypeIpaddr, true, 4, false},
-      {"protocol", pr::kTypeInetProtocol, true, 1, false},
-      {"proto-src", pr::kTypeInetService, true, 2, false},
-      {"proto-dst", pr::kTypeInetService, true, 2, false},
-      {"label", pr::kTypeCtLabel, false, 16, false},
-      {"packets", pr::kTypeInteger, false, 8, false},
-      {"bytes", pr::kTypeInteger, false, 8, false},
-      {"avgpkt", pr::kTypeInteger, false, 8, false},
-      {"zone", pr::kTypeInteger, false, 2, false},
-      {"event", pr::kTypeCtEventbit, false, 4, false},
-      {"ip saddr", pr::kTypeIpaddr, true, 4, false},
-      {"ip daddr", pr::kTypeIpaddr, true, 4, false},
-      {"ip6 saddr", pr::kTypeIp6addr, true, 16, false},
-      {"ip6 daddr", pr::kTypeIp6addr, true, 16, false},
-      {"id", pr::kTypeInteger, true, 4, false},
-  };
-  return key < kKeys.size() ? &kKeys[key] : nullptr;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Registers
-// ---------------------------------------------------------------------------------------------
-
-// NFT_REG_1..4 are 16-byte registers overlaying the 4-byte NFT_REG32_00.. (8..23).
-std::optional<int> Slot(uint64_t reg) {
-  if (reg >= 1 && reg <= 4) return static_cast<int>(8 + (reg - 1) * 4);
-  if (reg >= 8 && reg <= 23) return static_cast<int>(reg);
-  return std::nullopt;
-}
-
-struct Reg {
-  enum class Kind { kPayload, kValue, kImm };
-  Kind kind = Kind::kValue;
-  std::string text;  // kValue: the expression ("meta mark", "ip saddr map @m")
-  ValueType vt;
-  uint32_t len = 0;  // bytes held
-  bool prefixable = false;
-  // kPayload
-  int base = 0;
-  uint32_t off_bits = 0;
-  uint32_t len_bits = 0;
-  std::string_view proto;  // resolved protocol for this base, "" when unknown
-  // bitwise
-  Bytes mask;
-  Bytes xor_bits;
-  // kImm
-  Bytes data;
-  std::vector<size_t> exprs;  // expressions that produced this value
-};
+// Payload bases (NFT_PAYLOAD_*_HEADER), which index the protocol context.
+constexpr int kLinkBase = 0;
+constexpr int kNetBase = 1;
+constexpr int kTransportBase = 2;
+// nft's protocol bases (enum proto_bases), which index the stored dependencies: one above the
+// payload base, 0 for keys of no layer (meta mark, ...).
+constexpr int kDepNone = 0;
+constexpr int kDepLink = 1;
+constexpr int kDepNet = 2;
+constexpr int kDepTransport = 3;
+constexpr int kDepInner = 4;
+constexpr int DepBase(int payload_base) { return payload_base + 1; }
 
 bool AllOnes(const Bytes& b) {
   return std::all_of(b.begin(), b.end(), [](uint8_t x) { return x == 0xff; });
@@ -314,150 +62,6 @@ std::optional<std::pair<uint32_t, uint32_t>> ContiguousBits(const Bytes& mask, u
   }
   if (first < 0) return std::nullopt;
   return std::make_pair(static_cast<uint32_t>(first), static_cast<uint32_t>(last));
-}
-
-// What a register value looks like as an nft expression.
-struct Described {
-  bool ok = false;
-  std::string text;
-  ValueType vt;
-  int prefix = -1;          // value is shown as value/prefix
-  bool flags_mask = false;  // bitmask type with a mask: mask shown as flags
-  bool plain_mask = false;  // "text & mask"
-  bool prefixable = false;
-  Bytes mask;
-};
-
-Described Describe(const Reg& r, const PrintOptions& /*o*/) {
-  Described d;
-  if (r.kind == Reg::Kind::kImm) {
-    return d;
-  }
-  if (r.kind == Reg::Kind::kValue) {
-    d.ok = !r.text.empty();
-    d.text = r.text;
-    d.vt = r.vt;
-    d.prefixable = r.prefixable;
-    if (!r.mask.empty() && !AllOnes(r.mask)) {
-      if (!AllZero(r.xor_bits)) return Described{};
-      d.mask = r.mask;
-      if (pr::TypeIsBitmask(r.vt.type)) {
-        d.flags_mask = true;
-      } else if (r.prefixable) {
-        auto bits = ContiguousBits(r.mask, static_cast<uint32_t>(r.mask.size() * 8));
-        if (bits && bits->first == 0 && r.vt.big_endian) {
-          d.prefix = static_cast<int>(bits->second);
-        } else {
-          d.plain_mask = true;
-        }
-      } else {
-        d.plain_mask = true;
-      }
-    }
-    return d;
-  }
-  // Payload.
-  if (!r.xor_bits.empty() && !AllZero(r.xor_bits)) return d;
-  const ProtoDef* proto = r.proto.empty() ? nullptr : FindProto(r.proto);
-  auto raw = [&](uint32_t off, uint32_t bits) {
-    static constexpr std::array<std::string_view, 4> kBase = {"@ll", "@nh", "@th", "@ih"};
-    Described x;
-    x.ok = r.base >= 0 && r.base < 4;
-    x.text =
-        fmt::format("{},{},{}", kBase[static_cast<size_t>(std::clamp(r.base, 0, 3))], off, bits);
-    x.vt = ValueType{pr::kTypeInteger, true, 0, 0};
-    return x;
-  };
-  auto field_at = [&](uint32_t off, uint32_t bits) -> const FieldDef* {
-    if (proto == nullptr) return nullptr;
-    for (const auto& f : proto->fields) {
-      if (f.off == off && f.bits == bits) return &f;
-    }
-    return nullptr;
-  };
-  auto named = [&](const FieldDef& f) {
-    Described x;
-    x.ok = true;
-    x.text = fmt::format("{} {}", proto->name, f.name);
-    x.vt = ValueType{f.type, true, 0, 0};
-    x.prefixable = IsAddress(f.type);
-    return x;
-  };
-  const uint32_t off = r.off_bits;
-  const uint32_t len = r.len_bits;
-  bool masked = !r.mask.empty() && !AllOnes(r.mask);
-  if (!masked) {
-    if (const FieldDef* f = field_at(off, len)) return named(*f);
-    if (proto != nullptr) {
-      for (const auto& f : proto->fields) {
-        if (f.off == off && f.bits > len && IsAddress(f.type) && len % 8 == 0) {
-          Described x = named(f);
-          x.prefix = static_cast<int>(len);
-          return x;
-        }
-      }
-    }
-    return raw(off, len);
-  }
-  auto bits = ContiguousBits(r.mask, len);
-  if (bits) {
-    auto [a, b] = *bits;
-    if (const FieldDef* f = field_at(off + a, b - a)) {
-      Described x = named(*f);
-      x.vt.shift = len - b;
-      x.vt.bits = b - a;
-      return x;
-    }
-    if (proto != nullptr && a == 0) {
-      for (const auto& f : proto->fields) {
-        if (f.off == off && f.bits >= len && IsAddress(f.type)) {
-          Described x = named(f);
-          x.prefix = static_cast<int>(b);
-          return x;
-        }
-      }
-    }
-  }
-  if (const FieldDef* f = field_at(off, len)) {
-    Described x = named(*f);
-    x.mask = r.mask;
-    if (pr::TypeIsBitmask(f->type)) {
-      x.flags_mask = true;
-    } else {
-      x.plain_mask = true;
-    }
-    return x;
-  }
-  if (bits) {
-    auto [a, b] = *bits;
-    Described x = raw(off + a, b - a);
-    x.vt.shift = len - b;
-    x.vt.bits = b - a;
-    return x;
-  }
-  Described x = raw(off, len);
-  x.mask = r.mask;
-  x.plain_mask = true;
-  return x;
-}
-
-std::string_view CmpOp(uint64_t op) {
-  switch (op) {
-    case 0:
-      return "";  // NFT_CMP_EQ
-    case 1:
-      return "!= ";
-    case 2:
-      return "< ";
-    case 3:
-      return "<= ";
-    case 4:
-      return "> ";
-    case 5:
-      return ">= ";
-    default:
-      return "?";
-  }
 }
 
 // Decrements a big-endian byte string by one (interval ends are exclusive).
@@ -490,6 +94,171 @@ int PrefixLen(const Bytes& lo, const Bytes& hi) {
     if (lb != hb) return -1;
   }
   return static_cast<int>(plen);
+}
+
+// NFT_REG_1..4 are 16-byte registers overlaying the 4-byte NFT_REG32_00.. (8..23).
+std::optional<int> Slot(uint64_t reg) {
+  if (reg >= 1 && reg <= 4) return static_cast<int>(8 + (reg - 1) * 4);
+  if (reg >= 8 && reg <= 23) return static_cast<int>(reg);
+  return std::nullopt;
+}
+
+// What a register holds.
+struct Reg {
+  enum class Kind { kPayload, kValue, kImm };
+  Kind kind = Kind::kValue;
+  std::string text;  // kValue: the expression ("meta mark", "ip saddr map @m")
+  ValueType vt;
+  uint32_t len = 0;  // bytes held
+  bool prefixable = false;
+  // kValue loaded by a meta/ct key: the key, its family and nft's protocol base for it
+  // (kDep*).
+  const KeyDef* key = nullptr;
+  std::string_view family;
+  int key_base = 0;
+  // kValue loaded by exthdr: 1 tcp option, 2 ipv6 extension header (they hide dependencies).
+  int exthdr = 0;
+  // kPayload
+  int base = 0;
+  uint32_t off_bits = 0;
+  uint32_t len_bits = 0;
+  const KeyFamily* proto = nullptr;  // protocol of this base from the context; null unknown
+  // bitwise
+  Bytes mask;
+  Bytes xor_bits;
+  // kImm
+  Bytes data;
+  std::vector<size_t> exprs;  // expressions that produced this value
+};
+
+// What a register value looks like as an nft expression.
+struct Described {
+  bool ok = false;
+  std::string text;
+  ValueType vt;
+  int prefix = -1;          // value is shown as value/prefix
+  bool flags_mask = false;  // bitmask type with a mask: mask shown as flags
+  bool plain_mask = false;  // "text & mask"
+  bool prefixable = false;
+  Bytes mask;
+  // Payload fields: the header and field, for dependency handling.
+  const KeyFamily* proto = nullptr;
+  const KeyDef* field = nullptr;
+};
+
+Described Named(const KeyFamily& proto, const KeyDef& f) {
+  Described x;
+  x.ok = true;
+  x.text = fmt::format("{} {}", proto.prefix, f.name);
+  x.vt = ValueType{f.type, true, 0, 0};
+  x.prefixable = IsAddress(f.type);
+  x.proto = &proto;
+  x.field = &f;
+  return x;
+}
+
+Described Raw(int base, uint32_t off, uint32_t bits) {
+  static constexpr std::array<std::string_view, 4> kBase = {"@ll", "@nh", "@th", "@ih"};
+  Described x;
+  x.ok = base >= 0 && base < 4;
+  x.text = fmt::format("{},{},{}", kBase[static_cast<size_t>(std::clamp(base, 0, 3))], off, bits);
+  x.vt = ValueType{pr::kTypeInteger, true, 0, 0};
+  return x;
+}
+
+// An address field starting at `off` that a shorter load (a prefix) reads the start of.
+const KeyDef* AddressAt(const KeyFamily& proto, uint32_t off, uint32_t min_bits) {
+  for (const KeyDef& f : proto.keys) {
+    if (f.key == off && f.bits >= min_bits && IsAddress(f.type)) return &f;
+  }
+  return nullptr;
+}
+
+Described DescribePayload(const Reg& r) {
+  if (!r.xor_bits.empty() && !AllZero(r.xor_bits)) return {};
+  const KeyFamily* proto = r.proto;
+  const uint32_t off = r.off_bits;
+  const uint32_t len = r.len_bits;
+  const bool masked = !r.mask.empty() && !AllOnes(r.mask);
+  if (!masked) {
+    if (proto != nullptr) {
+      if (const KeyDef* f = pr::FieldAt(*proto, off, len)) return Named(*proto, *f);
+      if (const KeyDef* f = AddressAt(*proto, off, len + 1); f != nullptr && len % 8 == 0) {
+        Described x = Named(*proto, *f);
+        x.prefix = static_cast<int>(len);
+        return x;
+      }
+    }
+    return Raw(r.base, off, len);
+  }
+  auto bits = ContiguousBits(r.mask, len);
+  if (bits && proto != nullptr) {
+    auto [a, b] = *bits;
+    if (const KeyDef* f = pr::FieldAt(*proto, off + a, b - a)) {
+      Described x = Named(*proto, *f);
+      x.vt.shift = len - b;
+      x.vt.bits = b - a;
+      return x;
+    }
+    if (const KeyDef* f = AddressAt(*proto, off, len); f != nullptr && a == 0) {
+      Described x = Named(*proto, *f);
+      x.prefix = static_cast<int>(b);
+      return x;
+    }
+  }
+  if (const KeyDef* f = proto != nullptr ? pr::FieldAt(*proto, off, len) : nullptr) {
+    Described x = Named(*proto, *f);
+    x.mask = r.mask;
+    x.flags_mask = pr::TypeIsBitmask(f->type);
+    x.plain_mask = !x.flags_mask;
+    return x;
+  }
+  if (bits) {
+    auto [a, b] = *bits;
+    Described x = Raw(r.base, off + a, b - a);
+    x.vt.shift = len - b;
+    x.vt.bits = b - a;
+    return x;
+  }
+  Described x = Raw(r.base, off, len);
+  x.mask = r.mask;
+  x.plain_mask = true;
+  return x;
+}
+
+Described Describe(const Reg& r) {
+  if (r.kind == Reg::Kind::kImm) return {};
+  if (r.kind == Reg::Kind::kPayload) return DescribePayload(r);
+  Described d;
+  d.ok = !r.text.empty();
+  d.text = r.text;
+  d.vt = r.vt;
+  d.prefixable = r.prefixable;
+  if (!r.mask.empty() && !AllOnes(r.mask)) {
+    if (!AllZero(r.xor_bits)) return {};
+    d.mask = r.mask;
+    if (pr::TypeIsBitmask(r.vt.type)) {
+      d.flags_mask = true;
+    } else if (r.prefixable) {
+      auto bits = ContiguousBits(r.mask, static_cast<uint32_t>(r.mask.size() * 8));
+      if (bits && bits->first == 0 && r.vt.big_endian) {
+        d.prefix = static_cast<int>(bits->second);
+      } else {
+        d.plain_mask = true;
+      }
+    } else {
+      d.plain_mask = true;
+    }
+  }
+  return d;
+}
+
+// A value shown as itself: no mask, prefix or flags around it.
+bool Plain(const Described& d) { return d.ok && d.prefix < 0 && !d.flags_mask && !d.plain_mask; }
+
+std::string CmpOp(uint64_t op) {
+  std::string_view s = pr::NameOf(Names::kCmpOp, op);
+  return s.empty() ? std::string() : std::string(s) + " ";
 }
 
 }  // namespace
@@ -589,9 +358,30 @@ std::vector<std::string> ElementStrings(const Set& set, const std::vector<KeyPar
     }
     return s;
   };
+  // nft lists elements sorted by value (mergesort.c expr_msort_cmp): a single key by its
+  // numeric value; a concatenation as its components' bytes (unpadded, each in its own byte
+  // order) read as one host-order (little-endian) number, so the last component weighs most.
+  // The catch-all element comes last.
+  auto concat_key = [&](const Bytes& k) {
+    Bytes s;
+    size_t pos = 0;
+    for (const auto& p : key_parts) {
+      for (size_t i = 0; i < p.len; ++i) s.push_back(pos + i < k.size() ? k[pos + i] : 0);
+      pos += (p.len + 3) / 4 * 4;
+    }
+    std::reverse(s.begin(), s.end());
+    return s;
+  };
+  auto sort_key = [&](const SetElement* e) {
+    return key_parts.size() > 1 ? concat_key(e->key) : numeric(e->key);
+  };
   std::stable_sort(elems.begin(), elems.end(), [&](const SetElement* a, const SetElement* b) {
-    return numeric(a->key) < numeric(b->key);
+    bool ca = (a->flags & 2) != 0;  // NFT_SET_ELEM_CATCHALL
+    bool cb = (b->flags & 2) != 0;
+    if (ca != cb) return cb;
+    return sort_key(a) < sort_key(b);
   });
+  const bool single_interval = set.is_interval() && key_parts.size() == 1;
   auto extras = [&](const SetElement& e) {
     std::string s;
     if (e.timeout_ms != 0 && e.timeout_ms != set.timeout_ms)
@@ -611,7 +401,6 @@ std::vector<std::string> ElementStrings(const Set& set, const std::vector<KeyPar
     return s;
   };
   std::vector<Item> items;
-  const bool single_interval = set.is_interval() && key_parts.size() == 1;
   for (size_t i = 0; i < elems.size(); ++i) {
     const SetElement& e = *elems[i];
     if (e.flags & 2) {  // NFT_SET_ELEM_CATCHALL
@@ -653,29 +442,41 @@ struct Stmt {
   std::string text;
   size_t pos;
   bool consumed = false;
-  bool fallback = false;
 };
+
+// A protocol match nft may hide when a later match implies it (nft's payload_dep_ctx).
+struct Dep {
+  int stmt = -1;
+  bool payload = false;              // left side is a header field (else a meta/ct key)
+  int base = 0;                      // header fields: nft's protocol base of the field
+  const KeyFamily* proto = nullptr;  // header fields: their header
+  std::string_view key;              // meta/ct keys: the key name
+  uint64_t value = 0;                // the value it is compared with
+  uint32_t bits = 0;
+};
+
+// What a statement does to the hidden-dependency state afterwards: matches keep it, every
+// other statement ends it (nft's rule_maybe_reset_payload_deps).
+enum class After { kKeepDeps, kResetDeps };
+
+constexpr uint32_t kChainBinding = 0x4;  // NFT_CHAIN_BINDING
 
 class RuleRenderer {
  public:
   RuleRenderer(const Table& table, const Rule& rule, const PrintOptions& o)
       : table_(table), rule_(rule), o_(o) {
     covered_.assign(rule.exprs.size(), false);
-    switch (table.family) {
-      case Family::kIp:
-        net_ = "ip";
-        break;
-      case Family::kIp6:
-        net_ = "ip6";
-        break;
-      case Family::kArp:
-        net_ = "arp";
-        break;
-      case Family::kBridge:
-        link_ = "ether";
-        break;
-      default:
-        break;
+    // nft's proto_ctx_init: the family's hook protocol (hook_proto_desc).
+    struct HookProto {
+      Family family;
+      int base;
+      std::string_view proto;
+    };
+    static constexpr std::array kHookProtos = {
+        HookProto{Family::kIp, kNetBase, "ip"}, HookProto{Family::kIp6, kNetBase, "ip6"},
+        HookProto{Family::kArp, kNetBase, "arp"}, HookProto{Family::kBridge, kLinkBase, "ether"}};
+    for (const HookProto& h : kHookProtos) {
+      if (h.family == table.family) proto_[static_cast<size_t>(h.base)] = pr::Protocol(h.proto);
     }
   }
 
@@ -685,7 +486,7 @@ class RuleRenderer {
     out.covered = covered_;
     for (size_t i = 0; i < covered_.size(); ++i) {
       if (!covered_[i]) {
-        stmts_.push_back(Stmt{LowLevelText(rule_.exprs[i]), i, false, true});
+        stmts_.push_back(Stmt{LowLevelText(rule_.exprs[i]), i});
         ++out.fallback_exprs;
       }
     }
@@ -705,16 +506,225 @@ class RuleRenderer {
   }
 
  private:
-  // Emits a statement built from expression `i` and the registers in `regs`.
-  size_t Emit(std::string text, size_t i, const std::vector<const Reg*>& regs = {}) {
+  using Handler = void (RuleRenderer::*)(size_t, const Expr&);
+
+  // One handler per expression kind.
+  static const std::map<std::string_view, Handler>& Handlers() {
+    static const std::map<std::string_view, Handler> kHandlers = {
+        {"payload", &RuleRenderer::Payload},
+        {"meta", &RuleRenderer::Load},
+        {"ct", &RuleRenderer::Load},
+        {"rt", &RuleRenderer::Load},
+        {"socket", &RuleRenderer::Load},
+        {"osf", &RuleRenderer::Load},
+        {"fib", &RuleRenderer::Load},
+        {"numgen", &RuleRenderer::Load},
+        {"hash", &RuleRenderer::Hash},
+        {"exthdr", &RuleRenderer::Exthdr},
+        {"immediate", &RuleRenderer::Immediate},
+        {"cmp", &RuleRenderer::Cmp},
+        {"range", &RuleRenderer::Range},
+        {"bitwise", &RuleRenderer::Bitwise},
+        {"byteorder", &RuleRenderer::Byteorder},
+        {"lookup", &RuleRenderer::Lookup},
+        {"counter", &RuleRenderer::Simple},
+        {"notrack", &RuleRenderer::Simple},
+        {"log", &RuleRenderer::Simple},
+        {"limit", &RuleRenderer::Simple},
+        {"quota", &RuleRenderer::Simple},
+        {"connlimit", &RuleRenderer::Simple},
+        {"synproxy", &RuleRenderer::Simple},
+        {"last", &RuleRenderer::Simple},
+        {"flow_offload", &RuleRenderer::Simple},
+        {"reject", &RuleRenderer::Reject},
+        {"nat", &RuleRenderer::Nat},
+        {"masq", &RuleRenderer::MasqRedir},
+        {"redir", &RuleRenderer::MasqRedir},
+        {"objref", &RuleRenderer::Objref},
+        {"dynset", &RuleRenderer::Dynset},
+        {"queue", &RuleRenderer::Queue},
+        {"dup", &RuleRenderer::Dup},
+        {"fwd", &RuleRenderer::Fwd},
+        {"match", &RuleRenderer::Xt},
+        {"target", &RuleRenderer::Xt},
+    };
+    return kHandlers;
+  }
+
+  void Handle(size_t i) {
+    const Expr& e = rule_.exprs[i];
+    auto it = Handlers().find(e.kind);
+    // Anything without a handler stays uncovered: low-level form, counted as fallback.
+    if (it != Handlers().end()) (this->*(it->second))(i, e);
+  }
+
+  // Emits a statement built from expression `i` and the registers in `regs`. Reading a header
+  // field or an extension header makes the dependency it implies redundant (nft's
+  // payload_dependency_kill / exthdr_dependency_kill).
+  size_t Emit(std::string text, size_t i, const std::vector<const Reg*>& regs, After after) {
     covered_[i] = true;
     for (const Reg* r : regs) {
       for (size_t x : r->exprs) covered_[x] = true;
+      Consume(*r);
     }
     stmts_.push_back(Stmt{std::move(text), i});
+    if (after == After::kResetDeps) deps_ = {};
     return stmts_.size() - 1;
   }
 
+  void Consume(const Reg& r) {
+    if (r.kind == Reg::Kind::kPayload) {
+      Described d = Describe(r);
+      KillFor(DepBase(r.base), d.proto, d.field);
+    } else if (r.exthdr == 1) {
+      Release(kDepTransport);
+    } else if (r.exthdr == 2) {
+      Release(kDepNet);
+    }
+  }
+
+  // --- hidden protocol dependencies (nftables src/payload.c) ------------------------------------
+  // `base` is one of nft's protocol bases (kDep*) throughout.
+  const Dep* DepFor(int base) const {
+    if (base < 0 || base > kDepInner) return nullptr;
+    if (deps_[static_cast<size_t>(base)].stmt >= 0) return &deps_[static_cast<size_t>(base)];
+    if (base == kDepTransport && deps_[kDepInner].stmt >= 0) return &deps_[kDepInner];
+    return nullptr;
+  }
+
+  void Release(int base) {
+    if (base < 0 || base > kDepInner) return;
+    Dep* d = &deps_[static_cast<size_t>(base)];
+    if (d->stmt < 0 && base == kDepTransport) d = &deps_[kDepInner];
+    if (d->stmt < 0) return;
+    stmts_[static_cast<size_t>(d->stmt)].consumed = true;
+    *d = Dep{};
+  }
+
+  bool MultiFamily() const {
+    return table_.family == Family::kInet || table_.family == Family::kBridge ||
+           table_.family == Family::kNetdev;
+  }
+
+  // payload_may_dependency_kill: may a read of `field` (of header `proto` at `base`) hide the
+  // dependency stored for its base?
+  bool MayKill(int base, const KeyFamily* proto, const KeyDef* field) const {
+    const Dep& dep = *DepFor(base);
+    const bool protocol_key = field != nullptr && (field->flags & pr::kKeyProtocol) != 0;
+    if (MultiFamily() && dep.payload) {
+      // `ip protocol`/`ip6 nexthdr` restrict the family in inet/bridge/netdev: kept.
+      if (dep.base == kDepNet && dep.proto != nullptr &&
+          (dep.proto->kind == "ip" || dep.proto->kind == "ip6") && base == kDepTransport)
+        return false;
+      if (base == dep.base) {
+        if (protocol_key) return false;
+        if (base == kDepLink) {
+          if (dep.proto != nullptr && dep.proto->kind == "vlan") return false;
+          if (dep.proto != nullptr && dep.proto->kind == "ether" && dep.bits == 16)
+            return dep.value == 0x8100;
+        }
+      }
+    }
+    if (base != kDepTransport) return true;
+    // A meta/ct dependency reads as base 0 here in nft (its payload fields alias the key).
+    if (!dep.payload || dep.base != kDepTransport) return true;
+    if (dep.proto != nullptr && (dep.proto->kind == "icmp" || dep.proto->kind == "icmpv6")) {
+      if (field == nullptr || field->icmp_dep == 0 || dep.proto != proto) return false;
+      return icmp_type_ == field->icmp_dep;
+    }
+    return true;
+  }
+
+  void KillFor(int base, const KeyFamily* proto, const KeyDef* field) {
+    if (proto == nullptr) return;
+    if (DepFor(base) != nullptr && MayKill(base, proto, field)) Release(base);
+  }
+
+  // payload_dependency_store: remember a protocol match at `base` (the base of its left side).
+  void Store(Dep dep, int base) {
+    if (dep.payload && dep.bits == 8 && dep.proto != nullptr) {
+      if (dep.proto->kind == "icmp") {
+        uint8_t type = dep.value == 0 ? 8 : static_cast<uint8_t>(dep.value);  // echo-reply: echo
+        icmp_type_ = type;
+        if (type == 8) return;
+      } else if (dep.proto->kind == "icmpv6") {
+        icmp_type_ = static_cast<uint8_t>(dep.value);
+        if (dep.value == 128 || dep.value == 129) return;
+      }
+    }
+    if (base >= 0 && base + 1 <= kDepInner) deps_[static_cast<size_t>(base + 1)] = dep;
+  }
+
+  // meta_may_dependency_kill: may a meta/ct protocol match hide the network dependency?
+  bool MetaMayKill(const Reg& r, uint64_t value) const {
+    const Dep* dep = DepFor(kDepNet);
+    if (dep == nullptr) return true;
+    uint64_t nfproto = 0;
+    if (!dep->payload && dep->key == "nfproto") {
+      nfproto = dep->value;
+    } else if ((!dep->payload && dep->key == "protocol") ||
+               (dep->payload && dep->base == kDepLink && dep->bits == 16 && dep->proto != nullptr &&
+                dep->proto->kind == "ether")) {
+      nfproto = dep->value == 0x0800 ? 2 : dep->value == 0x86dd ? 10 : 0;
+    } else {
+      return true;
+    }
+    if (table_.family == Family::kIp || table_.family == Family::kIp6)
+      return static_cast<uint64_t>(table_.family) == nfproto;
+    if (!MultiFamily()) return true;
+    if (r.key == nullptr || r.family != "meta" || r.key->name != "l4proto") return true;
+    if (value != 1 && value != 58) return false;
+    return !((nfproto == 2 && value == 58) || (nfproto == 10 && value == 1));
+  }
+
+  // relational_expr_pctx_update: an equality on a protocol key names the upper protocol.
+  void SetUpper(int base, std::string_view key, uint64_t value) {
+    const KeyFamily* upper = nullptr;
+    int upper_base = base + 1;
+    if (key == "nfproto") {
+      upper = pr::Protocol(value == 2 ? "ip" : value == 10 ? "ip6" : "");
+      upper_base = kNetBase;
+    } else if (key == "protocol" || key == "ethertype") {  // meta protocol, ether/vlan type
+      for (const KeyFamily& p : pr::Protocols()) {
+        if ((p.base == kNetBase || p.kind == "vlan") && p.id == value) upper = &p;
+      }
+      if (upper != nullptr) upper_base = upper->base;
+    } else if (key == "l4proto" || key == "nexthdr" || key == "ipproto") {
+      upper = pr::TransportByNumber(value);
+      upper_base = kTransportBase;
+    } else if (key == "iiftype") {
+      if (value == 1) upper = pr::Protocol("ether");
+      upper_base = kLinkBase;
+    }
+    if (upper != nullptr) proto_[static_cast<size_t>(upper_base)] = upper;
+  }
+
+  // After an equality match: protocol context and dependency bookkeeping.
+  void AfterMatch(size_t idx, const Reg& r, const Described& d, uint64_t op, const Bytes& data) {
+    if (op != 0 || !Plain(d) || d.vt.shift != 0) return;
+    uint64_t v = pr::BytesToInt(data.data(), data.size(), d.vt.big_endian);
+    if (r.kind == Reg::Kind::kPayload && d.field != nullptr && d.proto != nullptr) {
+      if ((d.field->flags & pr::kKeyProtocol) == 0) return;
+      std::string_view key = d.field->name;
+      if (d.proto->kind == "ether" || d.proto->kind == "vlan") key = "ethertype";
+      if (d.proto->kind == "ip" || d.proto->kind == "ip6" || d.proto->kind == "ah") key = "ipproto";
+      int base = DepBase(r.base);
+      // A stacked header (ether type vlan): the dependency stays at its own base.
+      if (key == "ethertype" && v == 0x8100) --base;
+      SetUpper(r.base, key, v);
+      Store(Dep{static_cast<int>(idx), true, DepBase(r.base), d.proto, {}, v, d.field->bits}, base);
+      return;
+    }
+    if (r.key == nullptr) return;
+    const bool ct_l4 = r.family == "ct" && r.key->name == "protocol";
+    SetUpper(r.key_base - 1, ct_l4 ? "l4proto" : r.key->name, v);
+    if (r.key_base >= kDepTransport) return;
+    if (DepFor(r.key_base) != nullptr && MetaMayKill(r, v)) Release(r.key_base);
+    if ((r.key->flags & pr::kKeyProtocol) != 0)
+      Store(Dep{static_cast<int>(idx), false, 0, nullptr, r.key->name, v, r.key->bits}, r.key_base);
+  }
+
+  // --- registers ---------------------------------------------------------------------------------
   const Reg* Get(uint64_t reg) const {
     auto s = Slot(reg);
     if (!s) return nullptr;
@@ -750,72 +760,47 @@ class RuleRenderer {
       got += padded;
       slot += static_cast<int>(padded / 4);
     }
-    if (got != len && !(parts.size() == 1)) return std::nullopt;
+    if (got != len && parts.size() != 1) return std::nullopt;
     return parts;
   }
 
-  // Dependencies: a pending protocol match nft inserted implicitly, consumed when a later
-  // payload expression of the upper layer needs it (nft's payload_dependency_kill).
-  void ConsumeDep(int& dep) {
-    if (dep >= 0) stmts_[static_cast<size_t>(dep)].consumed = true;
-    dep = -1;
+  // Text of a register used as the value of a statement (set, nat ...), formatted as `vt`.
+  std::optional<std::string> ValueText(const Reg& r, const ValueType& vt) const {
+    if (r.kind == Reg::Kind::kImm) return pr::FormatValue(vt, r.data, o_);
+    Described d = Describe(r);
+    if (!Plain(d)) return std::nullopt;
+    return d.text;
   }
 
-  void Handle(size_t i) {
-    const Expr& e = rule_.exprs[i];
-    const std::string& k = e.kind;
-    if (k == "payload") return Payload(i, e);
-    if (k == "meta") return Meta(i, e);
-    if (k == "ct") return Ct(i, e);
-    if (k == "immediate") return Immediate(i, e);
-    if (k == "cmp") return Cmp(i, e);
-    if (k == "range") return Range(i, e);
-    if (k == "bitwise") return Bitwise(i, e);
-    if (k == "byteorder") return Byteorder(i, e);
-    if (k == "lookup") return Lookup(i, e);
-    if (k == "counter") {
-      return void(Emit(
-          o_.counters ? fmt::format("counter packets {} bytes {}", e.Int("packets"), e.Int("bytes"))
-                      : "counter",
-          i));
-    }
-    if (k == "notrack") return void(Emit("notrack", i));
-    if (k == "log") return void(Emit(LogText(e), i));
-    if (k == "limit") return void(Emit(LimitText(e), i));
-    if (k == "quota") return void(Emit(QuotaText(e), i));
-    if (k == "connlimit") {
-      return void(Emit(
-          fmt::format("ct count {}{}", (e.Int("flags") & 1) ? "over " : "", e.Int("count")), i));
-    }
-    if (k == "reject") return Reject(i, e);
-    if (k == "nat") return Nat(i, e);
-    if (k == "masq" || k == "redir") return MasqRedir(i, e);
-    if (k == "objref") return Objref(i, e);
-    if (k == "dynset") return Dynset(i, e);
-    if (k == "fib") return Fib(i, e);
-    if (k == "numgen") return Numgen(i, e);
-    if (k == "hash") return Hash(i, e);
-    if (k == "rt") return Rt(i, e);
-    if (k == "socket") return Socket(i, e);
-    if (k == "osf") return Osf(i, e);
-    if (k == "exthdr") return Exthdr(i, e);
-    if (k == "flow_offload") {
-      if (e.Str("table_name").empty()) return;
-      return void(Emit("flow add @" + e.Str("table_name"), i));
-    }
-    if (k == "queue") return Queue(i, e);
-    if (k == "synproxy") return void(Emit(SynproxyText(e), i));
-    if (k == "dup") return Dup(i, e);
-    if (k == "fwd") return Fwd(i, e);
-    if (k == "last") {
-      return void(Emit(e.Int("set") != 0 ? fmt::format("last used {}", pr::TimeText(e.Int("msecs")))
-                                         : "last used never",
-                       i));
-    }
-    // Anything else stays uncovered: low-level form, counted as fallback.
+  std::optional<std::string> ValueOf(const Expr& e, std::string_view attr, const ValueType& vt,
+                                     std::vector<const Reg*>& used) const {
+    const Reg* r = Get(e.Int(attr, 999));
+    if (r == nullptr) return std::nullopt;
+    auto v = ValueText(*r, vt);
+    if (v) used.push_back(r);
+    return v;
   }
 
-  // --- loads -----------------------------------------------------------------------------------
+  // "lo-hi" from a pair of register attributes (a single value when both name one register).
+  std::optional<std::string> RangeOf(const Expr& e, std::string_view lo, std::string_view hi,
+                                     const ValueType& vt, std::vector<const Reg*>& used) const {
+    auto a = ValueOf(e, lo, vt, used);
+    if (!a) return std::nullopt;
+    if (!e.Has(hi) || e.Int(hi) == e.Int(lo)) return a;
+    auto b = ValueOf(e, hi, vt, used);
+    if (!b) return std::nullopt;
+    return *a + "-" + *b;
+  }
+
+  // "X set VALUE" for load expressions used as a store (meta mark set, ct mark set, ...).
+  void StoreTo(size_t i, const Expr& e, const std::string& target, const ValueType& vt) {
+    std::vector<const Reg*> used;
+    auto v = ValueOf(e, "sreg", vt, used);
+    if (!v) return;
+    Emit(target + " set " + *v, i, used, After::kResetDeps);
+  }
+
+  // --- loads -------------------------------------------------------------------------------------
   void Payload(size_t i, const Expr& e) {
     if (!e.Has("base") || !e.Has("offset") || !e.Has("len")) return;
     Reg r;
@@ -826,99 +811,164 @@ class RuleRenderer {
     r.len_bits = r.len * 8;
     if (r.len == 0 || r.len > 64) return;
     r.exprs = {i};
-    switch (r.base) {
-      case 0:
-        r.proto = link_;
-        if (!link_.empty()) ConsumeDep(link_dep_);
-        break;
-      case 1:
-        r.proto = net_;
-        if (!net_.empty()) ConsumeDep(net_dep_);
-        break;
-      case 2:
-        r.proto = trans_.empty() ? std::string_view("th") : trans_;
-        if (!trans_.empty()) {
-          bool family_specific = trans_ == "icmp" || trans_ == "icmpv6" || trans_ == "igmp";
-          // nft adds "meta nfproto" before an icmp/icmpv6/igmp match in inet/bridge/netdev
-          // tables. Without it the user wrote "meta l4proto icmp" explicitly; nft would hide
-          // that too, but then the text no longer loads to the same rule, so we keep it.
-          bool keep = family_specific && net_.empty();
-          if (!keep) ConsumeDep(trans_dep_);
-          if (family_specific) ConsumeDep(net_dep_);
-        }
-        break;
-      default:
-        break;
+    if (r.base >= kLinkBase && r.base <= kTransportBase) {
+      r.proto = proto_[static_cast<size_t>(r.base)];
+      if (r.proto == nullptr && r.base == kTransportBase) r.proto = pr::Protocol("th");
     }
     if (e.Has("sreg")) {  // payload write: "ip daddr set VALUE"
-      Reg target = r;
-      Described d = Describe(target, o_);
-      const Reg* src = Get(e.Int("sreg"));
-      if (!d.ok || d.prefix >= 0 || d.plain_mask || src == nullptr) return;
-      auto v = ValueText(*src, d.vt);
+      Described d = Describe(r);
+      if (!d.ok || d.prefix >= 0 || d.plain_mask) return;
+      std::vector<const Reg*> used;
+      auto v = ValueOf(e, "sreg", d.vt, used);
       if (!v) return;
-      Emit(d.text + " set " + *v, i, {src});
+      Consume(r);
+      Emit(d.text + " set " + *v, i, used, After::kResetDeps);
       return;
     }
-    if (!e.Has("dreg")) return;
-    Put(e.Int("dreg"), std::move(r));
+    if (e.Has("dreg")) Put(e.Int("dreg"), std::move(r));
   }
 
-  void Meta(size_t i, const Expr& e) {
-    const KeyDef* key = MetaKey(e.Int("key", 999));
+  // meta, ct, rt, socket, osf, fib, numgen: one key of a family (print_keys.h) into a
+  // register, or (meta, ct) a register into the key.
+  void Load(size_t i, const Expr& e) {
+    const KeyFamily* fam = pr::LoadFamily(e.kind);
+    if (fam == nullptr) return;
+    uint64_t keyid = e.kind == "fib"      ? e.Int("result", 999)
+                     : e.kind == "numgen" ? e.Int("type", 999)
+                     : e.kind == "osf"    ? (e.Int("flags") & 1)
+                                          : e.Int("key", 999);
+    const KeyDef* key = pr::FindKey(*fam, keyid);
     if (key == nullptr) return;
-    std::string name = key->unqualified ? std::string(key->name) : "meta " + std::string(key->name);
     ValueType vt{key->type, key->big_endian, 0, 0};
-    if (e.Has("sreg")) {
-      const Reg* src = Get(e.Int("sreg"));
-      if (src == nullptr) return;
-      auto v = ValueText(*src, vt);
-      if (!v) return;
-      Emit("meta " + std::string(key->name) + " set " + *v, i, {src});
-      return;
-    }
-    if (!e.Has("dreg")) return;
-    Reg r;
-    r.text = name;
-    r.vt = vt;
-    r.len = key->len;
-    r.exprs = {i};
-    Put(e.Int("dreg"), std::move(r));
-  }
-
-  void Ct(size_t i, const Expr& e) {
-    uint64_t keyid = e.Int("key", 999);
-    const KeyDef* key = CtKey(keyid);
-    if (key == nullptr) return;
-    std::string dir;
-    if (e.Has("dir")) dir = e.Int("dir") == 0 ? "original " : "reply ";
-    std::string kname(key->name);
-    ValueType vt{key->type, key->big_endian, 0, 0};
-    uint32_t len = key->len;
-    if (keyid == 8 || keyid == 9) {  // NFT_CT_SRC/DST: address family from context
-      bool v6 = net_ == "ip6";
-      // nft prints "ct original ip saddr" here, which reloads as NFT_CT_SRC_IP (key 19); in
-      // ip/ip6 tables "ct original saddr" reloads as this very key, so we print that.
+    uint32_t len = (key->bits + 7) / 8;
+    std::string name(key->name);
+    if ((key->flags & pr::kKeyFamilyAddr) != 0) {
+      // NFT_CT_SRC/DST: the address family from the context. nft prints "ct original ip
+      // saddr"; in ip/ip6 tables that text reloads as NFT_CT_SRC_IP, so the plain form is kept.
+      bool v6 = proto_[kNetBase] != nullptr && proto_[kNetBase]->kind == "ip6";
       bool plain = table_.family == Family::kIp || table_.family == Family::kIp6;
-      if (!plain) kname = std::string(v6 ? "ip6 " : "ip ") + kname;
+      if (!plain) name = std::string(v6 ? "ip6 " : "ip ") + name;
       vt.type = v6 ? pr::kTypeIp6addr : pr::kTypeIpaddr;
       len = v6 ? 16 : 4;
     }
-    std::string name = "ct " + dir + kname;
-    if (e.Has("sreg")) {
-      const Reg* src = Get(e.Int("sreg"));
-      if (src == nullptr) return;
-      auto v = ValueText(*src, vt);
-      if (!v) return;
-      Emit(name + " set " + *v, i, {src});
-      return;
-    }
+    std::string text = LoadText(*fam, *key, name, e);
+    if (text.empty()) return;
+    if (e.Has("sreg")) return StoreTo(i, e, e.kind == "meta" ? "meta " + name : text, vt);
     if (!e.Has("dreg")) return;
     Reg r;
-    r.text = name;
+    r.text = std::move(text);
     r.vt = vt;
     r.len = len;
     r.prefixable = IsAddress(vt.type);
+    r.key = key;
+    r.family = fam->kind;
+    r.key_base = KeyBase(*fam, *key);
+    r.exprs = {i};
+    if (e.kind == "fib" && (e.Int("flags") & 32) != 0) {  // NFTA_FIB_F_PRESENT
+      r.vt = ValueType{pr::kTypeBoolean, false, 0, 0};
+    }
+    Put(e.Int("dreg"), std::move(r));
+  }
+
+  // nft's protocol base of a meta/ct key (meta.c meta_expr_alloc, ct.c ct_expr_alloc).
+  static int KeyBase(const KeyFamily& fam, const KeyDef& key) {
+    if (fam.kind == "meta") {
+      if (key.name == "l4proto") return kDepNet;
+      if (key.name == "nfproto" || key.name == "protocol") return kDepLink;
+      return kDepNone;
+    }
+    if (fam.kind != "ct") return kDepNone;
+    if (key.name == "proto-src" || key.name == "proto-dst") return kDepTransport;
+    if ((key.flags & pr::kKeyFamilyAddr) != 0 || key.name == "protocol") return kDepNet;
+    return kDepNone;
+  }
+
+  // The text of a load: prefix and key name, with what the family adds around them.
+  static std::string LoadText(const KeyFamily& fam, const KeyDef& key, const std::string& name,
+                              const Expr& e) {
+    if (fam.kind == "ct") {
+      std::string dir;
+      if (e.Has("dir")) dir = e.Int("dir") == 0 ? "original " : "reply ";
+      return "ct " + dir + name;
+    }
+    if (fam.kind == "fib") {
+      std::string in = pr::FlagNames(Names::kFibFlags, e.Int("flags"), " . ");
+      return "fib " + in + " " + name;
+    }
+    if (fam.kind == "numgen") {
+      std::string s = fmt::format("numgen {} mod {}", name, e.Int("modulus"));
+      if (e.Int("offset") != 0) s += fmt::format(" offset {}", e.Int("offset"));
+      return s;
+    }
+    if (fam.kind == "osf") {
+      std::string_view ttl = pr::NameOf(Names::kOsfTtl, e.Int("ttl"));
+      return ttl.empty() ? "osf " + name : fmt::format("osf ttl {} {}", ttl, name);
+    }
+    if ((key.flags & pr::kKeyUnqualified) != 0) return name;
+    return std::string(fam.prefix) + " " + name;
+  }
+
+  void Hash(size_t i, const Expr& e) {
+    const KeyFamily* fam = pr::LoadFamily("hash");
+    const KeyDef* key = pr::FindKey(*fam, e.Int("type", 999));
+    if (key == nullptr || !e.Has("dreg")) return;
+    Reg r;
+    r.exprs = {i};
+    r.text = std::string(key->name);
+    if (e.Int("type") == 0) {  // NFT_HASH_JENKINS hashes a key in registers
+      auto regs = Key(e.Int("sreg", 999), static_cast<uint32_t>(e.Int("len")));
+      if (!regs) return;
+      auto lhs = KeyExprText(*regs);
+      if (!lhs) return;
+      r.text += " " + *lhs;
+      for (const Reg* k : *regs) {
+        r.exprs.insert(r.exprs.end(), k->exprs.begin(), k->exprs.end());
+        Consume(*k);
+      }
+    }
+    r.text += fmt::format(" mod {}", e.Int("modulus"));
+    if (e.Int("seed") != 0) r.text += fmt::format(" seed 0x{:x}", e.Int("seed"));
+    if (e.Int("offset") != 0) r.text += fmt::format(" offset {}", e.Int("offset"));
+    r.vt = ValueType{key->type, key->big_endian, 0, 0};
+    r.len = 4;
+    Put(e.Int("dreg"), std::move(r));
+  }
+
+  void Exthdr(size_t i, const Expr& e) {
+    const uint64_t op = e.Int("op");
+    const uint64_t type = e.Int("type");
+    const bool present = (e.Int("flags") & 1) != 0;  // NFT_EXTHDR_F_PRESENT
+    std::span<const KeyFamily> families;
+    if (op == 1)
+      families = pr::TcpOptions();  // NFT_EXTHDR_OP_TCPOPT
+    else if (op == 0)
+      families = pr::Ipv6ExtHeaders();  // NFT_EXTHDR_OP_IPV6
+    const KeyFamily* fam = nullptr;
+    for (const KeyFamily& f : families) {
+      if (f.id == type) fam = &f;
+    }
+    if (fam == nullptr) return;
+    Reg r;
+    r.exthdr = op == 1 ? 1 : 2;
+    std::string prefix = op == 1 ? std::string(fam->prefix) : "exthdr " + std::string(fam->prefix);
+    if (present) {
+      r.text = prefix;
+      r.vt = {pr::kTypeBoolean, false, 0, 0};
+      r.len = 1;
+    } else {
+      const KeyDef* f = pr::FieldAt(*fam, static_cast<uint32_t>(e.Int("offset") * 8),
+                                    static_cast<uint32_t>(e.Int("len") * 8));
+      if (f == nullptr) return;
+      r.text = prefix + " " + std::string(f->name);
+      r.vt = {f->type, true, 0, 0};
+      r.len = static_cast<uint32_t>(e.Int("len"));
+    }
+    if (e.Has("sreg")) {
+      if (present) return;
+      Consume(r);
+      return StoreTo(i, e, r.text, r.vt);
+    }
+    if (!e.Has("dreg")) return;
     r.exprs = {i};
     Put(e.Int("dreg"), std::move(r));
   }
@@ -928,8 +978,17 @@ class RuleRenderer {
     if (dreg == 0) {  // NFT_REG_VERDICT
       if (!e.Has("verdict")) return;
       auto v = static_cast<int32_t>(static_cast<uint32_t>(e.Int("verdict")));
-      if ((v == -3 || v == -4) && e.Str("chain").empty()) return;
-      Emit(pr::VerdictText(v, e.Str("chain")), i);
+      const std::string chain = e.Str("chain");
+      if ((v == -3 || v == -4) && chain.empty()) return;
+      const Chain* bound = table_.FindChain(chain);
+      if (v == -3 && bound != nullptr && (bound->flags & kChainBinding) != 0) {
+        // An anonymous chain (`jump { ... }`): its rules inline, as nft lists them.
+        std::string s = "jump {";
+        for (const Rule& r : bound->rules) s += "\n\t\t\t" + RenderRule(table_, r, o_).text;
+        Emit(s + "\n\t\t}", i, {}, After::kResetDeps);
+        return;
+      }
+      Emit(pr::VerdictText(v, chain), i, {}, After::kResetDeps);
       return;
     }
     if (!e.Has("data")) return;
@@ -953,37 +1012,22 @@ class RuleRenderer {
     r.mask = mask;
     r.xor_bits = xr;
     r.exprs.push_back(i);
-    if (!AllZero(xr)) {
-      // "meta mark | 0x10" (mask == ~xor) or "^ x" (mask all ones): only as a value for set.
-      Described d = Describe(*src, o_);
-      if (!d.ok || d.prefix >= 0 || r.kind == Reg::Kind::kPayload) return;
-      Bytes inv = xr;
-      for (auto& b : inv) b = static_cast<uint8_t>(~b);
-      std::string text;
-      if (inv == mask) {
-        text =
-            d.text + " | " +
-            pr::FormatValue(ValueType{d.vt.type == pr::kTypeMark ? pr::kTypeMark : pr::kTypeInteger,
-                                      d.vt.big_endian, 0, 0},
-                            xr, o_);
-      } else if (AllOnes(mask)) {
-        text =
-            d.text + " ^ " +
-            pr::FormatValue(ValueType{d.vt.type == pr::kTypeMark ? pr::kTypeMark : pr::kTypeInteger,
-                                      d.vt.big_endian, 0, 0},
-                            xr, o_);
-      } else {
-        return;
-      }
-      Reg v;
-      v.text = text;
-      v.vt = d.vt;
-      v.len = src->len;
-      v.exprs = r.exprs;
-      Put(e.Int("dreg"), std::move(v));
-      return;
-    }
-    Put(e.Int("dreg"), std::move(r));
+    if (AllZero(xr)) return Put(e.Int("dreg"), std::move(r));
+    // "meta mark | 0x10" (mask == ~xor) or "^ x" (mask all ones): only as a value for set.
+    Described d = Describe(*src);
+    if (!d.ok || d.prefix >= 0 || r.kind == Reg::Kind::kPayload) return;
+    Bytes inv = xr;
+    for (auto& b : inv) b = static_cast<uint8_t>(~b);
+    std::string_view op = inv == mask ? " | " : AllOnes(mask) ? " ^ " : "";
+    if (op.empty()) return;
+    ValueType xvt{d.vt.type == pr::kTypeMark ? pr::kTypeMark : pr::kTypeInteger, d.vt.big_endian, 0,
+                  0};
+    Reg v;
+    v.text = d.text + std::string(op) + pr::FormatValue(xvt, xr, o_);
+    v.vt = d.vt;
+    v.len = src->len;
+    v.exprs = r.exprs;
+    Put(e.Int("dreg"), std::move(v));
   }
 
   void Byteorder(size_t i, const Expr& e) {
@@ -995,107 +1039,77 @@ class RuleRenderer {
     Put(e.Int("dreg"), std::move(r));
   }
 
-  // --- matches ---------------------------------------------------------------------------------
-  // Value text of `n` bytes compared against `d`.
-  std::string Value(const Described& d, const Bytes& data) const {
-    if (d.flags_mask) return pr::FormatValue(d.vt, data, o_);
-    return pr::FormatValue(d.vt, data, o_);
-  }
-
-  // Text of a register used as the value of a statement (set, nat ...), formatted as `vt`.
-  std::optional<std::string> ValueText(const Reg& r, const ValueType& vt) const {
-    if (r.kind == Reg::Kind::kImm) {
-      ValueType v = vt;
-      if (v.type == pr::kTypeIfname || v.type == pr::kTypeString)
-        return pr::FormatValue(v, r.data, o_);
-      return pr::FormatValue(v, r.data, o_);
-    }
-    Described d = Describe(r, o_);
-    if (!d.ok || d.prefix >= 0 || d.flags_mask || d.plain_mask) return std::nullopt;
-    return d.text;
-  }
-
+  // --- matches -----------------------------------------------------------------------------------
   void Cmp(size_t i, const Expr& e) {
+    if (std::find(skip_.begin(), skip_.end(), i) != skip_.end()) return;
     const Reg* r = Get(e.Int("sreg", 999));
     Bytes data = e.Data("data");
     if (r == nullptr || data.empty() || r->kind == Reg::Kind::kImm) return;
-    uint64_t op = e.Int("op", 99);
+    const uint64_t op = e.Int("op", 99);
     if (op > 5) return;
+    Described d = Describe(*r);
+    if (!d.ok) return;
     // Two cmps gte/lte on the same register: a range "lo-hi".
     if (op == 5 && i + 1 < rule_.exprs.size()) {
       const Expr& n = rule_.exprs[i + 1];
-      if (n.kind == "cmp" && n.Int("op", 99) == 3 && n.Int("sreg", 998) == e.Int("sreg", 999)) {
-        Described d = Describe(*r, o_);
-        Bytes hi = n.Data("data");
-        if (d.ok && d.prefix < 0 && !d.flags_mask && !d.plain_mask && hi.size() == data.size()) {
-          covered_[i + 1] = true;
-          Emit(d.text + " " + Value(d, data) + "-" + Value(d, hi), i, {r});
-          skip_.push_back(i + 1);
-          return;
-        }
+      Bytes hi = n.Data("data");
+      if (n.kind == "cmp" && n.Int("op", 99) == 3 && n.Int("sreg", 998) == e.Int("sreg", 999) &&
+          Plain(d) && hi.size() == data.size()) {
+        covered_[i + 1] = true;
+        skip_.push_back(i + 1);
+        Emit(d.text + " " + Value(d, data) + "-" + Value(d, hi), i, {r}, After::kKeepDeps);
+        return;
       }
     }
-    if (std::find(skip_.begin(), skip_.end(), i) != skip_.end()) return;
-    Described d = Describe(*r, o_);
-    if (!d.ok) return;
     std::string text;
+    if (r->kind == Reg::Kind::kValue && d.vt.type == pr::kTypeCtLabel && !d.mask.empty() &&
+        AllZero(data) && op == 1) {
+      // "ct label N": bit N of the 128-bit label (host order) is set.
+      int bit = -1;
+      for (size_t b = 0; b < d.mask.size() * 8; ++b) {
+        if ((d.mask[b / 8] >> (b % 8)) & 1) bit = bit < 0 ? static_cast<int>(b) : -2;
+      }
+      if (bit < 0) return;
+      Emit(fmt::format("{} {}", d.text, bit), i, {r}, After::kKeepDeps);
+      return;
+    }
     if (d.flags_mask) {
       std::string mask_names = pr::BitmaskNames(
           d.vt.type, pr::BytesToInt(d.mask.data(), d.mask.size(), d.vt.big_endian));
-      if (mask_names.empty()) return;
-      if (AllZero(data) && op == 1) {
-        text = d.text + " " + mask_names;
-      } else if (AllZero(data) && op == 0) {
-        text = d.text + " ! " + mask_names;
-      } else if (op == 0 || op == 1) {
-        text = d.text + " " + std::string(CmpOp(op)) + Value(d, data) + " / " + mask_names;
+      if (mask_names.empty() || op > 1) return;
+      if (AllZero(data)) {
+        text = d.text + (op == 1 ? " " : " ! ") + mask_names;
       } else {
-        return;
+        text = d.text + " " + CmpOp(op) + Value(d, data) + " / " + mask_names;
       }
     } else if (d.plain_mask) {
-      ValueType mvt = d.vt;
-      text = d.text + " & " + pr::FormatValue(mvt, d.mask, o_) + " " +
-             (op == 0 ? std::string("== ") : std::string(CmpOp(op))) + Value(d, data);
+      text = d.text + " & " + pr::FormatValue(d.vt, d.mask, o_) + " " +
+             (op == 0 ? std::string("== ") : CmpOp(op)) + Value(d, data);
     } else if (d.prefix >= 0) {
       if (op > 1) return;
       // The value is the field's width: pad the compared bytes with zeros.
       uint32_t width = d.vt.type == pr::kTypeIp6addr ? 16 : d.vt.type == pr::kTypeEtheraddr ? 6 : 4;
-      Bytes full = data;
       if (r->kind != Reg::Kind::kPayload) width = static_cast<uint32_t>(data.size());
+      Bytes full = data;
       full.resize(std::max<size_t>(width, data.size()), 0);
-      text = d.text + " " + std::string(CmpOp(op)) + Value(d, full) + fmt::format("/{}", d.prefix);
+      text = d.text + " " + CmpOp(op) + Value(d, full) + fmt::format("/{}", d.prefix);
     } else if ((d.vt.type == pr::kTypeIfname || d.vt.type == pr::kTypeString) &&
                data.size() < r->len && op <= 1 && data.back() != 0) {
       // A shorter compare of a string is nft's wildcard: iifname "eth*".
       std::string s(data.begin(), data.end());
-      text = d.text + " " + std::string(CmpOp(op)) + pr::Quote(s + "*");
+      text = d.text + " " + CmpOp(op) + pr::Quote(s + "*");
     } else {
-      text = d.text + " " + std::string(CmpOp(op)) + Value(d, data);
+      // An equality on a bitmask type prints its "==" (nft's must_print_eq_op).
+      bool eq = op == 0 && pr::TypeIsBitmask(d.vt.type);
+      text = d.text + " " + (eq ? std::string("== ") : CmpOp(op)) + Value(d, data);
     }
-    size_t idx = Emit(text, i, {r});
-    // Protocol context from dependency-style matches.
-    if (op == 0 && !d.flags_mask && !d.plain_mask && d.prefix < 0 && d.vt.shift == 0) {
-      uint64_t v = pr::BytesToInt(data.data(), data.size(), d.vt.big_endian);
-      if (d.text == "meta nfproto") {
-        SetNet(v == 2 ? "ip" : v == 10 ? "ip6" : "", idx);
-      } else if (d.text == "meta protocol" || d.text == "ether type") {
-        SetNet(v == 0x0800 ? "ip" : v == 0x86dd ? "ip6" : v == 0x0806 ? "arp" : "", idx);
-      } else if (d.text == "meta l4proto" || d.text == "ip protocol" || d.text == "ip6 nexthdr") {
-        trans_ = TransportName(v);
-        trans_dep_ = trans_.empty() ? -1 : static_cast<int>(idx);
-      } else if (d.text == "meta iiftype") {
-        if (v == 1) {
-          link_ = "ether";
-          link_dep_ = static_cast<int>(idx);
-        }
-      }
-    }
+    const Reg reg = *r;
+    size_t idx = Emit(text, i, {r}, After::kKeepDeps);
+    AfterMatch(idx, reg, d, op, data);
   }
 
-  void SetNet(std::string_view net, size_t idx) {
-    if (net.empty()) return;
-    net_ = net;
-    net_dep_ = static_cast<int>(idx);
+  std::string Value(const Described& d, const Bytes& data) const {
+    return pr::FormatValue(d.vt, data, o_);
   }
 
   void Range(size_t i, const Expr& e) {
@@ -1104,38 +1118,35 @@ class RuleRenderer {
     Bytes hi = e.Data("to_data");
     uint64_t op = e.Int("op", 99);
     if (r == nullptr || lo.empty() || hi.size() != lo.size() || op > 1) return;
-    Described d = Describe(*r, o_);
-    if (!d.ok || d.prefix >= 0 || d.flags_mask || d.plain_mask) return;
-    Emit(d.text + " " + std::string(CmpOp(op)) + Value(d, lo) + "-" + Value(d, hi), i, {r});
+    Described d = Describe(*r);
+    if (!Plain(d)) return;
+    Emit(d.text + " " + CmpOp(op) + Value(d, lo) + "-" + Value(d, hi), i, {r}, After::kKeepDeps);
   }
 
   // "@name" or the anonymous set's elements inline.
-  std::optional<std::string> SetRef(const std::string& name, const std::vector<const Reg*>& key,
-                                    const Set** out_set = nullptr) const {
-    const Set* set = table_.FindSet(name);
-    if (out_set != nullptr) *out_set = set;
-    if (set == nullptr) return std::nullopt;
-    if (!set->anonymous()) return "@" + name;
+  std::optional<std::string> SetRef(const Set& set, const std::vector<const Reg*>& key) const {
+    if (!set.anonymous()) return "@" + set.name;
     std::vector<pr::KeyPart> parts =
-        pr::PartsFromType(set->key_type, set->key_len, set->field_lengths, set->is_interval());
+        pr::PartsFromType(set.key_type, set.key_len, set.field_lengths, set.is_interval());
     // Format elements like the left-hand side when it is one known value.
     if (key.size() == parts.size()) {
       for (size_t k = 0; k < key.size(); ++k) {
-        Described d = Describe(*key[k], o_);
+        Described d = Describe(*key[k]);
         if (!d.ok) continue;
         parts[k].vt = d.vt;
         parts[k].prefixable = d.prefixable || d.prefix >= 0;
-        if (key.size() == 1)
-          parts[k].len = set->key_len;
-        else if (parts[k].len == 0)
+        if (key.size() == 1) {
+          parts[k].len = set.key_len;
+        } else if (parts[k].len == 0) {
           parts[k].len = key[k]->len;
+        }
       }
     }
     std::vector<pr::KeyPart> data_parts;
-    if (set->is_map() && set->data_type != pr::kVerdictDataType)
-      data_parts = pr::PartsFromType(set->data_type, set->data_len, {}, false);
+    if (set.is_map() && set.data_type != pr::kVerdictDataType)
+      data_parts = pr::PartsFromType(set.data_type, set.data_len, {}, false);
     bool ok = true;
-    std::vector<std::string> elems = pr::ElementStrings(*set, parts, data_parts, o_, &ok);
+    std::vector<std::string> elems = pr::ElementStrings(set, parts, data_parts, o_, &ok);
     if (!ok) return std::nullopt;
     std::string s = "{ ";
     for (size_t k = 0; k < elems.size(); ++k) s += (k == 0 ? "" : ", ") + elems[k];
@@ -1145,83 +1156,124 @@ class RuleRenderer {
   std::optional<std::string> KeyExprText(const std::vector<const Reg*>& key) const {
     std::string text;
     for (const Reg* r : key) {
-      Described d = Describe(*r, o_);
-      if (!d.ok || d.prefix >= 0 || d.flags_mask || d.plain_mask) return std::nullopt;
+      Described d = Describe(*r);
+      if (!Plain(d)) return std::nullopt;
       if (!text.empty()) text += " . ";
       text += d.text;
     }
     return text;
   }
 
+  // The key registers of a set reference and their texts.
+  struct SetUse {
+    const Set* set = nullptr;
+    std::vector<const Reg*> key;
+    std::string lhs;
+    std::string ref;
+  };
+  std::optional<SetUse> UseSet(const std::string& name, uint64_t sreg) const {
+    SetUse u;
+    u.set = table_.FindSet(name);
+    if (u.set == nullptr) return std::nullopt;
+    auto key = Key(sreg, u.set->key_len);
+    if (!key) return std::nullopt;
+    u.key = *key;
+    auto lhs = KeyExprText(u.key);
+    auto ref = SetRef(*u.set, u.key);
+    if (!lhs || !ref) return std::nullopt;
+    u.lhs = *lhs;
+    u.ref = *ref;
+    return u;
+  }
+
   void Lookup(size_t i, const Expr& e) {
-    const Set* set = table_.FindSet(e.Str("set"));
-    if (set == nullptr) return;
-    auto key = Key(e.Int("sreg", 999), set->key_len);
-    if (!key) return;
-    auto lhs = KeyExprText(*key);
-    auto ref = SetRef(set->name, *key);
-    if (!lhs || !ref) return;
+    auto u = UseSet(e.Str("set"), e.Int("sreg", 999));
+    if (!u) return;
     bool inv = (e.Int("flags") & 1) != 0;  // NFT_LOOKUP_F_INV
     if (!e.Has("dreg")) {
-      Emit(*lhs + " " + (inv ? "!= " : "") + *ref, i, *key);
+      Emit(u->lhs + " " + (inv ? "!= " : "") + u->ref, i, u->key, After::kKeepDeps);
       return;
     }
     uint64_t dreg = e.Int("dreg");
     if (dreg == 0) {
-      Emit(*lhs + " vmap " + *ref, i, *key);
+      Emit(u->lhs + " vmap " + u->ref, i, u->key, After::kKeepDeps);
       return;
     }
     Reg r;
-    r.text = *lhs + " map " + *ref;
-    r.vt = ValueType{set->data_type, pr::TypeBigEndian(set->data_type), 0, 0};
-    r.len = set->data_len;
+    r.text = u->lhs + " map " + u->ref;
+    r.vt = ValueType{u->set->data_type, pr::TypeBigEndian(u->set->data_type), 0, 0};
+    r.len = u->set->data_len;
     r.exprs = {i};
-    for (const Reg* k : *key) r.exprs.insert(r.exprs.end(), k->exprs.begin(), k->exprs.end());
+    for (const Reg* k : u->key) {
+      r.exprs.insert(r.exprs.end(), k->exprs.begin(), k->exprs.end());
+      Consume(*k);
+    }
     Put(dreg, std::move(r));
   }
 
-  // --- statements ------------------------------------------------------------------------------
+  // --- statements --------------------------------------------------------------------------------
+  // Statements that read no register: their text is a function of their attributes.
+  void Simple(size_t i, const Expr& e) {
+    std::string text = SimpleText(e);
+    if (!text.empty()) Emit(text, i, {}, After::kResetDeps);
+  }
+
+  std::string SimpleText(const Expr& e) const {
+    const std::string& k = e.kind;
+    if (k == "counter") {
+      return o_.counters
+                 ? fmt::format("counter packets {} bytes {}", e.Int("packets"), e.Int("bytes"))
+                 : "counter";
+    }
+    if (k == "notrack") return "notrack";
+    if (k == "log") return LogText(e);
+    if (k == "limit") return LimitText(e);
+    if (k == "quota") return QuotaText(e);
+    if (k == "connlimit")
+      return fmt::format("ct count {}{}", (e.Int("flags") & 1) ? "over " : "", e.Int("count"));
+    if (k == "synproxy") return SynproxyText(e);
+    if (k == "flow_offload")
+      return e.Str("table_name").empty() ? "" : "flow add @" + e.Str("table_name");
+    if (k == "last") {
+      return e.Int("set") != 0 ? fmt::format("last used {}", pr::TimeText(e.Int("msecs")))
+                               : "last used never";
+    }
+    return {};
+  }
+
   static std::string LogText(const Expr& e) {
-    static constexpr std::array<std::string_view, 9> kLevels = {
-        "emerg", "alert", "crit", "err", "warn", "notice", "info", "debug", "audit"};
     std::string s = "log";
     if (e.Has("prefix")) s += " prefix " + pr::Quote(e.Str("prefix"));
     if (e.Has("group")) s += fmt::format(" group {}", e.Int("group"));
     if (e.Has("snaplen")) s += fmt::format(" snaplen {}", e.Int("snaplen"));
     if (e.Has("qthreshold")) s += fmt::format(" queue-threshold {}", e.Int("qthreshold"));
-    if (e.Has("level") && e.Int("level") != 4) {
-      uint64_t l = e.Int("level");
-      s += " level " + (l < kLevels.size() ? std::string(kLevels[l]) : std::to_string(l));
+    if (e.Has("level") && e.Int("level") != 4) {  // NFT_LOGLEVEL_WARNING is the default
+      std::string_view l = pr::NameOf(Names::kLogLevel, e.Int("level"));
+      s += " level " + (l.empty() ? std::to_string(e.Int("level")) : std::string(l));
     }
     uint64_t f = e.Int("flags");
-    if ((f & 0x2f) == 0x2f) {
-      s += " flags all";
-    } else {
-      if ((f & 3) == 3)
-        s += " flags tcp sequence,options";
-      else if (f & 1)
-        s += " flags tcp sequence";
-      else if (f & 2)
-        s += " flags tcp options";
-      if (f & 4) s += " flags ip options";
-      if (f & 8) s += " flags skuid";
-      if (f & 0x20) s += " flags ether";
+    if ((f & 0x2f) == 0x2f) return s + " flags all";  // NF_LOG_MASK
+    if ((f & 3) == 3) {
+      s += " flags tcp sequence,options";
+      f &= ~uint64_t{3};
+    }
+    for (const pr::Named& n : pr::NameTable(Names::kLogFlags)) {
+      if ((f & n.value) != 0) s += " flags " + std::string(n.name);
     }
     return s;
   }
 
   static std::string LimitText(const Expr& e) {
-    bool over = (e.Int("flags") & 1) != 0;
-    uint64_t rate = e.Int("rate");
+    bool over = (e.Int("flags") & 1) != 0;  // NFT_LIMIT_F_INV
     uint64_t burst = e.Int("burst");
     std::string unit(pr::RateUnitName(e.Int("unit", 1)));
     if (e.Int("type") == 1) {  // NFT_LIMIT_PKT_BYTES
-      std::string s =
-          fmt::format("limit rate {}{}/{}", over ? "over " : "", pr::ByteAmount(rate), unit);
+      std::string s = fmt::format("limit rate {}{}/{}", over ? "over " : "",
+                                  pr::ByteAmount(e.Int("rate")), unit);
       if (burst != 0) s += " burst " + pr::ByteAmount(burst);
       return s;
     }
-    std::string s = fmt::format("limit rate {}{}/{}", over ? "over " : "", rate, unit);
+    std::string s = fmt::format("limit rate {}{}/{}", over ? "over " : "", e.Int("rate"), unit);
     if (burst != 5) s += fmt::format(" burst {} packets", burst);
     return s;
   }
@@ -1237,95 +1289,45 @@ class RuleRenderer {
     std::string s = "synproxy";
     if (e.Has("mss")) s += fmt::format(" mss {}", e.Int("mss"));
     if (e.Has("wscale")) s += fmt::format(" wscale {}", e.Int("wscale"));
-    uint64_t f = e.Int("flags");
-    if (f & 1) s += " timestamp";
-    if (f & 2) s += " sack-perm";
-    return s;
+    std::string f = pr::FlagNames(Names::kSynproxyFlags, e.Int("flags"), " ");
+    return f.empty() ? s : s + " " + f;
   }
 
+  // nft's stmt_reject_postprocess and reject_stmt_print.
   void Reject(size_t i, const Expr& e) {
-    uint64_t type = e.Int("type", 99);
-    uint64_t code = e.Int("code");
-    std::string text;
-    if (type == 1) {
-      text = "reject with tcp reset";
-    } else if (type == 2) {  // NFT_REJECT_ICMPX_UNREACH
-      ValueType vt{pr::kTypeIcmpxCode, true, 0, 0};
-      uint8_t c = static_cast<uint8_t>(code);
-      text = code == 1 ? "reject" : "reject with icmpx " + pr::FormatValue(vt, &c, 1, o_);
-    } else if (type == 0) {  // NFT_REJECT_ICMP_UNREACH: the family decides icmp or icmpv6
-      bool v6 = net_ == "ip6";
-      if (net_ != "ip" && net_ != "ip6") return;
-      ConsumeDep(net_dep_);
-      uint8_t c = static_cast<uint8_t>(code);
-      ValueType vt{v6 ? pr::kTypeIcmpv6Code : pr::kTypeIcmpCode, true, 0, 0};
-      bool dflt = v6 ? code == 4 : code == 3;
-      bool plain_family = table_.family == Family::kIp || table_.family == Family::kIp6;
-      if (dflt && plain_family) {
-        text = "reject";
-      } else {
-        text = std::string("reject with ") + (v6 ? "icmpv6 " : "icmp ") +
-               pr::FormatValue(vt, &c, 1, o_);
+    const uint64_t type = e.Int("type", 99);
+    const uint64_t code = e.Int("code");
+    std::string_view kind = pr::NameOf(Names::kRejectType, type);
+    if (kind.empty()) return;
+    const bool plain_family = table_.family == Family::kIp || table_.family == Family::kIp6;
+    uint8_t c = static_cast<uint8_t>(code);
+    std::string text = "reject";
+    if (type == 1) {  // NFT_REJECT_TCP_RST
+      text += " with tcp reset";
+      if (plain_family) Release(kDepTransport);
+    } else if (type == 2) {  // NFT_REJECT_ICMPX_UNREACH; port-unreachable is the default
+      if (code != 1)
+        text += " with icmpx " + pr::FormatValue({pr::kTypeIcmpxCode, true, 0, 0}, &c, 1, o_);
+    } else {  // NFT_REJECT_ICMP_UNREACH: the family decides icmp or icmpv6
+      const KeyFamily* net = proto_[kNetBase];
+      bool v6 = net != nullptr && net->kind == "ip6";
+      bool v4 = net != nullptr && net->kind == "ip";
+      if (v4 || v6) {
+        bool dflt = v6 ? code == 4 : code == 3;
+        if (!(dflt && plain_family)) {
+          text += std::string(" with ") + (v6 ? "icmpv6 " : "icmp ") +
+                  pr::FormatValue({v6 ? pr::kTypeIcmpv6Code : pr::kTypeIcmpCode, true, 0, 0}, &c, 1,
+                                  o_);
+        }
       }
-    } else {
-      return;
     }
-    Emit(text, i);
-  }
-
-  static std::string NatFlags(uint64_t f) {
-    std::string s;
-    auto add = [&](std::string_view n) { s += (s.empty() ? " " : ",") + std::string(n); };
-    if (f & 0x4) add("random");
-    if (f & 0x10) add("fully-random");
-    if (f & 0x8) add("persistent");
-    return s;
-  }
-
-  // "10.0.0.1-10.0.0.5" / "[fe80::1]" from the registers of a nat-style statement.
-  std::optional<std::string> AddrText(const Expr& e, std::string_view min_attr,
-                                      std::string_view max_attr, bool v6,
-                                      std::vector<const Reg*>& used) const {
-    const Reg* lo = Get(e.Int(min_attr, 999));
-    if (lo == nullptr) return std::nullopt;
-    ValueType vt{v6 ? pr::kTypeIp6addr : pr::kTypeIpaddr, true, 0, 0};
-    auto a = ValueText(*lo, vt);
-    if (!a) return std::nullopt;
-    used.push_back(lo);
-    std::string s = *a;
-    if (e.Has(max_attr) && e.Int(max_attr) != e.Int(min_attr)) {
-      const Reg* hi = Get(e.Int(max_attr));
-      if (hi == nullptr) return std::nullopt;
-      auto b = ValueText(*hi, vt);
-      if (!b) return std::nullopt;
-      used.push_back(hi);
-      s += "-" + *b;
-    }
-    return s;
-  }
-
-  std::optional<std::string> PortText(const Expr& e, std::vector<const Reg*>& used) const {
-    const Reg* lo = Get(e.Int("reg_proto_min", 999));
-    if (lo == nullptr) return std::nullopt;
-    ValueType vt{pr::kTypeInetService, true, 0, 0};
-    auto a = ValueText(*lo, vt);
-    if (!a) return std::nullopt;
-    used.push_back(lo);
-    std::string s = *a;
-    if (e.Has("reg_proto_max") && e.Int("reg_proto_max") != e.Int("reg_proto_min")) {
-      const Reg* hi = Get(e.Int("reg_proto_max"));
-      if (hi == nullptr) return std::nullopt;
-      auto b = ValueText(*hi, vt);
-      if (!b) return std::nullopt;
-      used.push_back(hi);
-      s += "-" + *b;
-    }
-    return s;
+    if (!plain_family && type != 2) Release(kDepNet);
+    Emit(text, i, {}, After::kResetDeps);
   }
 
   void Nat(size_t i, const Expr& e) {
     uint64_t type = e.Int("type", 99);
-    if (type > 1) return;
+    if (type > 1) return;  // NFT_NAT_SNAT 0, NFT_NAT_DNAT 1
     uint64_t fam = e.Int("family", table_.family == Family::kIp6 ? 10 : 2);
     bool v6 = fam == 10;
     std::string s = type == 0 ? "snat" : "dnat";
@@ -1333,373 +1335,96 @@ class RuleRenderer {
     std::vector<const Reg*> used;
     std::string target;
     if (e.Has("reg_addr_min")) {
-      auto a = AddrText(e, "reg_addr_min", "reg_addr_max", v6, used);
+      auto a = RangeOf(e, "reg_addr_min", "reg_addr_max",
+                       {v6 ? pr::kTypeIp6addr : pr::kTypeIpaddr, true, 0, 0}, used);
       if (!a) return;
       target = (v6 && e.Has("reg_proto_min")) ? "[" + *a + "]" : *a;
     }
     if (e.Has("reg_proto_min")) {
-      auto p = PortText(e, used);
+      auto p =
+          RangeOf(e, "reg_proto_min", "reg_proto_max", {pr::kTypeInetService, true, 0, 0}, used);
       if (!p) return;
       target += ":" + *p;
     }
     if (!target.empty()) s += " to " + target;
-    s += NatFlags(e.Int("flags"));
-    Emit(s, i, used);
+    Emit(s + NatFlags(e.Int("flags")), i, used, After::kResetDeps);
+  }
+
+  static std::string NatFlags(uint64_t f) {
+    std::string s = pr::FlagNames(Names::kNatFlags, f, ",");
+    return s.empty() ? s : " " + s;
   }
 
   void MasqRedir(size_t i, const Expr& e) {
     std::string s = e.kind == "masq" ? "masquerade" : "redirect";
     std::vector<const Reg*> used;
     if (e.Has("reg_proto_min")) {
-      auto p = PortText(e, used);
+      auto p =
+          RangeOf(e, "reg_proto_min", "reg_proto_max", {pr::kTypeInetService, true, 0, 0}, used);
       if (!p) return;
       s += " to :" + *p;
     }
-    s += NatFlags(e.Int("flags"));
-    Emit(s, i, used);
-  }
-
-  static std::string ObjrefVerb(uint64_t type) {
-    switch (type) {
-      case 1:
-        return "counter name";
-      case 2:
-        return "quota name";
-      case 3:
-        return "ct helper set";
-      case 4:
-        return "limit name";
-      case 7:
-        return "ct timeout set";
-      case 8:
-        return "meta secmark set";
-      case 9:
-        return "ct expectation set";
-      case 10:
-        return "synproxy name";
-      default:
-        return {};
-    }
+    Emit(s + NatFlags(e.Int("flags")), i, used, After::kResetDeps);
   }
 
   void Objref(size_t i, const Expr& e) {
     if (e.Has("imm_name")) {
-      std::string verb = ObjrefVerb(e.Int("imm_type"));
+      std::string_view verb = pr::NameOf(Names::kObjrefVerb, e.Int("imm_type"));
       if (verb.empty()) return;
-      Emit(verb + " " + pr::Quote(e.Str("imm_name")), i);
+      Emit(std::string(verb) + " " + pr::Quote(e.Str("imm_name")), i, {}, After::kResetDeps);
       return;
     }
-    const Set* set = table_.FindSet(e.Str("set_name"));
-    if (set == nullptr) return;
-    std::string verb = ObjrefVerb(set->obj_type);
-    auto key = Key(e.Int("set_sreg", 999), set->key_len);
-    if (verb.empty() || !key) return;
-    auto lhs = KeyExprText(*key);
-    auto ref = SetRef(set->name, *key);
-    if (!lhs || !ref) return;
-    Emit(verb + " " + *lhs + " map " + *ref, i, *key);
+    auto u = UseSet(e.Str("set_name"), e.Int("set_sreg", 999));
+    if (!u) return;
+    std::string_view verb = pr::NameOf(Names::kObjrefVerb, u->set->obj_type);
+    if (verb.empty()) return;
+    Emit(std::string(verb) + " " + u->lhs + " map " + u->ref, i, u->key, After::kResetDeps);
   }
 
   void Dynset(size_t i, const Expr& e) {
     const Set* set = table_.FindSet(e.Str("set"));
-    if (set == nullptr) return;
-    static constexpr std::array<std::string_view, 3> kOps = {"add", "update", "delete"};
-    uint64_t op = e.Int("op", 99);
-    if (op >= kOps.size()) return;
+    std::string_view op = pr::NameOf(Names::kDynsetOp, e.Int("op", 99));
+    if (set == nullptr || op.empty()) return;
     auto key = Key(e.Int("sreg_key", 999), set->key_len);
     if (!key) return;
     auto lhs = KeyExprText(*key);
     if (!lhs) return;
     std::vector<const Reg*> used = *key;
-    std::string s = fmt::format("{} @{} {{ {}", kOps[op], set->name, *lhs);
+    std::string s = fmt::format("{} @{} {{ {}", op, set->name, *lhs);
     if (e.Int("timeout") != 0) s += " timeout " + pr::TimeText(e.Int("timeout"));
     for (const Expr& n : e.nested) {
-      if (n.kind == "counter") {
-        s += o_.counters
-                 ? fmt::format(" counter packets {} bytes {}", n.Int("packets"), n.Int("bytes"))
-                 : " counter";
-      } else if (n.kind == "limit") {
-        s += " " + LimitText(n);
-      } else if (n.kind == "connlimit") {
-        s += fmt::format(" ct count {}{}", (n.Int("flags") & 1) ? "over " : "", n.Int("count"));
-      } else if (n.kind == "quota") {
-        s += " " + QuotaText(n);
-      } else {
-        return;
-      }
+      std::string t = SimpleText(n);
+      if (t.empty()) return;
+      s += " " + t;
     }
     if (e.Has("sreg_data")) {
-      const Reg* d = Get(e.Int("sreg_data"));
-      if (d == nullptr) return;
-      auto v = ValueText(*d, ValueType{set->data_type, pr::TypeBigEndian(set->data_type), 0, 0});
+      auto v = ValueOf(e, "sreg_data",
+                       ValueType{set->data_type, pr::TypeBigEndian(set->data_type), 0, 0}, used);
       if (!v) return;
       s += " : " + *v;
-      used.push_back(d);
     }
-    Emit(s + " }", i, used);
-  }
-
-  void Fib(size_t i, const Expr& e) {
-    uint64_t f = e.Int("flags");
-    uint64_t result = e.Int("result");
-    std::string s = "fib";
-    std::string sep = " ";
-    auto add = [&](std::string_view n) {
-      s += sep + std::string(n);
-      sep = " . ";
-    };
-    if (f & 1) add("saddr");
-    if (f & 2) add("daddr");
-    if (f & 4) add("mark");
-    if (f & 8) add("iif");
-    if (f & 16) add("oif");
-    Reg r;
-    switch (result) {
-      case 1:
-        s += " oif";
-        r.vt = ValueType{pr::kTypeIfindex, false, 0, 0};
-        r.len = 4;
-        break;
-      case 2:
-        s += " oifname";
-        r.vt = ValueType{pr::kTypeIfname, false, 0, 0};
-        r.len = 16;
-        break;
-      case 3:
-        s += " type";
-        r.vt = ValueType{pr::kTypeFibAddr, false, 0, 0};
-        r.len = 4;
-        break;
-      default:
-        return;
-    }
-    if (f & 32) {  // NFTA_FIB_F_PRESENT
-      r.vt = ValueType{pr::kTypeBoolean, false, 0, 0};
-      r.len = result == 2 ? 16 : 4;
-    }
-    if (!e.Has("dreg")) return;
-    r.text = s;
-    r.exprs = {i};
-    Put(e.Int("dreg"), std::move(r));
-  }
-
-  void Numgen(size_t i, const Expr& e) {
-    if (!e.Has("dreg")) return;
-    std::string s =
-        fmt::format("numgen {} mod {}", e.Int("type") == 0 ? "inc" : "random", e.Int("modulus"));
-    if (e.Int("offset") != 0) s += fmt::format(" offset {}", e.Int("offset"));
-    Reg r;
-    r.text = s;
-    r.vt = ValueType{pr::kTypeInteger, false, 0, 0};
-    r.len = 4;
-    r.exprs = {i};
-    Put(e.Int("dreg"), std::move(r));
-  }
-
-  void Hash(size_t i, const Expr& e) {
-    if (!e.Has("dreg")) return;
-    Reg r;
-    r.exprs = {i};
-    if (e.Int("type") == 1) {  // NFT_HASH_SYM
-      r.text = fmt::format("symhash mod {}", e.Int("modulus"));
-    } else {
-      auto key = Key(e.Int("sreg", 999), static_cast<uint32_t>(e.Int("len")));
-      if (!key) return;
-      auto lhs = KeyExprText(*key);
-      if (!lhs) return;
-      r.text = fmt::format("jhash {} mod {}", *lhs, e.Int("modulus"));
-      if (e.Int("seed") != 0) r.text += fmt::format(" seed 0x{:x}", e.Int("seed"));
-      for (const Reg* k : *key) r.exprs.insert(r.exprs.end(), k->exprs.begin(), k->exprs.end());
-    }
-    if (e.Int("offset") != 0) r.text += fmt::format(" offset {}", e.Int("offset"));
-    r.vt = ValueType{pr::kTypeInteger, false, 0, 0};
-    r.len = 4;
-    Put(e.Int("dreg"), std::move(r));
-  }
-
-  void Rt(size_t i, const Expr& e) {
-    if (!e.Has("dreg")) return;
-    Reg r;
-    switch (e.Int("key", 99)) {
-      case 0:
-        r.text = "rt classid";
-        r.vt = {pr::kTypeRealm, false, 0, 0};
-        r.len = 4;
-        break;
-      case 1:
-        r.text = "rt ip nexthop";
-        r.vt = {pr::kTypeIpaddr, true, 0, 0};
-        r.len = 4;
-        break;
-      case 2:
-        r.text = "rt ip6 nexthop";
-        r.vt = {pr::kTypeIp6addr, true, 0, 0};
-        r.len = 16;
-        break;
-      case 3:
-        r.text = "rt mtu";
-        r.vt = {pr::kTypeInteger, false, 0, 0};
-        r.len = 2;
-        break;
-      case 4:
-        r.text = "rt ipsec";
-        r.vt = {pr::kTypeBoolean, false, 0, 0};
-        r.len = 1;
-        break;
-      default:
-        return;
-    }
-    r.exprs = {i};
-    Put(e.Int("dreg"), std::move(r));
-  }
-
-  void Socket(size_t i, const Expr& e) {
-    if (!e.Has("dreg")) return;
-    Reg r;
-    switch (e.Int("key", 99)) {
-      case 0:
-        r.text = "socket transparent";
-        r.vt = {pr::kTypeInteger, false, 0, 0};
-        r.len = 1;
-        break;
-      case 1:
-        r.text = "socket mark";
-        r.vt = {pr::kTypeMark, false, 0, 0};
-        r.len = 4;
-        break;
-      case 2:
-        r.text = "socket wildcard";
-        r.vt = {pr::kTypeInteger, false, 0, 0};
-        r.len = 1;
-        break;
-      default:
-        return;
-    }
-    r.exprs = {i};
-    Put(e.Int("dreg"), std::move(r));
-  }
-
-  void Osf(size_t i, const Expr& e) {
-    if (!e.Has("dreg")) return;
-    Reg r;
-    r.text = "osf";
-    uint64_t ttl = e.Int("ttl");
-    if (ttl == 1) r.text += " ttl loose";
-    if (ttl == 2) r.text += " ttl skip";
-    r.text += (e.Int("flags") & 1) ? " version" : " name";
-    r.vt = {pr::kTypeString, false, 0, 0};
-    r.len = 16;
-    r.exprs = {i};
-    Put(e.Int("dreg"), std::move(r));
-  }
-
-  void Exthdr(size_t i, const Expr& e) {
-    uint64_t op = e.Int("op");
-    uint64_t type = e.Int("type");
-    uint64_t off = e.Int("offset");
-    uint64_t len = e.Int("len");
-    bool present = (e.Int("flags") & 1) != 0;
-    Reg r;
-    if (op == 1) {  // NFT_EXTHDR_OP_TCPOPT
-      struct Opt {
-        uint64_t type;
-        std::string_view name;
-        std::vector<std::tuple<uint64_t, uint64_t, std::string_view>> fields;
-      };
-      static const std::vector<Opt> kOpts = {
-          {0, "eol", {{0, 1, "kind"}}},
-          {1, "nop", {{0, 1, "kind"}}},
-          {2, "maxseg", {{0, 1, "kind"}, {1, 1, "length"}, {2, 2, "size"}}},
-          {3, "window", {{0, 1, "kind"}, {1, 1, "length"}, {2, 1, "count"}}},
-          {4, "sack-perm", {{0, 1, "kind"}, {1, 1, "length"}}},
-          {5, "sack", {{0, 1, "kind"}, {1, 1, "length"}, {2, 4, "left"}, {6, 4, "right"}}},
-          {8, "timestamp", {{0, 1, "kind"}, {1, 1, "length"}, {2, 4, "tsval"}, {6, 4, "tsecr"}}},
-      };
-      const Opt* opt = nullptr;
-      for (const auto& o : kOpts) {
-        if (o.type == type) opt = &o;
-      }
-      if (opt == nullptr) return;
-      if (present) {
-        r.text = "tcp option " + std::string(opt->name);
-        r.vt = {pr::kTypeBoolean, false, 0, 0};
-        r.len = 1;
-      } else {
-        for (const auto& [fo, fl, fname] : opt->fields) {
-          if (fo == off && fl == len) {
-            r.text = fmt::format("tcp option {} {}", opt->name, fname);
-            r.vt = {pr::kTypeInteger, true, 0, 0};
-            r.len = static_cast<uint32_t>(len);
-          }
-        }
-        if (r.text.empty()) return;
-      }
-    } else if (op == 0 && present) {  // IPv6 extension header presence
-      std::string_view name;
-      switch (type) {
-        case 0:
-          name = "hbh";
-          break;
-        case 43:
-          name = "rt";
-          break;
-        case 44:
-          name = "frag";
-          break;
-        case 60:
-          name = "dst";
-          break;
-        case 135:
-          name = "mh";
-          break;
-        default:
-          return;
-      }
-      r.text = "exthdr " + std::string(name);
-      r.vt = {pr::kTypeBoolean, false, 0, 0};
-      r.len = 1;
-    } else {
-      return;
-    }
-    if (e.Has("sreg")) {
-      const Reg* src = Get(e.Int("sreg"));
-      if (src == nullptr || present) return;
-      auto v = ValueText(*src, r.vt);
-      if (!v) return;
-      Emit(r.text + " set " + *v, i, {src});
-      return;
-    }
-    if (!e.Has("dreg")) return;
-    r.exprs = {i};
-    Put(e.Int("dreg"), std::move(r));
+    Emit(s + " }", i, used, After::kResetDeps);
   }
 
   void Queue(size_t i, const Expr& e) {
     std::string s = "queue";
-    uint64_t f = e.Int("flags");
-    if (f & 3) {
-      s += " flags ";
-      if (f & 1) s += "bypass";
-      if (f & 2) s += (f & 1) ? ",fanout" : "fanout";
-    }
+    std::string flags = pr::FlagNames(Names::kQueueFlags, e.Int("flags"), ",");
+    if (!flags.empty()) s += " flags " + flags;
     std::vector<const Reg*> used;
     if (e.Has("sreg_qnum")) {
-      const Reg* r = Get(e.Int("sreg_qnum"));
-      if (r == nullptr) return;
-      auto v = ValueText(*r, ValueType{pr::kTypeInteger, false, 0, 0});
+      auto v = ValueOf(e, "sreg_qnum", {pr::kTypeInteger, false, 0, 0}, used);
       if (!v) return;
-      used.push_back(r);
       s += " to " + *v;
     } else {
       uint64_t num = e.Int("num");
       uint64_t total = e.Int("total", 1);
-      if (total > 1) {
-        s += fmt::format(" to {}-{}", num, num + total - 1);
-      } else {
-        s += fmt::format(" to {}", num);
-      }
+      s += total > 1 ? fmt::format(" to {}-{}", num, num + total - 1) : fmt::format(" to {}", num);
     }
-    Emit(s, i, used);
+    Emit(s, i, used, After::kResetDeps);
+  }
+
+  ValueType AddrType(bool v6) const {
+    return {v6 ? pr::kTypeIp6addr : pr::kTypeIpaddr, true, 0, 0};
   }
 
   void Dup(size_t i, const Expr& e) {
@@ -1707,44 +1432,60 @@ class RuleRenderer {
     std::string s = "dup";
     if (e.Has("sreg_addr")) {
       const Reg* a = Get(e.Int("sreg_addr"));
-      if (a == nullptr) return;
-      bool v6 = net_ == "ip6" || a->len == 16;
-      auto v = ValueText(*a, ValueType{v6 ? pr::kTypeIp6addr : pr::kTypeIpaddr, true, 0, 0});
+      bool v6 = (proto_[kNetBase] != nullptr && proto_[kNetBase]->kind == "ip6") ||
+                (a != nullptr && a->len == 16);
+      auto v = ValueOf(e, "sreg_addr", AddrType(v6), used);
       if (!v) return;
-      used.push_back(a);
       s += " to " + *v;
     }
     if (e.Has("sreg_dev")) {
-      const Reg* d = Get(e.Int("sreg_dev"));
-      if (d == nullptr) return;
-      auto v = ValueText(*d, ValueType{pr::kTypeIfindex, false, 0, 0});
+      auto v = ValueOf(e, "sreg_dev", {pr::kTypeIfindex, false, 0, 0}, used);
       if (!v) return;
-      used.push_back(d);
       s += " device " + *v;
     }
-    Emit(s, i, used);
+    Emit(s, i, used, After::kResetDeps);
   }
 
   void Fwd(size_t i, const Expr& e) {
     std::vector<const Reg*> used;
-    const Reg* d = Get(e.Int("sreg_dev", 999));
-    if (d == nullptr) return;
-    auto dev = ValueText(*d, ValueType{pr::kTypeIfindex, false, 0, 0});
+    auto dev = ValueOf(e, "sreg_dev", {pr::kTypeIfindex, false, 0, 0}, used);
     if (!dev) return;
-    used.push_back(d);
     std::string s = "fwd";
     if (e.Has("sreg_addr")) {
-      const Reg* a = Get(e.Int("sreg_addr"));
-      if (a == nullptr) return;
       bool v6 = e.Int("nfproto") == 10;
-      auto v = ValueText(*a, ValueType{v6 ? pr::kTypeIp6addr : pr::kTypeIpaddr, true, 0, 0});
+      auto v = ValueOf(e, "sreg_addr", AddrType(v6), used);
       if (!v) return;
-      used.push_back(a);
       s += std::string(v6 ? " ip6" : " ip") + " to " + *v + " device " + *dev;
     } else {
       s += " to " + *dev;
     }
-    Emit(s, i, used);
+    Emit(s, i, used, After::kResetDeps);
+  }
+
+  // iptables-nft's xt matches and targets, translated as nft does (libxtables' xlate); nft's
+  // own "xt match NAME" text when there is no translation.
+  void Xt(size_t i, const Expr& e) {
+    XtStatement x;
+    x.target = e.kind == "target";
+    x.name = e.Str("name");
+    x.revision = static_cast<uint32_t>(e.Int("rev"));
+    x.family = table_.family;
+    x.info = e.Data("info");
+    // nft's xt_proto: the protocol the translation may assume.
+    if (table_.family == Family::kBridge) {
+      const KeyFamily* net = proto_[kNetBase];
+      if (net != nullptr && (net->kind == "ip" || net->kind == "ip6")) x.proto = net->id;
+    } else if (const KeyFamily* t = proto_[kTransportBase]) {
+      static constexpr std::array<std::string_view, 7> kKnown = {"tcp",  "udp", "udplite", "sctp",
+                                                                 "dccp", "esp", "ah"};
+      if (std::find(kKnown.begin(), kKnown.end(), t->kind) != kKnown.end()) x.proto = t->id;
+    }
+    std::string kind = x.target ? "target" : "match";
+    // Bridge log/nflog targets are ebtables watchers.
+    if (x.target && table_.family == Family::kBridge && (x.name == "log" || x.name == "nflog"))
+      kind = "watcher";
+    std::optional<std::string> text = TranslateXt(x);
+    Emit(text ? *text : "xt " + kind + " " + x.name, i, {}, After::kResetDeps);
   }
 
   const Table& table_;
@@ -1754,12 +1495,9 @@ class RuleRenderer {
   std::vector<Stmt> stmts_;
   std::map<int, Reg> regs_;
   std::vector<size_t> skip_;
-  std::string_view link_;
-  std::string_view net_;
-  std::string_view trans_;
-  int link_dep_ = -1;
-  int net_dep_ = -1;
-  int trans_dep_ = -1;
+  std::array<const KeyFamily*, 3> proto_{};  // protocol context: link, network, transport
+  std::array<Dep, 5> deps_{};                // stored dependencies by nft base (pdeps)
+  uint8_t icmp_type_ = 0;
 };
 
 }  // namespace

@@ -6,9 +6,11 @@
 
 #include <array>
 #include <cstring>
+#include <map>
 #include <optional>
 
 #include "gate/nft/print_internal.h"
+#include "gate/nft/print_keys.h"
 
 namespace fwgate::nft {
 
@@ -87,30 +89,131 @@ std::string DevicesText(const std::vector<std::string>& devices) {
   return s + " }";
 }
 
-// Set userdata TLVs (libnftnl udata.h, NFTNL_UDATA_SET_*): u8 type, u8 len, value.
+// Userdata TLVs (libnftnl udata.h): u8 type, u8 len, value; nested attributes are TLVs too.
+// Calls fn(type, value, len) for each well-formed attribute of [p, p + n).
+template <typename Fn>
+void ForEachTlv(const uint8_t* p, size_t n, Fn&& fn) {
+  size_t off = 0;
+  while (off + 2 <= n) {
+    uint8_t type = p[off];
+    uint8_t len = p[off + 1];
+    if (off + 2 + len > n) break;
+    fn(type, p + off + 2, len);
+    off += 2 + len;
+  }
+}
+
+uint32_t TlvU32(const uint8_t* v, uint8_t len) {
+  return len == 4 ? static_cast<uint32_t>(pr::BytesToInt(v, 4, false)) : ~0U;
+}
+
+// nft's proto_desc ids (include/proto.h enum proto_desc_id), as set userdata names headers.
+constexpr std::array<std::string_view, 18> kProtoDescIds = {
+    "",     "ah",   "esp", "comp", "icmp", "igmp",   "udp", "udplite", "tcp",
+    "dccp", "sctp", "th",  "ip",   "ip6",  "icmpv6", "arp", "vlan",    "ether"};
+
+// nft's expression type ids (include/expression.h enum expr_types) that typeof records.
+constexpr uint32_t kExprPayload = 7;
+constexpr uint32_t kExprMeta = 9;
+constexpr uint32_t kExprCt = 12;
+constexpr uint32_t kExprConcat = 13;
+
+// One typeof expression: its type id and data (nftables' *_expr_build_udata), as nft prints it;
+// nullopt for what this printer does not decode (then the set prints as `type`).
+std::optional<std::string> TypeofExprText(uint32_t etype, const uint8_t* p, size_t n) {
+  std::map<uint8_t, uint32_t> u32;
+  std::vector<std::pair<const uint8_t*, uint8_t>> nests;
+  ForEachTlv(p, n, [&](uint8_t t, const uint8_t* v, uint8_t len) {
+    u32[t] = TlvU32(v, len);
+    nests.emplace_back(v, len);
+  });
+  auto get = [&](uint8_t t) -> std::optional<uint32_t> {
+    auto it = u32.find(t);
+    if (it == u32.end() || it->second == ~0U) return std::nullopt;
+    return it->second;
+  };
+  if (etype == kExprPayload) {  // PAYLOAD_DESC 0, PAYLOAD_TYPE 1 (template index from 1)
+    auto desc = get(0);
+    auto tmpl = get(1);
+    if (!desc || !tmpl || *desc == 0 || *desc >= kProtoDescIds.size() || *tmpl == 0) return {};
+    const pr::KeyFamily* proto = pr::Protocol(kProtoDescIds[*desc]);
+    if (proto == nullptr || *tmpl > proto->keys.size()) return {};
+    return fmt::format("{} {}", proto->prefix, proto->keys[*tmpl - 1].name);
+  }
+  if (etype == kExprMeta || etype == kExprCt) {  // META_KEY 0 / CT_KEY 0, CT_DIR 1
+    auto key = get(0);
+    const pr::KeyFamily* fam = pr::LoadFamily(etype == kExprMeta ? "meta" : "ct");
+    const pr::KeyDef* k = key ? pr::FindKey(*fam, *key) : nullptr;
+    if (k == nullptr) return {};
+    if (etype == kExprMeta) {
+      if ((k->flags & pr::kKeyUnqualified) != 0) return std::string(k->name);
+      return "meta " + std::string(k->name);
+    }
+    auto dir = get(1);
+    std::string d = dir == 0u ? "original " : dir == 1u ? "reply " : "";
+    return "ct " + d + std::string(k->name);
+  }
+  if (etype == kExprConcat) {  // one nest per component: SUB_TYPE 0, SUB_DATA 1
+    std::string out;
+    for (const auto& [v, len] : nests) {
+      std::optional<uint32_t> sub;
+      const uint8_t* data = nullptr;
+      uint8_t data_len = 0;
+      ForEachTlv(v, len, [&](uint8_t t, const uint8_t* x, uint8_t l) {
+        if (t == 0) sub = TlvU32(x, l);
+        if (t == 1) {
+          data = x;
+          data_len = l;
+        }
+      });
+      if (!sub || data == nullptr || *sub == kExprConcat) return {};
+      auto part = TypeofExprText(*sub, data, data_len);
+      if (!part) return {};
+      out += (out.empty() ? "" : " . ") + *part;
+    }
+    if (out.empty()) return {};
+    return out;
+  }
+  return {};
+}
+
+// A KEY_TYPEOF / DATA_TYPEOF attribute: TYPEOF_EXPR 0 (u32), TYPEOF_DATA 1 (nested).
+std::optional<std::string> TypeofText(const std::vector<uint8_t>& attr) {
+  std::optional<uint32_t> etype;
+  const uint8_t* data = nullptr;
+  uint8_t data_len = 0;
+  ForEachTlv(attr.data(), attr.size(), [&](uint8_t t, const uint8_t* v, uint8_t len) {
+    if (t == 0) etype = TlvU32(v, len);
+    if (t == 1) {
+      data = v;
+      data_len = len;
+    }
+  });
+  if (!etype || data == nullptr) return std::nullopt;
+  return TypeofExprText(*etype, data, data_len);
+}
+
+// Set userdata (NFTNL_UDATA_SET_*).
 struct SetUdata {
   std::optional<uint32_t> key_byteorder;  // BYTEORDER_HOST_ENDIAN 1, BIG 2
   std::optional<uint32_t> data_byteorder;
+  std::vector<uint8_t> key_typeof;   // NFTNL_UDATA_SET_KEY_TYPEOF
+  std::vector<uint8_t> data_typeof;  // NFTNL_UDATA_SET_DATA_TYPEOF
   std::string comment;
 };
 
 SetUdata ParseSetUdata(const Bytes& ud) {
   SetUdata out;
-  size_t off = 0;
-  while (off + 2 <= ud.size()) {
-    uint8_t type = ud[off];
-    uint8_t len = ud[off + 1];
-    if (off + 2 + len > ud.size()) break;
-    const uint8_t* v = ud.data() + off + 2;
+  ForEachTlv(ud.data(), ud.size(), [&](uint8_t type, const uint8_t* v, uint8_t len) {
     if ((type == 0 || type == 1) && len == 4) {
-      uint32_t x = static_cast<uint32_t>(pr::BytesToInt(v, 4, false));
-      (type == 0 ? out.key_byteorder : out.data_byteorder) = x;
+      (type == 0 ? out.key_byteorder : out.data_byteorder) = TlvU32(v, len);
+    } else if (type == 3 || type == 4) {
+      (type == 3 ? out.key_typeof : out.data_typeof).assign(v, v + len);
     } else if (type == 7 && len > 0) {  // NFTNL_UDATA_SET_COMMENT
       out.comment.assign(reinterpret_cast<const char*>(v),
                          strnlen(reinterpret_cast<const char*>(v), len));
     }
-    off += 2 + len;
-  }
+  });
   return out;
 }
 
@@ -124,39 +227,48 @@ std::string TypeListText(uint32_t type) {
   return s;
 }
 
-std::vector<std::string> SetLines(const Set& set, const PrintOptions& o) {
+std::vector<std::string> SetLines(const Set& set) {
   std::vector<std::string> lines;
-  std::string type = "type " + TypeListText(set.key_type);
+  // nft prints `typeof EXPR` when the set's userdata records the expressions it was declared
+  // with (and all of them decode), else `type DATATYPES` (rule.c set_print_key_and_data).
+  SetUdata ud = ParseSetUdata(set.userdata);
+  std::optional<std::string> key_typeof = TypeofText(ud.key_typeof);
+  std::optional<std::string> data_typeof;
+  bool datamap = set.is_map() && !set.is_object_map();
+  if (datamap) {
+    data_typeof = set.data_type == pr::kVerdictDataType ? std::optional<std::string>("verdict")
+                                                        : TypeofText(ud.data_typeof);
+  }
+  const bool use_typeof = key_typeof && (!datamap || data_typeof);
+  std::string type = use_typeof ? "typeof " + *key_typeof : "type " + TypeListText(set.key_type);
   if (set.is_object_map()) {
     type += " : " + std::string(ObjectTypeName(set.obj_type));
+  } else if (use_typeof && datamap) {
+    type += " : " + *data_typeof;
   } else if (set.is_map()) {
     type +=
         set.data_type == pr::kVerdictDataType ? " : verdict" : " : " + TypeListText(set.data_type);
   }
   lines.push_back(type);
-  if (set.desc_size != 0) lines.push_back(fmt::format("size {}", set.desc_size));
-  if (set.policy == 1) lines.push_back("policy memory");
-  std::string flags;
-  auto flag = [&](uint32_t bit, std::string_view name) {
-    if (set.flags & bit) flags += (flags.empty() ? "" : ",") + std::string(name);
-  };
-  flag(0x2, "constant");
-  flag(0x20, "dynamic");
-  flag(0x4, "interval");
-  flag(0x10, "timeout");
-  if (!flags.empty()) lines.push_back("flags " + flags);
+  if ((set.flags & 0x2) == 0) {  // NFT_SET_CONSTANT sets print neither policy nor size
+    if (set.policy == 1) lines.push_back("policy memory");  // NFT_SET_POL_MEMORY
+    if (set.desc_size != 0) lines.push_back(fmt::format("size {}", set.desc_size));
+  }
+  // A default timeout implies the "timeout" flag: alone it is not printed, beside other flags it
+  // is (nft's set_print_declaration).
+  uint32_t shown = set.timeout_ms != 0 ? set.flags & ~0x10U : set.flags;
+  if (pr::FlagNames(pr::Names::kSetFlags, shown, ",").empty()) shown = 0;
+  std::string names = pr::FlagNames(pr::Names::kSetFlags, shown != 0 ? set.flags : 0, ",");
+  if (!names.empty()) lines.push_back("flags " + names);
   if (set.timeout_ms != 0) lines.push_back("timeout " + pr::TimeText(set.timeout_ms));
   if (set.gc_interval_ms != 0) lines.push_back("gc-interval " + pr::TimeText(set.gc_interval_ms));
   for (const Expr& e : set.exprs) {
     if (e.kind == "counter") {
-      lines.push_back(
-          o.counters ? fmt::format("counter packets {} bytes {}", e.Int("packets"), e.Int("bytes"))
-                     : "counter");
+      lines.push_back("counter");  // set-level statements are listed stateless
     } else {
       lines.push_back(LowLevelText(e));
     }
   }
-  SetUdata ud = ParseSetUdata(set.userdata);
   if (!ud.comment.empty()) lines.push_back("comment " + pr::Quote(ud.comment));
   return lines;
 }
@@ -178,22 +290,8 @@ std::string Join(const std::vector<std::string>& v, std::string_view sep) {
 }
 
 std::string L3ProtoName(uint64_t v) {
-  switch (v) {
-    case 1:
-      return "inet";
-    case 2:
-      return "ip";
-    case 10:
-      return "ip6";
-    case 7:
-      return "bridge";
-    case 3:
-      return "arp";
-    case 5:
-      return "netdev";
-    default:
-      return std::to_string(v);
-  }
+  std::string_view n = pr::NameOf(pr::Names::kL3Proto, v);
+  return n.empty() ? std::to_string(v) : std::string(n);
 }
 
 uint64_t ObjInt(const Object& o, std::string_view name, uint64_t fallback = 0) {
@@ -273,7 +371,7 @@ std::vector<std::string> ObjectLines(const Object& obj, const PrintOptions& o) {
         lines.push_back(s);
       } else {
         std::string s = fmt::format("rate {}{}/{}", over ? "over " : "", ObjInt(obj, "rate"), unit);
-        if (burst != 0) s += fmt::format(" burst {} packets", burst);
+        if (burst != 0 && burst != 5) s += fmt::format(" burst {} packets", burst);
         lines.push_back(s);
       }
       break;
@@ -302,14 +400,14 @@ std::vector<std::string> ObjectLines(const Object& obj, const PrintOptions& o) {
       lines.push_back(fmt::format("size {}", ObjInt(obj, "size")));
       lines.push_back("l3proto " + L3ProtoName(ObjInt(obj, "l3proto")));
       break;
-    case 10: {  // synproxy
-      lines.push_back(fmt::format("mss {}", ObjInt(obj, "mss")));
-      lines.push_back(fmt::format("wscale {}", ObjInt(obj, "wscale")));
+    case 10: {  // synproxy: NF_SYNPROXY_OPT_MSS 1, WSCALE 2, SACK_PERM 4, TIMESTAMP 8
       uint64_t f = ObjInt(obj, "flags");
-      std::string s;
-      if (f & 1) s += "timestamp";
-      if (f & 2) s += s.empty() ? "sack-perm" : " sack-perm";
-      if (!s.empty()) lines.push_back(s);
+      if (f & 1) lines.push_back(fmt::format("mss {}", ObjInt(obj, "mss")));
+      if (f & 2) lines.push_back(fmt::format("wscale {}", ObjInt(obj, "wscale")));
+      if (f & 0xc) {
+        lines.push_back(
+            fmt::format("{} {}", (f & 8) ? "timestamp" : "", (f & 4) ? "sack-perm" : ""));
+      }
       break;
     }
     default:
@@ -349,12 +447,13 @@ std::string ChainHeaderText(const Table& table, const Chain& chain) {
   return s;
 }
 
-std::vector<std::string> ElementTexts(const Table& /*table*/, const Set& set) {
-  return ElementTextsWith(set, PrintOptions{});
+std::vector<std::string> ElementTexts(const Table& /*table*/, const Set& set,
+                                      const PrintOptions& options) {
+  return ElementTextsWith(set, options);
 }
 
 std::string SetHeaderText(const Table& /*table*/, const Set& set) {
-  return Join(SetLines(set, PrintOptions{}), "; ") + ";";
+  return Join(SetLines(set), "; ") + ";";
 }
 
 std::string FlowtableText(const Table& table, const Flowtable& flowtable) {
@@ -365,7 +464,9 @@ std::string ObjectText(const Table& /*table*/, const Object& object, const Print
   return Join(ObjectLines(object, options), "; ");
 }
 
-std::string RulesetText(const Ruleset& ruleset, const PrintOptions& options) {
+std::string RulesetText(const Ruleset& ruleset, const PrintOptions& given) {
+  PrintOptions options = given;
+  if (options.interface_names.empty()) options.interface_names = ruleset.interfaces;
   std::string out;
   for (const auto& t : ruleset.tables) {
     out += fmt::format("table {} {} {{{}\n", FamilyName(t.family), t.name,
@@ -383,7 +484,7 @@ std::string RulesetText(const Ruleset& ruleset, const PrintOptions& options) {
       if (s.anonymous()) continue;
       std::string b = fmt::format("\t{} {} {{{}\n", s.is_map() || s.is_object_map() ? "map" : "set",
                                   s.name, HandleSuffix(options, s.handle));
-      for (const auto& l : SetLines(s, options)) b += "\t\t" + l + "\n";
+      for (const auto& l : SetLines(s)) b += "\t\t" + l + "\n";
       std::vector<std::string> elems = ElementTextsWith(s, options);
       if (!elems.empty()) b += "\t\telements = { " + Join(elems, ", ") + " }\n";
       blocks.push_back(b + "\t}\n");
@@ -394,6 +495,7 @@ std::string RulesetText(const Ruleset& ruleset, const PrintOptions& options) {
       blocks.push_back(b + "\t}\n");
     }
     for (const auto& c : t.chains) {
+      if (c.flags & 0x4) continue;  // NFT_CHAIN_BINDING: printed inline by the rule jumping to it
       std::string b = fmt::format("\tchain {} {{{}\n", c.name, HandleSuffix(options, c.handle));
       if (!c.comment.empty()) b += "\t\tcomment " + pr::Quote(c.comment) + "\n";
       if (c.base) b += "\t\t" + ChainHeaderText(t, c) + "\n";

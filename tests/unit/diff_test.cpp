@@ -4,12 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "gate/diff/align.h"
 #include "gate/diff/identity.h"
-#include "report/diff_report.h"
 #include "gate/nft/printer.h"
+#include "report/diff_report.h"
 
 namespace fwgate::diff {
 namespace {
@@ -516,6 +517,37 @@ TEST(RuleIdentity, KeyIgnoresHandlesAndCounterValuesButNotComments) {
   Rule reordered = TcpDport(22);
   std::reverse(reordered.exprs[0].attrs.begin(), reordered.exprs[0].attrs.end());
   EXPECT_EQ(ctx.RuleKey(reordered), ctx.RuleKey(TcpDport(22)));
+}
+
+}  // namespace
+}  // namespace fwgate::diff
+
+namespace fwgate::diff {
+namespace {
+
+// `iif IDX accept` in a storage table of a ruleset whose namespace names interface IDX `name`.
+Ruleset IifAccept(uint32_t index, const std::string& name) {
+  Rule r;
+  Bytes idx(4);
+  std::memcpy(idx.data(), &index, 4);
+  r.exprs = {Make("meta", {{"key", uint64_t{4}}, {"dreg", uint64_t{1}}}),
+             Make("cmp", {{"sreg", uint64_t{1}}, {"op", uint64_t{0}}, {"data", idx}}), Accept()};
+  Ruleset rs = OneChain({r});
+  rs.interfaces[index] = name;
+  return rs;
+}
+
+TEST(RulesetDiff, InterfaceMatchesCompareByNameNotIndex) {
+  // The same rule on two hosts where bond0 has different indexes: no change.
+  Plan same = DiffRulesets(IifAccept(3, "bond0"), IifAccept(7, "bond0"));
+  EXPECT_TRUE(same.changes.empty());
+  // The same index naming different interfaces: a change, shown by name.
+  Plan other = DiffRulesets(IifAccept(3, "bond0"), IifAccept(3, "bond1"));
+  ASSERT_FALSE(other.changes.empty());
+  std::string texts;
+  for (const auto& c : other.changes) texts += c.text + "|" + c.before + "|" + c.after + "\n";
+  EXPECT_NE(texts.find("iif \"bond1\" accept"), std::string::npos) << texts;
+  EXPECT_EQ(texts.find("iif 3"), std::string::npos) << texts;
 }
 
 }  // namespace

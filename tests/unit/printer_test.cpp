@@ -2,10 +2,25 @@
 // (bad lengths, unloaded registers, missing attributes) falling back to low-level form.
 #include "gate/nft/printer.h"
 
+// libc's netinet headers before the kernel's (linux/libc-compat.h then defers to them).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+// clang-format off
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_log.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/nf_synproxy.h>
+#include <linux/netfilter/nf_tables.h>
+// clang-format on
 
+#include <cstring>
+#include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "gate/nft/print_keys.h"
 
 namespace nft = fwgate::nft;
 using nft::Bytes;
@@ -493,6 +508,322 @@ TEST(PrinterDecl, ObjectsAndRulesetLayout) {
       "\n"
       "\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\taccept\n\t}\n"
       "}\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The key and name tables against the kernel's uapi headers.
+// ---------------------------------------------------------------------------------------------
+namespace pr = fwgate::nft::print;
+
+using KeyCase = std::pair<const char*, uint32_t>;
+
+void ExpectKeys(const char* family, std::initializer_list<KeyCase> cases) {
+  const pr::KeyFamily* f = pr::LoadFamily(family);
+  ASSERT_NE(f, nullptr) << family;
+  for (const auto& [name, value] : cases) {
+    const pr::KeyDef* k = pr::FindKeyByName(*f, name);
+    ASSERT_NE(k, nullptr) << family << " " << name;
+    EXPECT_EQ(k->key, value) << family << " " << name;
+  }
+}
+
+void ExpectNames(pr::Names which, std::initializer_list<std::pair<const char*, uint64_t>> cases) {
+  for (const auto& [name, value] : cases) EXPECT_EQ(pr::NameOf(which, value), name) << name;
+}
+
+TEST(PrinterTables, MetaCtRtSocketFibKeysAreTheUapiNumbers) {
+  ExpectKeys("meta", {{"length", NFT_META_LEN},
+                      {"protocol", NFT_META_PROTOCOL},
+                      {"priority", NFT_META_PRIORITY},
+                      {"mark", NFT_META_MARK},
+                      {"iif", NFT_META_IIF},
+                      {"oif", NFT_META_OIF},
+                      {"iifname", NFT_META_IIFNAME},
+                      {"oifname", NFT_META_OIFNAME},
+                      {"iiftype", NFT_META_IIFTYPE},
+                      {"oiftype", NFT_META_OIFTYPE},
+                      {"skuid", NFT_META_SKUID},
+                      {"skgid", NFT_META_SKGID},
+                      {"nftrace", NFT_META_NFTRACE},
+                      {"rtclassid", NFT_META_RTCLASSID},
+                      {"secmark", NFT_META_SECMARK},
+                      {"nfproto", NFT_META_NFPROTO},
+                      {"l4proto", NFT_META_L4PROTO},
+                      {"ibrname", NFT_META_BRI_IIFNAME},
+                      {"obrname", NFT_META_BRI_OIFNAME},
+                      {"pkttype", NFT_META_PKTTYPE},
+                      {"cpu", NFT_META_CPU},
+                      {"iifgroup", NFT_META_IIFGROUP},
+                      {"oifgroup", NFT_META_OIFGROUP},
+                      {"cgroup", NFT_META_CGROUP},
+                      {"random", NFT_META_PRANDOM},
+                      {"ipsec", NFT_META_SECPATH},
+                      {"iifkind", NFT_META_IIFKIND},
+                      {"oifkind", NFT_META_OIFKIND},
+                      {"ibrpvid", NFT_META_BRI_IIFPVID},
+                      {"ibrvproto", NFT_META_BRI_IIFVPROTO},
+                      {"time", NFT_META_TIME_NS},
+                      {"day", NFT_META_TIME_DAY},
+                      {"hour", NFT_META_TIME_HOUR},
+                      {"sdif", NFT_META_SDIF},
+                      {"sdifname", NFT_META_SDIFNAME}});
+  ExpectKeys("ct", {{"state", NFT_CT_STATE},         {"direction", NFT_CT_DIRECTION},
+                    {"status", NFT_CT_STATUS},       {"mark", NFT_CT_MARK},
+                    {"secmark", NFT_CT_SECMARK},     {"expiration", NFT_CT_EXPIRATION},
+                    {"helper", NFT_CT_HELPER},       {"l3proto", NFT_CT_L3PROTOCOL},
+                    {"saddr", NFT_CT_SRC},           {"daddr", NFT_CT_DST},
+                    {"protocol", NFT_CT_PROTOCOL},   {"proto-src", NFT_CT_PROTO_SRC},
+                    {"proto-dst", NFT_CT_PROTO_DST}, {"label", NFT_CT_LABELS},
+                    {"packets", NFT_CT_PKTS},        {"bytes", NFT_CT_BYTES},
+                    {"avgpkt", NFT_CT_AVGPKT},       {"zone", NFT_CT_ZONE},
+                    {"event", NFT_CT_EVENTMASK},     {"ip saddr", NFT_CT_SRC_IP},
+                    {"ip daddr", NFT_CT_DST_IP},     {"ip6 saddr", NFT_CT_SRC_IP6},
+                    {"ip6 daddr", NFT_CT_DST_IP6},   {"id", NFT_CT_ID}});
+  ExpectKeys("rt", {{"classid", NFT_RT_CLASSID},
+                    {"ip nexthop", NFT_RT_NEXTHOP4},
+                    {"ip6 nexthop", NFT_RT_NEXTHOP6},
+                    {"mtu", NFT_RT_TCPMSS},
+                    {"ipsec", NFT_RT_XFRM}});
+  ExpectKeys("socket", {{"transparent", NFT_SOCKET_TRANSPARENT},
+                        {"mark", NFT_SOCKET_MARK},
+                        {"wildcard", NFT_SOCKET_WILDCARD},
+                        {"cgroupv2", NFT_SOCKET_CGROUPV2}});
+  ExpectKeys("fib", {{"oif", NFT_FIB_RESULT_OIF},
+                     {"oifname", NFT_FIB_RESULT_OIFNAME},
+                     {"type", NFT_FIB_RESULT_ADDRTYPE}});
+  ExpectKeys("numgen", {{"inc", NFT_NG_INCREMENTAL}, {"random", NFT_NG_RANDOM}});
+  ExpectKeys("hash", {{"jhash", NFT_HASH_JENKINS}, {"symhash", NFT_HASH_SYM}});
+  ExpectKeys("osf", {{"version", NFT_OSF_F_VERSION}});
+}
+
+TEST(PrinterTables, StatementNamesAreTheUapiNumbers) {
+  auto verdict = [](int v) { return static_cast<uint64_t>(static_cast<uint32_t>(v)); };
+  ExpectNames(pr::Names::kVerdict, {{"drop", NF_DROP},
+                                    {"accept", NF_ACCEPT},
+                                    {"queue", NF_QUEUE},
+                                    {"continue", verdict(NFT_CONTINUE)},
+                                    {"break", verdict(NFT_BREAK)},
+                                    {"jump", verdict(NFT_JUMP)},
+                                    {"goto", verdict(NFT_GOTO)},
+                                    {"return", verdict(NFT_RETURN)}});
+  ExpectNames(pr::Names::kCmpOp, {{"", NFT_CMP_EQ},
+                                  {"!=", NFT_CMP_NEQ},
+                                  {"<", NFT_CMP_LT},
+                                  {"<=", NFT_CMP_LTE},
+                                  {">", NFT_CMP_GT},
+                                  {">=", NFT_CMP_GTE}});
+  ExpectNames(pr::Names::kNatFlags, {{"random", NF_NAT_RANGE_PROTO_RANDOM},
+                                     {"fully-random", NF_NAT_RANGE_PROTO_RANDOM_FULLY},
+                                     {"persistent", NF_NAT_RANGE_PERSISTENT}});
+  ExpectNames(pr::Names::kLogLevel, {{"emerg", NFT_LOGLEVEL_EMERG},
+                                     {"warn", NFT_LOGLEVEL_WARNING},
+                                     {"debug", NFT_LOGLEVEL_DEBUG},
+                                     {"audit", NFT_LOGLEVEL_AUDIT}});
+  ExpectNames(pr::Names::kLogFlags, {{"tcp sequence", NF_LOG_TCPSEQ},
+                                     {"tcp options", NF_LOG_TCPOPT},
+                                     {"ip options", NF_LOG_IPOPT},
+                                     {"skuid", NF_LOG_UID},
+                                     {"ether", NF_LOG_MACDECODE}});
+  ExpectNames(pr::Names::kQueueFlags,
+              {{"bypass", NFT_QUEUE_FLAG_BYPASS}, {"fanout", NFT_QUEUE_FLAG_CPU_FANOUT}});
+  ExpectNames(pr::Names::kSynproxyFlags,
+              {{"timestamp", NF_SYNPROXY_OPT_TIMESTAMP}, {"sack-perm", NF_SYNPROXY_OPT_SACK_PERM}});
+  ExpectNames(pr::Names::kFibFlags, {{"saddr", NFTA_FIB_F_SADDR},
+                                     {"daddr", NFTA_FIB_F_DADDR},
+                                     {"mark", NFTA_FIB_F_MARK},
+                                     {"iif", NFTA_FIB_F_IIF},
+                                     {"oif", NFTA_FIB_F_OIF}});
+  ExpectNames(pr::Names::kObjrefVerb, {{"counter name", NFT_OBJECT_COUNTER},
+                                       {"quota name", NFT_OBJECT_QUOTA},
+                                       {"ct helper set", NFT_OBJECT_CT_HELPER},
+                                       {"limit name", NFT_OBJECT_LIMIT},
+                                       {"ct timeout set", NFT_OBJECT_CT_TIMEOUT},
+                                       {"meta secmark set", NFT_OBJECT_SECMARK},
+                                       {"ct expectation set", NFT_OBJECT_CT_EXPECT},
+                                       {"synproxy name", NFT_OBJECT_SYNPROXY}});
+  ExpectNames(pr::Names::kDynsetOp, {{"add", NFT_DYNSET_OP_ADD},
+                                     {"update", NFT_DYNSET_OP_UPDATE},
+                                     {"delete", NFT_DYNSET_OP_DELETE}});
+  ExpectNames(pr::Names::kRejectType, {{"icmp", NFT_REJECT_ICMP_UNREACH},
+                                       {"tcp reset", NFT_REJECT_TCP_RST},
+                                       {"icmpx", NFT_REJECT_ICMPX_UNREACH}});
+  ExpectNames(pr::Names::kL3Proto, {{"inet", NFPROTO_INET},
+                                    {"ip", NFPROTO_IPV4},
+                                    {"arp", NFPROTO_ARP},
+                                    {"netdev", NFPROTO_NETDEV},
+                                    {"bridge", NFPROTO_BRIDGE},
+                                    {"ip6", NFPROTO_IPV6}});
+  ExpectNames(pr::Names::kSetFlags, {{"constant", NFT_SET_CONSTANT},
+                                     {"interval", NFT_SET_INTERVAL},
+                                     {"timeout", NFT_SET_TIMEOUT},
+                                     {"dynamic", NFT_SET_EVAL}});
+  // NF_OSF_TTL_LESS, NF_OSF_TTL_NOCHECK (linux/netfilter/nfnetlink_osf.h pulls in linux/tcp.h,
+  // which clashes with netinet/tcp.h's TCPOPT_* used below).
+  ExpectNames(pr::Names::kOsfTtl, {{"loose", 1}, {"skip", 2}});
+}
+
+TEST(PrinterTables, ProtocolNumbersAndHeaderOffsets) {
+  for (const auto& [name, proto] :
+       std::initializer_list<std::pair<const char*, uint32_t>>{{"tcp", IPPROTO_TCP},
+                                                               {"udp", IPPROTO_UDP},
+                                                               {"udplite", IPPROTO_UDPLITE},
+                                                               {"icmp", IPPROTO_ICMP},
+                                                               {"icmpv6", IPPROTO_ICMPV6},
+                                                               {"sctp", IPPROTO_SCTP},
+                                                               {"dccp", IPPROTO_DCCP},
+                                                               {"esp", IPPROTO_ESP},
+                                                               {"ah", IPPROTO_AH},
+                                                               {"igmp", IPPROTO_IGMP}}) {
+    ASSERT_NE(pr::TransportByNumber(proto), nullptr) << name;
+    EXPECT_EQ(pr::TransportByNumber(proto)->kind, name);
+  }
+  EXPECT_EQ(pr::Protocol("ip")->id, 0x0800u);    // ETH_P_IP
+  EXPECT_EQ(pr::Protocol("ip6")->id, 0x86ddu);   // ETH_P_IPV6
+  EXPECT_EQ(pr::Protocol("arp")->id, 0x0806u);   // ETH_P_ARP
+  EXPECT_EQ(pr::Protocol("vlan")->id, 0x8100u);  // ETH_P_8021Q
+  // Field bit offsets against the kernel's header structs.
+  auto at = [](const char* proto, const char* field) {
+    const pr::KeyDef* k = pr::FindKeyByName(*pr::Protocol(proto), field);
+    return k == nullptr ? ~0u : k->key;
+  };
+  EXPECT_EQ(at("ip", "saddr"), 12u * 8);
+  EXPECT_EQ(at("ip", "daddr"), 16u * 8);
+  EXPECT_EQ(at("ip", "protocol"), 9u * 8);
+  EXPECT_EQ(at("ip6", "nexthdr"), 6u * 8);
+  EXPECT_EQ(at("ip6", "saddr"), 8u * 8);
+  EXPECT_EQ(at("tcp", "dport"), 2u * 8);
+  EXPECT_EQ(at("tcp", "flags"), 13u * 8);
+  EXPECT_EQ(at("udp", "length"), 4u * 8);
+  // TCP option kinds (TCPOPT_*) and IPv6 extension headers (IPPROTO_*).
+  auto opt = [](std::string_view name) {
+    for (const auto& f : pr::TcpOptions()) {
+      if (f.kind == name) return f.id;
+    }
+    return ~0u;
+  };
+  EXPECT_EQ(opt("eol"), static_cast<uint32_t>(TCPOPT_EOL));
+  EXPECT_EQ(opt("nop"), static_cast<uint32_t>(TCPOPT_NOP));
+  EXPECT_EQ(opt("maxseg"), static_cast<uint32_t>(TCPOPT_MAXSEG));
+  EXPECT_EQ(opt("window"), static_cast<uint32_t>(TCPOPT_WINDOW));
+  EXPECT_EQ(opt("sack-perm"), static_cast<uint32_t>(TCPOPT_SACK_PERMITTED));
+  EXPECT_EQ(opt("sack"), static_cast<uint32_t>(TCPOPT_SACK));
+  EXPECT_EQ(opt("timestamp"), static_cast<uint32_t>(TCPOPT_TIMESTAMP));
+  auto ext = [](std::string_view name) {
+    for (const auto& f : pr::Ipv6ExtHeaders()) {
+      if (f.kind == name) return f.id;
+    }
+    return ~0u;
+  };
+  EXPECT_EQ(ext("hbh"), static_cast<uint32_t>(IPPROTO_HOPOPTS));
+  EXPECT_EQ(ext("rt"), static_cast<uint32_t>(IPPROTO_ROUTING));
+  EXPECT_EQ(ext("frag"), static_cast<uint32_t>(IPPROTO_FRAGMENT));
+  EXPECT_EQ(ext("dst"), static_cast<uint32_t>(IPPROTO_DSTOPTS));
+  EXPECT_EQ(ext("mh"), static_cast<uint32_t>(IPPROTO_MH));
+}
+
+// ---------------------------------------------------------------------------------------------
+// nft's dependency rules (src/payload.c, src/netlink_delinearize.c).
+// ---------------------------------------------------------------------------------------------
+nft::Table Family(nft::Family f) {
+  nft::Table t;
+  t.family = f;
+  t.name = "t";
+  return t;
+}
+std::vector<Expr> IcmpEchoReply(std::vector<Expr> deps) {
+  deps.push_back(Payload(2, 0, 1));
+  deps.push_back(Cmp({0}));
+  deps.push_back(Verdict(1));
+  return deps;
+}
+
+TEST(PrinterDependencies, IpProtocolIsKeptBeforeIcmpInInetButNotInIp) {
+  // inet: `ip protocol icmp` restricts the family: nft keeps it (its nfproto dependency goes).
+  EXPECT_EQ(Text(Inet(), IcmpEchoReply({Meta(15), Cmp({2}), Payload(1, 9, 1), Cmp({1})})),
+            "ip protocol icmp icmp type echo-reply accept");
+  // ip: implied by the icmp match, hidden.
+  EXPECT_EQ(Text(Family(nft::Family::kIp), IcmpEchoReply({Payload(1, 9, 1), Cmp({1})})),
+            "icmp type echo-reply accept");
+}
+
+TEST(PrinterDependencies, ImplicitNfprotoAndL4protoAreHidden) {
+  EXPECT_EQ(Text(Inet(), IcmpEchoReply({Meta(15), Cmp({2}), Meta(16), Cmp({1})})),
+            "icmp type echo-reply accept");
+  // Written without nfproto, nft hides l4proto as well.
+  EXPECT_EQ(Text(Inet(), IcmpEchoReply({Meta(16), Cmp({1})})), "icmp type echo-reply accept");
+  // nfproto before a non-icmp l4proto is a real restriction: kept.
+  auto r = TcpDport({0, 22});
+  r.insert(r.begin(), {Meta(15), Cmp({10})});
+  EXPECT_EQ(Text(Inet(), r), "meta nfproto ipv6 tcp dport 22");
+}
+
+TEST(PrinterDependencies, AStatementInBetweenKeepsTheDependency) {
+  std::vector<Expr> r = {Meta(16), Cmp({6}), E("counter"), Payload(2, 2, 2), Cmp({0, 22})};
+  nft::PrintOptions o;
+  o.counters = false;
+  EXPECT_EQ(Text(Inet(), r, o), "meta l4proto tcp counter tcp dport 22");
+}
+
+TEST(PrinterDependencies, TcpOptionAndTcpResetHideL4proto) {
+  std::vector<Expr> opt = {Meta(16), Cmp({6}),
+                           E("exthdr")
+                               .Set("dreg", uint64_t{1})
+                               .Set("type", uint64_t{2})
+                               .Set("offset", uint64_t{2})
+                               .Set("len", uint64_t{2})
+                               .Set("op", uint64_t{1}),
+                           Cmp({0x05, 0xb4})};
+  EXPECT_EQ(Text(Inet(), opt), "tcp option maxseg size 1460");
+  std::vector<Expr> rst = {Meta(16), Cmp({6}),
+                           E("reject").Set("type", uint64_t{1}).Set("code", uint64_t{0})};
+  EXPECT_EQ(Text(Family(nft::Family::kIp), rst), "reject with tcp reset");
+  EXPECT_EQ(Text(Inet(), rst), "meta l4proto tcp reject with tcp reset");
+}
+
+TEST(PrinterInterfaces, RulesetTextResolvesIndexesWithTheDumpedNames) {
+  nft::Ruleset rs;
+  rs.interfaces[1] = "lo";
+  nft::Table t = Inet();
+  nft::Chain c;
+  c.name = "in";
+  nft::Rule r;
+  r.exprs = {Meta(4), Cmp({1, 0, 0, 0}), Verdict(1)};
+  c.rules.push_back(r);
+  r.exprs = {Meta(5), Cmp({9, 0, 0, 0}), Verdict(0)};  // an index the dump did not name
+  c.rules.push_back(r);
+  t.chains.push_back(c);
+  rs.tables.push_back(t);
+  std::string text = nft::RulesetText(rs);
+  EXPECT_NE(text.find("iif \"lo\" accept"), std::string::npos) << text;
+  EXPECT_NE(text.find("oif 9 drop"), std::string::npos) << text;
+}
+
+TEST(PrinterXt, TranslatesThroughLibxtablesOrDeclines) {
+  nft::XtStatement unknown;
+  unknown.name = "no-such-extension";
+  EXPECT_FALSE(nft::TranslateXt(unknown).has_value());
+  bool installed = false;
+  std::error_code ec;
+  for (const auto& dir : std::filesystem::directory_iterator("/usr/lib", ec)) {
+    installed = installed || std::filesystem::exists(dir.path() / "xtables/libxt_comment.so", ec);
+  }
+  if (!installed) GTEST_SKIP() << "iptables extensions are not installed (Debian package iptables)";
+  // A `-m comment` match translates to no statement text, as nft lists it.
+  nft::XtStatement comment;
+  comment.name = "comment";
+  comment.info = Bytes(256, 0);
+  std::memcpy(comment.info.data(), "hello", 5);
+  auto text = nft::TranslateXt(comment);
+  ASSERT_TRUE(text.has_value());
+  EXPECT_EQ(*text, "");
+  // Data shorter than the extension's struct is not handed to it.
+  nft::XtStatement truncated = comment;
+  truncated.info.resize(8);
+  EXPECT_FALSE(nft::TranslateXt(truncated).has_value());
+  // An xt statement without a translation prints as nft does.
+  Expr recent = E("match").Set("name", std::string("recent")).Set("rev", uint64_t{1});
+  recent.Set("info", Bytes(200, 0));
+  EXPECT_EQ(Text(Family(nft::Family::kIp), {recent}), "xt match recent");
 }
 
 }  // namespace
