@@ -1,47 +1,56 @@
 #include "base/ruleset.h"
 
 #include <array>
+#include <span>
 
 namespace fwgate::nft {
 
 std::string_view FamilyName(Family f) {
   switch (f) {
-    case Family::kInet: return "inet";
-    case Family::kIp: return "ip";
-    case Family::kIp6: return "ip6";
-    case Family::kArp: return "arp";
-    case Family::kBridge: return "bridge";
-    case Family::kNetdev: return "netdev";
-    case Family::kUnspec: break;
+    case Family::kInet:
+      return "inet";
+    case Family::kIp:
+      return "ip";
+    case Family::kIp6:
+      return "ip6";
+    case Family::kArp:
+      return "arp";
+    case Family::kBridge:
+      return "bridge";
+    case Family::kNetdev:
+      return "netdev";
+    case Family::kUnspec:
+      break;
   }
   return "unspec";
 }
 
 std::optional<Family> FamilyFromName(std::string_view name) {
-  for (Family f : {Family::kInet, Family::kIp, Family::kIp6, Family::kArp, Family::kBridge,
-                   Family::kNetdev}) {
+  for (Family f :
+       {Family::kInet, Family::kIp, Family::kIp6, Family::kArp, Family::kBridge, Family::kNetdev}) {
     if (FamilyName(f) == name) return f;
   }
   return std::nullopt;
 }
 
 std::string_view HookName(Family family, uint32_t hook) {
-  static constexpr std::array<std::string_view, 6> kInet = {"prerouting", "input", "forward",
-                                                           "output", "postrouting", "ingress"};
+  static constexpr std::array<std::string_view, 6> kInet = {"prerouting", "input",       "forward",
+                                                            "output",     "postrouting", "ingress"};
   static constexpr std::array<std::string_view, 3> kArp = {"input", "output", "forward"};
   static constexpr std::array<std::string_view, 2> kNetdev = {"ingress", "egress"};
-  switch (family) {
-    case Family::kArp: return hook < kArp.size() ? kArp[hook] : "unknown";
-    case Family::kNetdev: return hook < kNetdev.size() ? kNetdev[hook] : "unknown";
-    default: return hook < kInet.size() ? kInet[hook] : "unknown";
-  }
+  std::span<const std::string_view> names = kInet;
+  if (family == Family::kArp) names = kArp;
+  if (family == Family::kNetdev) names = kNetdev;
+  if (hook < names.size()) return names[hook];
+  return "unknown";
 }
 
 std::string_view ObjectTypeName(uint32_t type) {
   static constexpr std::array<std::string_view, 11> kNames = {
-      "unknown", "counter", "quota", "ct helper", "limit", "connlimit",
-      "tunnel", "ct timeout", "secmark", "ct expectation", "synproxy"};
-  return type < kNames.size() ? kNames[type] : "unknown";
+      "unknown", "counter",    "quota",   "ct helper",      "limit",   "connlimit",
+      "tunnel",  "ct timeout", "secmark", "ct expectation", "synproxy"};
+  if (type < kNames.size()) return kNames[type];
+  return "unknown";
 }
 
 const AttrValue* Expr::Find(std::string_view name) const {

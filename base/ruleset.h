@@ -24,7 +24,7 @@ enum class Family : uint8_t {
   kBridge = 7,
   kIp6 = 10,
 };
-std::string_view FamilyName(Family f);                 // "inet", "ip", ...
+std::string_view FamilyName(Family f);  // "inet", "ip", ...
 std::optional<Family> FamilyFromName(std::string_view name);
 
 // One attribute of an expression: an integer (host order, as libnftnl returns it), a string
@@ -57,15 +57,15 @@ struct Rule {
   uint64_t handle = 0;
   uint64_t position = 0;  // handle of the rule this one was inserted after, when known
   std::vector<Expr> exprs;
-  std::string comment;     // from the rule's userdata; empty when none
+  std::string comment;  // from the rule's userdata; empty when none
   bool operator==(const Rule&) const = default;
 };
 
 struct BaseChain {
-  std::string type;     // "filter", "nat", "route"
-  uint32_t hook = 0;    // NF_INET_* / NF_NETDEV_* number; see HookName()
+  std::string type;   // "filter", "nat", "route"
+  uint32_t hook = 0;  // NF_INET_* / NF_NETDEV_* number; see HookName()
   int32_t priority = 0;
-  uint32_t policy = 1;  // NF_DROP 0, NF_ACCEPT 1
+  uint32_t policy = 1;               // NF_DROP 0, NF_ACCEPT 1
   std::vector<std::string> devices;  // netdev/inet ingress chains
   bool operator==(const BaseChain&) const = default;
 };
@@ -83,9 +83,9 @@ struct Chain {
 
 struct SetElement {
   Bytes key;
-  Bytes key_end;  // concatenated ranges (NFTNL_SET_ELEM_KEY_END); empty otherwise
-  uint32_t flags = 0;  // NFT_SET_ELEM_INTERVAL_END = 1, NFT_SET_ELEM_CATCHALL = 2
-  Bytes data;          // map data (value maps)
+  Bytes key_end;                   // concatenated ranges (NFTNL_SET_ELEM_KEY_END); empty otherwise
+  uint32_t flags = 0;              // NFT_SET_ELEM_INTERVAL_END = 1, NFT_SET_ELEM_CATCHALL = 2
+  Bytes data;                      // map data (value maps)
   std::optional<int32_t> verdict;  // verdict maps: NF_DROP 0, NF_ACCEPT 1, NFT_JUMP -3, ...
   std::string chain;               // verdict maps: jump/goto target
   std::string objref;              // object maps: object name
@@ -104,7 +104,7 @@ struct Set {
   uint32_t key_len = 0;
   uint32_t data_type = 0;  // maps: datatype id (0xffffff00 for verdicts)
   uint32_t data_len = 0;
-  uint32_t obj_type = 0;   // object maps
+  uint32_t obj_type = 0;  // object maps
   uint32_t policy = 0;
   uint32_t desc_size = 0;
   uint64_t timeout_ms = 0;

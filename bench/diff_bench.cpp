@@ -24,8 +24,8 @@
 
 #include "gate/diff/diff.h"
 #include "gate/nft/loader.h"
-#include "sys/nft_netlink.h"
 #include "sys/netns.h"
+#include "sys/nft_netlink.h"
 
 namespace {
 
@@ -191,7 +191,8 @@ void BM_DumpBothAndDiff(benchmark::State& state) {
   if (!a.error.empty()) return state.SkipWithError(a.error.c_str());
   if (!b.error.empty()) return state.SkipWithError(b.error.c_str());
   for (auto _ : state) {
-    fwgate::Result<Ruleset> ra = fwgate::Error::Unavailable("not run"), rb = fwgate::Error::Unavailable("not run");
+    fwgate::Result<Ruleset> ra = fwgate::Error::Unavailable("not run"),
+                            rb = fwgate::Error::Unavailable("not run");
     (void)fwgate::sys::RunInNetns(a.ns, [&] { ra = fwgate::sys::DumpRuleset(); });
     (void)fwgate::sys::RunInNetns(b.ns, [&] { rb = fwgate::sys::DumpRuleset(); });
     if (!ra || !rb) return state.SkipWithError("dump failed");

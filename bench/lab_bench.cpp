@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "sys/netns.h"
 #include "simulator/lab/topology.h"
+#include "sys/netns.h"
 
 namespace {
 

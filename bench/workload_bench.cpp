@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "simulator/workload/engine.h"
 #include "sys/netns.h"
 #include "sys/rtnl.h"
-#include "simulator/workload/engine.h"
 
 namespace fwgate::workload {
 namespace {

@@ -4,12 +4,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
-#include "base/outcome.h"
-
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "base/outcome.h"
 
 namespace fwgate::cli {
 

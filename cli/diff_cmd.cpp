@@ -10,8 +10,8 @@
 #include "cli/command.h"
 #include "cli/ruleset_input.h"
 #include "gate/diff/diff.h"
-#include "report/diff_report.h"
 #include "gate/nft/loader.h"
+#include "report/diff_report.h"
 
 namespace fwgate::cli {
 namespace {

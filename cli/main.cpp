@@ -30,7 +30,8 @@ int ExitCodeFor(Outcome o) {
 }  // namespace
 }  // namespace fwgate::cli
 
-int main(int argc, char** argv) {
+namespace {
+int Main(int argc, char** argv) {
   using fwgate::cli::Registry;
   CLI::App app{
       "fwgate: will the TCP connections open right now survive this firewall reload?\n"
@@ -71,4 +72,16 @@ int main(int argc, char** argv) {
     }
   }
   return fwgate::cli::ExitCodeFor(fwgate::Outcome::kBadInput);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "fwgate: internal error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "fwgate: internal error\n";
+  }
+  return fwgate::cli::ExitCodeFor(fwgate::Outcome::kUndecided);
 }

@@ -9,9 +9,9 @@
 #include "base/outcome.h"
 #include "cli/command.h"
 #include "cli/ruleset_input.h"
-#include "sys/netns.h"
-#include "simulator/replay/replay.h"
 #include "report/replay_report.h"
+#include "simulator/replay/replay.h"
+#include "sys/netns.h"
 
 namespace fwgate::cli {
 namespace {
@@ -165,9 +165,10 @@ const Registrar kReplay{Command{
       sub->add_option("--be-liberal", a->be_liberal,
                       "nf_conntrack_tcp_be_liberal inside the nodes: 0|1 or node1=1,...");
       sub->add_option("--nodes", a->nodes, "Storage nodes")->capture_default_str();
-      sub->add_option("--connections-per-node", a->per_node,
-                      "Replication connections from, and client connections to, each node; the first 2 of "
-                      "each carry bulk data, the rest are sessions with small periodic messages")
+      sub->add_option(
+             "--connections-per-node", a->per_node,
+             "Replication connections from, and client connections to, each node; the first 2 of "
+             "each carry bulk data, the rest are sessions with small periodic messages")
           ->capture_default_str();
       sub->add_option("--duration", a->duration_s,
                       "Seconds of traffic in all (extended when too short to see a stall)")

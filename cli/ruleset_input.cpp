@@ -12,8 +12,7 @@ std::optional<Outcome> LoadRulesetOrReport(const std::string& command, const std
   Outcome o = nft::OutcomeOf(out.status);
   if (o == Outcome::kPass) return std::nullopt;
   if (o != Outcome::kBadInput) {
-    std::cerr << "fwgate: " << command << ": could not load " << path << ": " << out.reason
-              << "\n";
+    std::cerr << "fwgate: " << command << ": could not load " << path << ": " << out.reason << "\n";
   }
   for (const auto& d : out.diagnostics) std::cerr << d.ToStringWithContext() << "\n";
   if (out.diagnostics.empty() && o == Outcome::kBadInput) {

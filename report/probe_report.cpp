@@ -164,9 +164,10 @@ Result<NodeFacts> ReadNode(const json& j) {
   if (auto st = r.Object(j, "sysctls", o); !st) return st.error();
   if (o) {
     for (auto it = o->begin(); it != o->end(); ++it) {
-      if (!it.value().is_number_integer())
+      if (!it.value().is_number_integer()) {
         return Error::BadInput("sysctl \"" + std::string(Utf8Prefix(it.key(), 64)) +
                                "\" is not an integer");
+      }
       if (it.key().rfind("nf_conntrack_", 0) != 0 || it.key().size() > 80 ||
           n.sysctls.size() >= 256)
         continue;
@@ -199,12 +200,13 @@ Result<NodeFacts> ReadNode(const json& j) {
   }
   std::string module;
   if (auto st = r.Str(j, "conntrack_module", module, 32); !st) return st.error();
-  if (module == "builtin")
+  if (module == "builtin") {
     n.conntrack_module = probe::ModuleState::kBuiltin;
-  else if (module == "module")
+  } else if (module == "module") {
     n.conntrack_module = probe::ModuleState::kLoadable;
-  else if (module == "absent")
+  } else if (module == "absent") {
     n.conntrack_module = probe::ModuleState::kAbsent;
+  }
   if (auto st = r.OptBool(j, "enable_hooks", n.enable_hooks); !st) return st.error();
   if (auto st = r.Str(j, "enable_hooks_source", n.enable_hooks_source, 256); !st) return st.error();
   if (auto st = r.OptBool(j, "iptables_modules_unload", n.iptables_modules_unload); !st)
@@ -456,11 +458,12 @@ json ProbeJson(const ProbeResults& r) {
     if (!n.enable_hooks_source.empty()) j["enable_hooks_source"] = n.enable_hooks_source;
     if (n.iptables_modules_unload) j["iptables_modules_unload"] = *n.iptables_modules_unload;
     json tables = json::array();
-    for (const auto& t : n.backends.nft_tables)
+    for (const auto& t : n.backends.nft_tables) {
       tables.push_back({{"family", t.family},
                         {"name", t.name},
                         {"iptables_nft", t.iptables_nft},
                         {"rules", t.rules}});
+    }
     j["backends"] = {{"nftables",
                       {{"readable", n.backends.nft_readable},
                        {"tables", tables},
@@ -471,12 +474,13 @@ json ProbeJson(const ProbeResults& r) {
                        {"ct_users", CtUsersJson(n.backends.legacy_ct_users)}}},
                      {"notes", n.backends.notes}};
     json services = json::array();
-    for (const auto& s : n.services)
+    for (const auto& s : n.services) {
       services.push_back({{"name", s.name},
                           {"unit", s.unit_path},
                           {"reload", s.reload},
                           {"style", s.style},
                           {"source", s.source}});
+    }
     j["services"] = services;
     if (auto p = hazards::PlanRestartStorm(n, r.config)) {
       const hazards::StormEstimate& e = p->estimate;
@@ -604,11 +608,12 @@ std::string ProbeTable(const ProbeResults& r) {
       const hazards::Finding* worst = &fs.front();
       for (const auto& f : fs)
         if (f.undecided && worst->severity != Severity::kBlocking) worst = &f;
-      for (const auto& f : fs)
+      for (const auto& f : fs) {
         if (!f.undecided && f.severity == Severity::kBlocking) {
           worst = &f;
           break;
         }
+      }
       row.worst = Label(*worst) + " " + worst->id +
                   (fs.size() > 1 ? " (+" + std::to_string(fs.size() - 1) + ")" : "");
       row.short_worst = Label(*worst) + " (" + std::to_string(fs.size()) + ")";
@@ -683,14 +688,16 @@ std::string ProbePrometheus(const ProbeResults& r) {
     x.Add("fwgate_probe_success", "Whether fwgate could probe the node (1) or not (0).", node,
           n.reachable ? "1" : "0");
     if (!n.reachable) continue;
-    if (auto c = hazards::ConntrackCount(n))
+    if (auto c = hazards::ConntrackCount(n)) {
       x.Add("fwgate_nf_conntrack_entries",
             "Conntrack entries on the probed node (net.netfilter.nf_conntrack_count).", node,
             std::to_string(*c));
-    if (auto m = hazards::ConntrackMax(n))
+    }
+    if (auto m = hazards::ConntrackMax(n)) {
       x.Add("fwgate_nf_conntrack_entries_limit",
             "Conntrack table limit on the probed node (net.netfilter.nf_conntrack_max).", node,
             std::to_string(*m));
+    }
     if (n.stats) {
       for (const auto& [k, v] : n.stats->counters) {
         if (!IsMetricNamePart(k)) continue;
@@ -699,17 +706,20 @@ std::string ProbePrometheus(const ProbeResults& r) {
               std::to_string(v));
       }
     }
-    if (auto v = n.Sysctl("nf_conntrack_tcp_be_liberal"))
+    if (auto v = n.Sysctl("nf_conntrack_tcp_be_liberal")) {
       x.Add("fwgate_nf_conntrack_tcp_be_liberal",
             "net.netfilter.nf_conntrack_tcp_be_liberal of the probed node.", node,
             std::to_string(*v));
-    if (auto v = n.Sysctl("nf_conntrack_tcp_loose"))
+    }
+    if (auto v = n.Sysctl("nf_conntrack_tcp_loose")) {
       x.Add("fwgate_nf_conntrack_tcp_loose",
             "net.netfilter.nf_conntrack_tcp_loose of the probed node.", node, std::to_string(*v));
-    if (auto v = n.Sysctl("nf_conntrack_buckets"))
+    }
+    if (auto v = n.Sysctl("nf_conntrack_buckets")) {
       x.Add("fwgate_nf_conntrack_buckets",
             "net.netfilter.nf_conntrack_buckets (hash table size) of the probed node.", node,
             std::to_string(*v));
+    }
     std::string cls = KernelClassOf(n);
     x.Add("fwgate_kernel_class_info",
           "Kernel release and its conntrack reload class (continuous, stale-gap, refixup).",
@@ -732,12 +742,13 @@ std::string ProbePrometheus(const ProbeResults& r) {
   for (size_t i = 0; i < r.nodes.size(); ++i) {
     std::map<std::string, int> by_sev = {{"blocking", 0}, {"warning", 0}, {"info", 0}};
     for (const auto& f : r.node_findings[i]) ++by_sev[std::string(SeverityName(f.severity))];
-    for (const auto& [sev, c] : by_sev)
+    for (const auto& [sev, c] : by_sev) {
       x.Add("fwgate_findings", "Number of findings per node and severity.",
             Label("node", r.nodes[i].name) + "," + Label("severity", sev), std::to_string(c));
+    }
   }
-  for (size_t i = 0; i < r.nodes.size(); ++i)
-    for (const auto& f : r.node_findings[i])
+  for (size_t i = 0; i < r.nodes.size(); ++i) {
+    for (const auto& f : r.node_findings[i]) {
       x.Add("fwgate_finding",
             "One series per finding on a node (value 1; 'undecided' says "
             "whether a needed fact was missing).",
@@ -745,9 +756,12 @@ std::string ProbePrometheus(const ProbeResults& r) {
                 Label("severity", SeverityName(f.severity)) + "," +
                 Label("undecided", f.undecided ? "true" : "false"),
             "1");
-  for (const auto& f : r.fleet_findings)
+    }
+  }
+  for (const auto& f : r.fleet_findings) {
     x.Add("fwgate_fleet_finding", "One series per finding about the fleet as a whole (value 1).",
           Label("id", f.id) + "," + Label("severity", SeverityName(f.severity)), "1");
+  }
   return x.Text();
 }
 

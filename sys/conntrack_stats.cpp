@@ -1,7 +1,5 @@
 #include "sys/conntrack_stats.h"
 
-#include "sys/netlink_socket.h"
-
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -17,6 +15,8 @@
 #include <memory>
 #include <sstream>
 #include <vector>
+
+#include "sys/netlink_socket.h"
 
 namespace fwgate::sys {
 namespace {
@@ -93,7 +93,8 @@ Status Request(NetlinkSocket& nl, uint16_t msg_type, uint16_t flags, mnl_cb_t cb
   nfg->version = NFNETLINK_V0;
   nfg->res_id = 0;
   return nl.Request(nlh, what, [&](const nlmsghdr* m) -> Status {
-    if (cb(m, out) == MNL_CB_ERROR) return Error::Unavailable(std::string(what) + ": malformed reply");
+    if (cb(m, out) == MNL_CB_ERROR)
+      return Error::Unavailable(std::string(what) + ": malformed reply");
     return OkStatus();
   });
 }
@@ -205,8 +206,8 @@ Result<ConntrackStats> ParseProcConntrackStats(std::string_view text) {
     if (fields.empty()) continue;
     if (fields.size() != cols.size()) {
       return Error::Unavailable("conntrack statistics line " + std::to_string(line_no) + ": " +
-                        std::to_string(fields.size()) + " fields, header names " +
-                        std::to_string(cols.size()));
+                                std::to_string(fields.size()) + " fields, header names " +
+                                std::to_string(cols.size()));
     }
     if (++rows > kMaxRows) return Error::Unavailable("conntrack statistics: too many rows");
     for (size_t i = 0; i < cols.size(); ++i) {
@@ -216,7 +217,7 @@ Result<ConntrackStats> ParseProcConntrackStats(std::string_view text) {
       auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), v, 16);
       if (ec != std::errc() || p != f.data() + f.size()) {
         return Error::Unavailable("conntrack statistics line " + std::to_string(line_no) +
-                          ": not a hex number: '" + std::string(f.substr(0, 32)) + "'");
+                                  ": not a hex number: '" + std::string(f.substr(0, 32)) + "'");
       }
       if (cols[i] == "entries") {
         // Every row repeats the per-netns count (not per CPU).
@@ -241,7 +242,8 @@ Result<ConntrackStats> ReadConntrackStats() {
   }
   auto proc = ReadOverProcfs();
   if (!proc) {
-    return Error{proc.error().kind, proc.error().code, nl.error().ToString() + "; fallback: " + proc.error().context};
+    return Error{proc.error().kind, proc.error().code,
+                 nl.error().ToString() + "; fallback: " + proc.error().context};
   }
   if (!proc->max) proc->max = ReadSysctlU64("/proc/sys/net/netfilter/nf_conntrack_max");
   return proc;

@@ -1,5 +1,6 @@
 // Conntrack statistics and table count of one network namespace: over ctnetlink (libmnl) when we
-// run there, or parsed from /proc/net/stat/nf_conntrack text (remote probes). facts/netlink.md §4.4.
+// run there, or parsed from /proc/net/stat/nf_conntrack text (remote probes). facts/netlink.md
+// §4.4.
 #pragma once
 
 #include <cstdint>

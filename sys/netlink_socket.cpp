@@ -91,8 +91,8 @@ Status NetlinkSocket::Exchange(nlmsghdr* nlh, std::string_view what, const Messa
     errno = 0;
     // mnl_cb_run checks port and sequence, turns NLMSG_ERROR into errno and NLMSG_DONE into
     // STOP, and (libmnl 1.0.4) reports NLM_F_DUMP_INTR as EINTR.
-    int ret = mnl_cb_run(buf_.data(), static_cast<size_t>(n), nlh->nlmsg_seq, portid(),
-                         Trampoline, &ctx);
+    int ret =
+        mnl_cb_run(buf_.data(), static_cast<size_t>(n), nlh->nlmsg_seq, portid(), Trampoline, &ctx);
     if (!ctx.status.ok()) return ctx.status;
     if (ret == MNL_CB_ERROR) {
       return Error::FromErrno(errno != 0 ? errno : EPROTO, std::string(what));

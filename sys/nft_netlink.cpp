@@ -1,10 +1,10 @@
 #include "sys/nft_netlink.h"
 
 #include <libnftnl/udata.h>
-#include <net/if.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <net/if.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -46,119 +46,173 @@ constexpr AttrKind D = AttrKind::kData;
 const std::vector<ExprSpec>& ExprSpecs() {
   static const std::vector<ExprSpec> kSpecs = {
       {"payload",
-       {{NFTNL_EXPR_PAYLOAD_DREG, "dreg", I}, {NFTNL_EXPR_PAYLOAD_BASE, "base", I},
-        {NFTNL_EXPR_PAYLOAD_OFFSET, "offset", I}, {NFTNL_EXPR_PAYLOAD_LEN, "len", I},
-        {NFTNL_EXPR_PAYLOAD_SREG, "sreg", I}, {NFTNL_EXPR_PAYLOAD_CSUM_TYPE, "csum_type", I},
+       {{NFTNL_EXPR_PAYLOAD_DREG, "dreg", I},
+        {NFTNL_EXPR_PAYLOAD_BASE, "base", I},
+        {NFTNL_EXPR_PAYLOAD_OFFSET, "offset", I},
+        {NFTNL_EXPR_PAYLOAD_LEN, "len", I},
+        {NFTNL_EXPR_PAYLOAD_SREG, "sreg", I},
+        {NFTNL_EXPR_PAYLOAD_CSUM_TYPE, "csum_type", I},
         {NFTNL_EXPR_PAYLOAD_CSUM_OFFSET, "csum_offset", I},
         {NFTNL_EXPR_PAYLOAD_FLAGS, "flags", I}}},
       {"numgen",
-       {{NFTNL_EXPR_NG_DREG, "dreg", I}, {NFTNL_EXPR_NG_MODULUS, "modulus", I},
-        {NFTNL_EXPR_NG_TYPE, "type", I}, {NFTNL_EXPR_NG_OFFSET, "offset", I}}},
+       {{NFTNL_EXPR_NG_DREG, "dreg", I},
+        {NFTNL_EXPR_NG_MODULUS, "modulus", I},
+        {NFTNL_EXPR_NG_TYPE, "type", I},
+        {NFTNL_EXPR_NG_OFFSET, "offset", I}}},
       {"meta",
-       {{NFTNL_EXPR_META_KEY, "key", I}, {NFTNL_EXPR_META_DREG, "dreg", I},
+       {{NFTNL_EXPR_META_KEY, "key", I},
+        {NFTNL_EXPR_META_DREG, "dreg", I},
         {NFTNL_EXPR_META_SREG, "sreg", I}}},
       {"rt", {{NFTNL_EXPR_RT_KEY, "key", I}, {NFTNL_EXPR_RT_DREG, "dreg", I}}},
       {"socket",
-       {{NFTNL_EXPR_SOCKET_KEY, "key", I}, {NFTNL_EXPR_SOCKET_DREG, "dreg", I},
+       {{NFTNL_EXPR_SOCKET_KEY, "key", I},
+        {NFTNL_EXPR_SOCKET_DREG, "dreg", I},
         {NFTNL_EXPR_SOCKET_LEVEL, "level", I}}},
       {"tunnel", {{NFTNL_EXPR_TUNNEL_KEY, "key", I}, {NFTNL_EXPR_TUNNEL_DREG, "dreg", I}}},
       {"cmp",
-       {{NFTNL_EXPR_CMP_SREG, "sreg", I}, {NFTNL_EXPR_CMP_OP, "op", I},
+       {{NFTNL_EXPR_CMP_SREG, "sreg", I},
+        {NFTNL_EXPR_CMP_OP, "op", I},
         {NFTNL_EXPR_CMP_DATA, "data", D}}},
       {"range",
-       {{NFTNL_EXPR_RANGE_SREG, "sreg", I}, {NFTNL_EXPR_RANGE_OP, "op", I},
-        {NFTNL_EXPR_RANGE_FROM_DATA, "from_data", D}, {NFTNL_EXPR_RANGE_TO_DATA, "to_data", D}}},
+       {{NFTNL_EXPR_RANGE_SREG, "sreg", I},
+        {NFTNL_EXPR_RANGE_OP, "op", I},
+        {NFTNL_EXPR_RANGE_FROM_DATA, "from_data", D},
+        {NFTNL_EXPR_RANGE_TO_DATA, "to_data", D}}},
       {"immediate",
-       {{NFTNL_EXPR_IMM_DREG, "dreg", I}, {NFTNL_EXPR_IMM_DATA, "data", D},
-        {NFTNL_EXPR_IMM_VERDICT, "verdict", I}, {NFTNL_EXPR_IMM_CHAIN, "chain", S}}},
+       {{NFTNL_EXPR_IMM_DREG, "dreg", I},
+        {NFTNL_EXPR_IMM_DATA, "data", D},
+        {NFTNL_EXPR_IMM_VERDICT, "verdict", I},
+        {NFTNL_EXPR_IMM_CHAIN, "chain", S}}},
       {"counter", {{NFTNL_EXPR_CTR_PACKETS, "packets", I}, {NFTNL_EXPR_CTR_BYTES, "bytes", I}}},
       {"connlimit",
        {{NFTNL_EXPR_CONNLIMIT_COUNT, "count", I}, {NFTNL_EXPR_CONNLIMIT_FLAGS, "flags", I}}},
       {"bitwise",
-       {{NFTNL_EXPR_BITWISE_SREG, "sreg", I}, {NFTNL_EXPR_BITWISE_DREG, "dreg", I},
-        {NFTNL_EXPR_BITWISE_LEN, "len", I}, {NFTNL_EXPR_BITWISE_MASK, "mask", D},
-        {NFTNL_EXPR_BITWISE_XOR, "xor", D}, {NFTNL_EXPR_BITWISE_OP, "op", I},
+       {{NFTNL_EXPR_BITWISE_SREG, "sreg", I},
+        {NFTNL_EXPR_BITWISE_DREG, "dreg", I},
+        {NFTNL_EXPR_BITWISE_LEN, "len", I},
+        {NFTNL_EXPR_BITWISE_MASK, "mask", D},
+        {NFTNL_EXPR_BITWISE_XOR, "xor", D},
+        {NFTNL_EXPR_BITWISE_OP, "op", I},
         {NFTNL_EXPR_BITWISE_DATA, "data", D}}},
       {"target",
-       {{NFTNL_EXPR_TG_NAME, "name", S}, {NFTNL_EXPR_TG_REV, "rev", I},
+       {{NFTNL_EXPR_TG_NAME, "name", S},
+        {NFTNL_EXPR_TG_REV, "rev", I},
         {NFTNL_EXPR_TG_INFO, "info", D}}},
       {"match",
-       {{NFTNL_EXPR_MT_NAME, "name", S}, {NFTNL_EXPR_MT_REV, "rev", I},
+       {{NFTNL_EXPR_MT_NAME, "name", S},
+        {NFTNL_EXPR_MT_REV, "rev", I},
         {NFTNL_EXPR_MT_INFO, "info", D}}},
       {"nat",
-       {{NFTNL_EXPR_NAT_TYPE, "type", I}, {NFTNL_EXPR_NAT_FAMILY, "family", I},
+       {{NFTNL_EXPR_NAT_TYPE, "type", I},
+        {NFTNL_EXPR_NAT_FAMILY, "family", I},
         {NFTNL_EXPR_NAT_REG_ADDR_MIN, "reg_addr_min", I},
         {NFTNL_EXPR_NAT_REG_ADDR_MAX, "reg_addr_max", I},
         {NFTNL_EXPR_NAT_REG_PROTO_MIN, "reg_proto_min", I},
-        {NFTNL_EXPR_NAT_REG_PROTO_MAX, "reg_proto_max", I}, {NFTNL_EXPR_NAT_FLAGS, "flags", I}}},
+        {NFTNL_EXPR_NAT_REG_PROTO_MAX, "reg_proto_max", I},
+        {NFTNL_EXPR_NAT_FLAGS, "flags", I}}},
       {"tproxy",
-       {{NFTNL_EXPR_TPROXY_FAMILY, "family", I}, {NFTNL_EXPR_TPROXY_REG_ADDR, "reg_addr", I},
+       {{NFTNL_EXPR_TPROXY_FAMILY, "family", I},
+        {NFTNL_EXPR_TPROXY_REG_ADDR, "reg_addr", I},
         {NFTNL_EXPR_TPROXY_REG_PORT, "reg_port", I}}},
       {"lookup",
-       {{NFTNL_EXPR_LOOKUP_SREG, "sreg", I}, {NFTNL_EXPR_LOOKUP_DREG, "dreg", I},
-        {NFTNL_EXPR_LOOKUP_SET, "set", S}, {NFTNL_EXPR_LOOKUP_FLAGS, "flags", I}}},
+       {{NFTNL_EXPR_LOOKUP_SREG, "sreg", I},
+        {NFTNL_EXPR_LOOKUP_DREG, "dreg", I},
+        {NFTNL_EXPR_LOOKUP_SET, "set", S},
+        {NFTNL_EXPR_LOOKUP_FLAGS, "flags", I}}},
       {"dynset",
-       {{NFTNL_EXPR_DYNSET_SREG_KEY, "sreg_key", I}, {NFTNL_EXPR_DYNSET_SREG_DATA, "sreg_data", I},
-        {NFTNL_EXPR_DYNSET_OP, "op", I}, {NFTNL_EXPR_DYNSET_TIMEOUT, "timeout", I},
-        {NFTNL_EXPR_DYNSET_SET_NAME, "set", S}, {NFTNL_EXPR_DYNSET_FLAGS, "flags", I}}},
+       {{NFTNL_EXPR_DYNSET_SREG_KEY, "sreg_key", I},
+        {NFTNL_EXPR_DYNSET_SREG_DATA, "sreg_data", I},
+        {NFTNL_EXPR_DYNSET_OP, "op", I},
+        {NFTNL_EXPR_DYNSET_TIMEOUT, "timeout", I},
+        {NFTNL_EXPR_DYNSET_SET_NAME, "set", S},
+        {NFTNL_EXPR_DYNSET_FLAGS, "flags", I}}},
       {"log",
-       {{NFTNL_EXPR_LOG_PREFIX, "prefix", S}, {NFTNL_EXPR_LOG_GROUP, "group", I},
-        {NFTNL_EXPR_LOG_SNAPLEN, "snaplen", I}, {NFTNL_EXPR_LOG_QTHRESHOLD, "qthreshold", I},
-        {NFTNL_EXPR_LOG_LEVEL, "level", I}, {NFTNL_EXPR_LOG_FLAGS, "flags", I}}},
+       {{NFTNL_EXPR_LOG_PREFIX, "prefix", S},
+        {NFTNL_EXPR_LOG_GROUP, "group", I},
+        {NFTNL_EXPR_LOG_SNAPLEN, "snaplen", I},
+        {NFTNL_EXPR_LOG_QTHRESHOLD, "qthreshold", I},
+        {NFTNL_EXPR_LOG_LEVEL, "level", I},
+        {NFTNL_EXPR_LOG_FLAGS, "flags", I}}},
       {"exthdr",
-       {{NFTNL_EXPR_EXTHDR_DREG, "dreg", I}, {NFTNL_EXPR_EXTHDR_TYPE, "type", I},
-        {NFTNL_EXPR_EXTHDR_OFFSET, "offset", I}, {NFTNL_EXPR_EXTHDR_LEN, "len", I},
-        {NFTNL_EXPR_EXTHDR_FLAGS, "flags", I}, {NFTNL_EXPR_EXTHDR_OP, "op", I},
+       {{NFTNL_EXPR_EXTHDR_DREG, "dreg", I},
+        {NFTNL_EXPR_EXTHDR_TYPE, "type", I},
+        {NFTNL_EXPR_EXTHDR_OFFSET, "offset", I},
+        {NFTNL_EXPR_EXTHDR_LEN, "len", I},
+        {NFTNL_EXPR_EXTHDR_FLAGS, "flags", I},
+        {NFTNL_EXPR_EXTHDR_OP, "op", I},
         {NFTNL_EXPR_EXTHDR_SREG, "sreg", I}}},
       {"ct",
-       {{NFTNL_EXPR_CT_DREG, "dreg", I}, {NFTNL_EXPR_CT_KEY, "key", I},
-        {NFTNL_EXPR_CT_DIR, "dir", I}, {NFTNL_EXPR_CT_SREG, "sreg", I}}},
+       {{NFTNL_EXPR_CT_DREG, "dreg", I},
+        {NFTNL_EXPR_CT_KEY, "key", I},
+        {NFTNL_EXPR_CT_DIR, "dir", I},
+        {NFTNL_EXPR_CT_SREG, "sreg", I}}},
       {"byteorder",
-       {{NFTNL_EXPR_BYTEORDER_DREG, "dreg", I}, {NFTNL_EXPR_BYTEORDER_SREG, "sreg", I},
-        {NFTNL_EXPR_BYTEORDER_OP, "op", I}, {NFTNL_EXPR_BYTEORDER_LEN, "len", I},
+       {{NFTNL_EXPR_BYTEORDER_DREG, "dreg", I},
+        {NFTNL_EXPR_BYTEORDER_SREG, "sreg", I},
+        {NFTNL_EXPR_BYTEORDER_OP, "op", I},
+        {NFTNL_EXPR_BYTEORDER_LEN, "len", I},
         {NFTNL_EXPR_BYTEORDER_SIZE, "size", I}}},
       {"limit",
-       {{NFTNL_EXPR_LIMIT_RATE, "rate", I}, {NFTNL_EXPR_LIMIT_UNIT, "unit", I},
-        {NFTNL_EXPR_LIMIT_BURST, "burst", I}, {NFTNL_EXPR_LIMIT_TYPE, "type", I},
+       {{NFTNL_EXPR_LIMIT_RATE, "rate", I},
+        {NFTNL_EXPR_LIMIT_UNIT, "unit", I},
+        {NFTNL_EXPR_LIMIT_BURST, "burst", I},
+        {NFTNL_EXPR_LIMIT_TYPE, "type", I},
         {NFTNL_EXPR_LIMIT_FLAGS, "flags", I}}},
       {"reject", {{NFTNL_EXPR_REJECT_TYPE, "type", I}, {NFTNL_EXPR_REJECT_CODE, "code", I}}},
       {"queue",
-       {{NFTNL_EXPR_QUEUE_NUM, "num", I}, {NFTNL_EXPR_QUEUE_TOTAL, "total", I},
-        {NFTNL_EXPR_QUEUE_FLAGS, "flags", I}, {NFTNL_EXPR_QUEUE_SREG_QNUM, "sreg_qnum", I}}},
+       {{NFTNL_EXPR_QUEUE_NUM, "num", I},
+        {NFTNL_EXPR_QUEUE_TOTAL, "total", I},
+        {NFTNL_EXPR_QUEUE_FLAGS, "flags", I},
+        {NFTNL_EXPR_QUEUE_SREG_QNUM, "sreg_qnum", I}}},
       {"quota",
-       {{NFTNL_EXPR_QUOTA_BYTES, "bytes", I}, {NFTNL_EXPR_QUOTA_FLAGS, "flags", I},
+       {{NFTNL_EXPR_QUOTA_BYTES, "bytes", I},
+        {NFTNL_EXPR_QUOTA_FLAGS, "flags", I},
         {NFTNL_EXPR_QUOTA_CONSUMED, "consumed", I}}},
       {"masq",
-       {{NFTNL_EXPR_MASQ_FLAGS, "flags", I}, {NFTNL_EXPR_MASQ_REG_PROTO_MIN, "reg_proto_min", I},
+       {{NFTNL_EXPR_MASQ_FLAGS, "flags", I},
+        {NFTNL_EXPR_MASQ_REG_PROTO_MIN, "reg_proto_min", I},
         {NFTNL_EXPR_MASQ_REG_PROTO_MAX, "reg_proto_max", I}}},
       {"redir",
        {{NFTNL_EXPR_REDIR_REG_PROTO_MIN, "reg_proto_min", I},
-        {NFTNL_EXPR_REDIR_REG_PROTO_MAX, "reg_proto_max", I}, {NFTNL_EXPR_REDIR_FLAGS, "flags", I}}},
-      {"dup", {{NFTNL_EXPR_DUP_SREG_ADDR, "sreg_addr", I}, {NFTNL_EXPR_DUP_SREG_DEV, "sreg_dev", I}}},
+        {NFTNL_EXPR_REDIR_REG_PROTO_MAX, "reg_proto_max", I},
+        {NFTNL_EXPR_REDIR_FLAGS, "flags", I}}},
+      {"dup",
+       {{NFTNL_EXPR_DUP_SREG_ADDR, "sreg_addr", I}, {NFTNL_EXPR_DUP_SREG_DEV, "sreg_dev", I}}},
       {"flow_offload", {{NFTNL_EXPR_FLOW_TABLE_NAME, "table_name", S}}},
       {"fwd",
-       {{NFTNL_EXPR_FWD_SREG_DEV, "sreg_dev", I}, {NFTNL_EXPR_FWD_SREG_ADDR, "sreg_addr", I},
+       {{NFTNL_EXPR_FWD_SREG_DEV, "sreg_dev", I},
+        {NFTNL_EXPR_FWD_SREG_ADDR, "sreg_addr", I},
         {NFTNL_EXPR_FWD_NFPROTO, "nfproto", I}}},
       {"hash",
-       {{NFTNL_EXPR_HASH_SREG, "sreg", I}, {NFTNL_EXPR_HASH_DREG, "dreg", I},
-        {NFTNL_EXPR_HASH_LEN, "len", I}, {NFTNL_EXPR_HASH_MODULUS, "modulus", I},
-        {NFTNL_EXPR_HASH_SEED, "seed", I}, {NFTNL_EXPR_HASH_OFFSET, "offset", I},
+       {{NFTNL_EXPR_HASH_SREG, "sreg", I},
+        {NFTNL_EXPR_HASH_DREG, "dreg", I},
+        {NFTNL_EXPR_HASH_LEN, "len", I},
+        {NFTNL_EXPR_HASH_MODULUS, "modulus", I},
+        {NFTNL_EXPR_HASH_SEED, "seed", I},
+        {NFTNL_EXPR_HASH_OFFSET, "offset", I},
         {NFTNL_EXPR_HASH_TYPE, "type", I}}},
       {"fib",
-       {{NFTNL_EXPR_FIB_DREG, "dreg", I}, {NFTNL_EXPR_FIB_RESULT, "result", I},
+       {{NFTNL_EXPR_FIB_DREG, "dreg", I},
+        {NFTNL_EXPR_FIB_RESULT, "result", I},
         {NFTNL_EXPR_FIB_FLAGS, "flags", I}}},
       {"objref",
-       {{NFTNL_EXPR_OBJREF_IMM_TYPE, "imm_type", I}, {NFTNL_EXPR_OBJREF_IMM_NAME, "imm_name", S},
-        {NFTNL_EXPR_OBJREF_SET_SREG, "set_sreg", I}, {NFTNL_EXPR_OBJREF_SET_NAME, "set_name", S}}},
+       {{NFTNL_EXPR_OBJREF_IMM_TYPE, "imm_type", I},
+        {NFTNL_EXPR_OBJREF_IMM_NAME, "imm_name", S},
+        {NFTNL_EXPR_OBJREF_SET_SREG, "set_sreg", I},
+        {NFTNL_EXPR_OBJREF_SET_NAME, "set_name", S}}},
       {"osf",
-       {{NFTNL_EXPR_OSF_DREG, "dreg", I}, {NFTNL_EXPR_OSF_TTL, "ttl", I},
+       {{NFTNL_EXPR_OSF_DREG, "dreg", I},
+        {NFTNL_EXPR_OSF_TTL, "ttl", I},
         {NFTNL_EXPR_OSF_FLAGS, "flags", I}}},
       {"xfrm",
-       {{NFTNL_EXPR_XFRM_DREG, "dreg", I}, {NFTNL_EXPR_XFRM_SREG, "sreg", I},
-        {NFTNL_EXPR_XFRM_KEY, "key", I}, {NFTNL_EXPR_XFRM_DIR, "dir", I},
+       {{NFTNL_EXPR_XFRM_DREG, "dreg", I},
+        {NFTNL_EXPR_XFRM_SREG, "sreg", I},
+        {NFTNL_EXPR_XFRM_KEY, "key", I},
+        {NFTNL_EXPR_XFRM_DIR, "dir", I},
         {NFTNL_EXPR_XFRM_SPNUM, "spnum", I}}},
       {"synproxy",
-       {{NFTNL_EXPR_SYNPROXY_MSS, "mss", I}, {NFTNL_EXPR_SYNPROXY_WSCALE, "wscale", I},
+       {{NFTNL_EXPR_SYNPROXY_MSS, "mss", I},
+        {NFTNL_EXPR_SYNPROXY_WSCALE, "wscale", I},
         {NFTNL_EXPR_SYNPROXY_FLAGS, "flags", I}}},
       {"last", {{NFTNL_EXPR_LAST_MSECS, "msecs", I}, {NFTNL_EXPR_LAST_SET, "set", I}}},
       {"notrack", {}},
@@ -178,7 +232,8 @@ const ExprSpec* FindSpec(std::string_view kind) {
 
 uint64_t IntOfLen(const void* p, uint32_t len) {
   switch (len) {
-    case 1: return *static_cast<const uint8_t*>(p);
+    case 1:
+      return *static_cast<const uint8_t*>(p);
     case 2: {
       uint16_t v;
       std::memcpy(&v, p, 2);
@@ -194,7 +249,8 @@ uint64_t IntOfLen(const void* p, uint32_t len) {
       std::memcpy(&v, p, 8);
       return v;
     }
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
@@ -219,7 +275,9 @@ Expr ConvertExpr(const nftnl_expr* e) {
     const void* p = nftnl_expr_get(e, a.id, &len);
     if (p == nullptr) continue;
     switch (a.kind) {
-      case AttrKind::kInt: out.attrs.emplace_back(std::string(a.name), IntOfLen(p, len)); break;
+      case AttrKind::kInt:
+        out.attrs.emplace_back(std::string(a.name), IntOfLen(p, len));
+        break;
       case AttrKind::kStr:
         out.attrs.emplace_back(std::string(a.name), std::string(static_cast<const char*>(p)));
         break;
@@ -296,7 +354,8 @@ Result<Table> ParseTableMessage(const nlmsghdr* nlh) {
 Result<ParsedChain> ParseChainMessage(const nlmsghdr* nlh) {
   nl::ChainPtr c(nftnl_chain_alloc());
   if (!c || nftnl_chain_nlmsg_parse(nlh, c.get()) < 0) return ParseError("chain");
-  if (!nftnl_chain_is_set(c.get(), NFTNL_CHAIN_NAME) || !nftnl_chain_is_set(c.get(), NFTNL_CHAIN_TABLE))
+  if (!nftnl_chain_is_set(c.get(), NFTNL_CHAIN_NAME) ||
+      !nftnl_chain_is_set(c.get(), NFTNL_CHAIN_TABLE))
     return ParseError("chain (no name or table)");
   ParsedChain out;
   out.family = FamilyOf(nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_FAMILY));
@@ -334,7 +393,8 @@ Result<ParsedChain> ParseChainMessage(const nlmsghdr* nlh) {
 Result<ParsedRule> ParseRuleMessage(const nlmsghdr* nlh) {
   nl::RulePtr r(nftnl_rule_alloc());
   if (!r || nftnl_rule_nlmsg_parse(nlh, r.get()) < 0) return ParseError("rule");
-  if (!nftnl_rule_is_set(r.get(), NFTNL_RULE_TABLE) || !nftnl_rule_is_set(r.get(), NFTNL_RULE_CHAIN))
+  if (!nftnl_rule_is_set(r.get(), NFTNL_RULE_TABLE) ||
+      !nftnl_rule_is_set(r.get(), NFTNL_RULE_CHAIN))
     return ParseError("rule (no table or chain)");
   ParsedRule out;
   out.family = FamilyOf(nftnl_rule_get_u32(r.get(), NFTNL_RULE_FAMILY));
@@ -492,25 +552,33 @@ Result<ParsedObject> ParseObjectMessage(const nlmsghdr* nlh) {
   static const std::map<uint32_t, std::vector<ObjAttr>> kObjAttrs = {
       {NFT_OBJECT_COUNTER, {{NFTNL_OBJ_CTR_PKTS, "pkts", I}, {NFTNL_OBJ_CTR_BYTES, "bytes", I}}},
       {NFT_OBJECT_QUOTA,
-       {{NFTNL_OBJ_QUOTA_BYTES, "bytes", I}, {NFTNL_OBJ_QUOTA_CONSUMED, "consumed", I},
+       {{NFTNL_OBJ_QUOTA_BYTES, "bytes", I},
+        {NFTNL_OBJ_QUOTA_CONSUMED, "consumed", I},
         {NFTNL_OBJ_QUOTA_FLAGS, "flags", I}}},
       {NFT_OBJECT_CT_HELPER,
-       {{NFTNL_OBJ_CT_HELPER_NAME, "name", S}, {NFTNL_OBJ_CT_HELPER_L3PROTO, "l3proto", I},
+       {{NFTNL_OBJ_CT_HELPER_NAME, "name", S},
+        {NFTNL_OBJ_CT_HELPER_L3PROTO, "l3proto", I},
         {NFTNL_OBJ_CT_HELPER_L4PROTO, "l4proto", I}}},
       {NFT_OBJECT_LIMIT,
-       {{NFTNL_OBJ_LIMIT_RATE, "rate", I}, {NFTNL_OBJ_LIMIT_UNIT, "unit", I},
-        {NFTNL_OBJ_LIMIT_BURST, "burst", I}, {NFTNL_OBJ_LIMIT_TYPE, "type", I},
+       {{NFTNL_OBJ_LIMIT_RATE, "rate", I},
+        {NFTNL_OBJ_LIMIT_UNIT, "unit", I},
+        {NFTNL_OBJ_LIMIT_BURST, "burst", I},
+        {NFTNL_OBJ_LIMIT_TYPE, "type", I},
         {NFTNL_OBJ_LIMIT_FLAGS, "flags", I}}},
       {NFT_OBJECT_CT_TIMEOUT,
        {{NFTNL_OBJ_CT_TIMEOUT_L3PROTO, "l3proto", I},
-        {NFTNL_OBJ_CT_TIMEOUT_L4PROTO, "l4proto", I}, {NFTNL_OBJ_CT_TIMEOUT_ARRAY, "array", D}}},
+        {NFTNL_OBJ_CT_TIMEOUT_L4PROTO, "l4proto", I},
+        {NFTNL_OBJ_CT_TIMEOUT_ARRAY, "array", D}}},
       {NFT_OBJECT_SECMARK, {{NFTNL_OBJ_SECMARK_CTX, "ctx", S}}},
       {NFT_OBJECT_CT_EXPECT,
-       {{NFTNL_OBJ_CT_EXPECT_L3PROTO, "l3proto", I}, {NFTNL_OBJ_CT_EXPECT_L4PROTO, "l4proto", I},
-        {NFTNL_OBJ_CT_EXPECT_DPORT, "dport", I}, {NFTNL_OBJ_CT_EXPECT_TIMEOUT, "timeout", I},
+       {{NFTNL_OBJ_CT_EXPECT_L3PROTO, "l3proto", I},
+        {NFTNL_OBJ_CT_EXPECT_L4PROTO, "l4proto", I},
+        {NFTNL_OBJ_CT_EXPECT_DPORT, "dport", I},
+        {NFTNL_OBJ_CT_EXPECT_TIMEOUT, "timeout", I},
         {NFTNL_OBJ_CT_EXPECT_SIZE, "size", I}}},
       {NFT_OBJECT_SYNPROXY,
-       {{NFTNL_OBJ_SYNPROXY_MSS, "mss", I}, {NFTNL_OBJ_SYNPROXY_WSCALE, "wscale", I},
+       {{NFTNL_OBJ_SYNPROXY_MSS, "mss", I},
+        {NFTNL_OBJ_SYNPROXY_WSCALE, "wscale", I},
         {NFTNL_OBJ_SYNPROXY_FLAGS, "flags", I}}},
   };
   auto it = kObjAttrs.find(obj.type);
@@ -521,7 +589,9 @@ Result<ParsedObject> ParseObjectMessage(const nlmsghdr* nlh) {
       const void* p = nftnl_obj_get_data(o.get(), a.id, &len);
       if (p == nullptr) continue;
       switch (a.kind) {
-        case AttrKind::kInt: obj.attrs.emplace_back(std::string(a.name), IntOfLen(p, len)); break;
+        case AttrKind::kInt:
+          obj.attrs.emplace_back(std::string(a.name), IntOfLen(p, len));
+          break;
         case AttrKind::kStr:
           obj.attrs.emplace_back(std::string(a.name), std::string(static_cast<const char*>(p)));
           break;
@@ -628,21 +698,20 @@ Result<Ruleset> DumpOnce(NetlinkSocket& sock, const DumpOptions& options) {
     }
   }
 
-  st = DumpObjects<ParsedRule>(sock, NFT_MSG_GETRULE, "rules", ParseRuleMessage,
-                               [&](ParsedRule r) {
-                                 Table* t = FindTableMut(rs, r.family, r.table);
-                                 if (t == nullptr) return;
-                                 for (Chain& c : t->chains) {
-                                   if (c.name == r.chain) {
-                                     c.rules.push_back(std::move(r.rule));
-                                     return;
-                                   }
-                                 }
-                               });
+  st = DumpObjects<ParsedRule>(sock, NFT_MSG_GETRULE, "rules", ParseRuleMessage, [&](ParsedRule r) {
+    Table* t = FindTableMut(rs, r.family, r.table);
+    if (t == nullptr) return;
+    for (Chain& c : t->chains) {
+      if (c.name == r.chain) {
+        c.rules.push_back(std::move(r.rule));
+        return;
+      }
+    }
+  });
   if (!st.ok()) return st.error();
 
-  st = DumpObjects<ParsedFlowtable>(sock, NFT_MSG_GETFLOWTABLE, "flowtables",
-                                    ParseFlowtableMessage, [&](ParsedFlowtable f) {
+  st = DumpObjects<ParsedFlowtable>(sock, NFT_MSG_GETFLOWTABLE, "flowtables", ParseFlowtableMessage,
+                                    [&](ParsedFlowtable f) {
                                       if (Table* t = FindTableMut(rs, f.family, f.table))
                                         t->flowtables.push_back(std::move(f.flowtable));
                                     });

@@ -76,9 +76,8 @@ int RunnerMain() {
                           : nft_run_cmd_from_filename(ctx.get(), path.c_str());
     const char* out = nft_ctx_get_output_buffer(ctx.get());
     const char* err = nft_ctx_get_error_buffer(ctx.get());
-    nlohmann::json reply = {{"rc", rc},
-                            {"output", out != nullptr ? out : ""},
-                            {"errors", err != nullptr ? err : ""}};
+    nlohmann::json reply = {
+        {"rc", rc}, {"output", out != nullptr ? out : ""}, {"errors", err != nullptr ? err : ""}};
     // Diagnostics quote the user's file; make the reply valid JSON whatever bytes it holds.
     std::string s = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return WriteAll(1, s) ? 0 : kExitBadRequest;
@@ -102,9 +101,9 @@ Result<NftResult> RunNft(const NetnsHandle& ns, const NftRequest& r) {
   if (*initial && !r.check_only) {
     return Error::Internal("refusing to run nft in the host's own network namespace");
   }
-  nlohmann::json req = {{"text", r.text},     {"path", r.path},          {"echo", r.echo},
-                        {"json", r.json_output}, {"check", r.check_only},
-                        {"include_dirs", r.include_dirs}};
+  nlohmann::json req = {{"text", r.text},        {"path", r.path},
+                        {"echo", r.echo},        {"json", r.json_output},
+                        {"check", r.check_only}, {"include_dirs", r.include_dirs}};
   SpawnOptions o;
   o.argv = {SelfExecutable()};
   o.env = {std::string(kRoleEnv) + "=" + kRole};
@@ -115,7 +114,9 @@ Result<NftResult> RunNft(const NetnsHandle& ns, const NftRequest& r) {
   o.memory_limit_bytes = r.limits.memory_bytes;
   o.timeout = r.limits.time;
   o.cpu_limit_seconds =
-      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(r.limits.time).count()) + 1;
+      static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::seconds>(r.limits.time).count()) +
+      1;
   // The reply carries both buffers, JSON-escaped (at most 6 bytes per byte of control text).
   o.max_stdout = (r.limits.max_output + r.limits.max_errors) * 2 + 4096;
   o.max_stderr = 4096;

@@ -31,10 +31,10 @@ struct NftRequest {
   std::vector<int> pass_fds;
   // Searched by relative `include` (nft -I); nft's built-in default (/etc) is never searched.
   std::vector<std::string> include_dirs;
-  std::string working_dir;  // relative paths (and `include "./x"`) resolve here
-  bool check_only = false;  // nft -c: checked by the kernel, nothing committed
-  bool echo = false;        // nft -e -a: print what was added, with handles
-  bool json_output = false; // nft -j for the output buffer
+  std::string working_dir;   // relative paths (and `include "./x"`) resolve here
+  bool check_only = false;   // nft -c: checked by the kernel, nothing committed
+  bool echo = false;         // nft -e -a: print what was added, with handles
+  bool json_output = false;  // nft -j for the output buffer
   NftLimits limits;
 };
 

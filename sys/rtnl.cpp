@@ -25,7 +25,6 @@ Result<RtnlSocket> RtnlSocket::Open() {
   return RtnlSocket(std::move(*s));
 }
 
-
 Status RtnlSocket::Transact(void* buf, std::string_view what) {
   auto* nlh = static_cast<nlmsghdr*>(buf);
   nlh->nlmsg_flags |= NLM_F_ACK;
@@ -81,15 +80,14 @@ Result<int> RtnlSocket::IndexOf(std::string_view ifname) {
   ifm->ifi_family = AF_UNSPEC;
   mnl_attr_put_strz(nlh, IFLA_IFNAME, std::string(ifname).c_str());
   int index = -1;
-  Status st = sock_.RequestOne(nlh, "looking up link " + std::string(ifname),
-                               [&](const nlmsghdr* reply) -> Status {
-                                 if (reply->nlmsg_type == RTM_NEWLINK) {
-                                   const auto* info =
-                                       static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reply));
-                                   index = info->ifi_index;
-                                 }
-                                 return OkStatus();
-                               });
+  Status st = sock_.RequestOne(
+      nlh, "looking up link " + std::string(ifname), [&](const nlmsghdr* reply) -> Status {
+        if (reply->nlmsg_type == RTM_NEWLINK) {
+          const auto* info = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reply));
+          index = info->ifi_index;
+        }
+        return OkStatus();
+      });
   if (!st || index < 0) return Error::FromErrno(ENODEV, "link " + std::string(ifname));
   return index;
 }
@@ -145,8 +143,8 @@ Result<Cidr> ParseCidr(std::string_view text) {
 
 Status RtnlSocket::CreateVethPair(std::string_view name, std::string_view peer, int peer_ns_fd) {
   if (!IsValidIfname(name) || !IsValidIfname(peer)) {
-    return Error::Unavailable("invalid interface name '" + std::string(name) + "'/'" + std::string(peer) +
-                      "'");
+    return Error::Unavailable("invalid interface name '" + std::string(name) + "'/'" +
+                              std::string(peer) + "'");
   }
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
@@ -171,7 +169,8 @@ Status RtnlSocket::CreateVethPair(std::string_view name, std::string_view peer, 
 }
 
 Status RtnlSocket::CreateBridge(std::string_view name) {
-  if (!IsValidIfname(name)) return Error::Unavailable("invalid interface name '" + std::string(name) + "'");
+  if (!IsValidIfname(name))
+    return Error::Unavailable("invalid interface name '" + std::string(name) + "'");
   return CreateLink(name, "bridge", "");
 }
 
@@ -244,7 +243,8 @@ Status RtnlSocket::AddRoute(std::string_view dst_cidr, std::string_view gateway,
   if (!gateway.empty()) {
     auto gw = ParseCidr(gateway);
     if (!gw) return gw.error();
-    if (gw->family != dst->family) return Error::Unavailable("gateway family differs from destination");
+    if (gw->family != dst->family)
+      return Error::Unavailable("gateway family differs from destination");
     mnl_attr_put(nlh, RTA_GATEWAY, gw->AddrLen(), gw->addr);
   }
   mnl_attr_put_u32(nlh, RTA_OIF, static_cast<uint32_t>(*idx));

@@ -192,9 +192,9 @@ Result<Started> StartChild(const SpawnOptions& o, bool with_pipes) {
   ChildPlan p;
   p.path = o.argv[0].find('/') == std::string::npos ? FindProgram(o.argv[0]) : o.argv[0];
   if (p.path.empty() || ::access(p.path.c_str(), X_OK) != 0) {
-    return Error::FromErrno(p.path.empty() ? ENOENT : errno,
-                            "starting '" + o.argv[0] + "'" +
-                                (p.path.empty() ? " (not found in PATH)" : ""));
+    return Error::FromErrno(
+        p.path.empty() ? ENOENT : errno,
+        "starting '" + o.argv[0] + "'" + (p.path.empty() ? " (not found in PATH)" : ""));
   }
   for (int fd : o.pass_fds) {
     if (fd < 3) return Error::Internal("pass_fds must be >= 3");
@@ -250,10 +250,10 @@ Result<Started> StartChild(const SpawnOptions& o, bool with_pipes) {
   long pid = syscall(SYS_clone3, &args, sizeof(args));
   if (pid < 0) {
     int e = errno;
-    return Error::FromErrno(e, "starting '" + o.argv[0] + "'" +
-                                   (p.pid_ns || p.mount_ns
-                                        ? " in new PID/mount namespaces (needs CAP_SYS_ADMIN)"
-                                        : ""));
+    return Error::FromErrno(
+        e,
+        "starting '" + o.argv[0] + "'" +
+            (p.pid_ns || p.mount_ns ? " in new PID/mount namespaces (needs CAP_SYS_ADMIN)" : ""));
   }
   if (pid == 0) ChildMain(p);  // never returns
 
@@ -313,8 +313,8 @@ std::string FindProgram(const std::string& name) {
   size_t start = 0;
   while (start <= dirs.size()) {
     size_t colon = dirs.find(':', start);
-    std::string dir = dirs.substr(start, colon == std::string::npos ? std::string::npos
-                                                                    : colon - start);
+    std::string dir =
+        dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     if (dir.empty()) dir = ".";
     std::string candidate = dir + "/" + name;
     struct stat st {};

@@ -42,8 +42,8 @@ struct SpawnOptions {
   // that exist), e.g. /run so the host's systemd and D-Bus sockets are unreachable.
   std::vector<std::string> hide_paths;
 
-  uint64_t memory_limit_bytes = 0;  // RLIMIT_AS; 0: none
-  uint64_t cpu_limit_seconds = 0;   // RLIMIT_CPU; 0: none
+  uint64_t memory_limit_bytes = 0;       // RLIMIT_AS; 0: none
+  uint64_t cpu_limit_seconds = 0;        // RLIMIT_CPU; 0: none
   std::chrono::milliseconds timeout{0};  // wall time; killed after it (0: none)
   size_t max_stdout = size_t{1} << 20;   // more: killed, `truncated`
   size_t max_stderr = size_t{64} << 10;  // more: the first max_stderr bytes are kept

@@ -59,7 +59,8 @@ void SysctlFix(Finding& f, const std::string& key, const std::string& value) {
   f.fix_config.push_back(std::string(kSysctlFile) + ": net.netfilter." + key + " = " + value);
 }
 
-// The table size fix (docs/kernel-conntrack.md §4.1, §4.2: max and hashsize are set in the initial namespace).
+// The table size fix (docs/kernel-conntrack.md §4.1, §4.2: max and hashsize are set in the initial
+// namespace).
 void TableFix(Finding& f, uint64_t max, uint64_t hashsize) {
   SysctlFix(f, "nf_conntrack_max", std::to_string(max));
   f.fix_commands.push_back("echo " + std::to_string(hashsize) +
@@ -70,8 +71,8 @@ void TableFix(Finding& f, uint64_t max, uint64_t hashsize) {
 
 uint64_t RoundUp(uint64_t v, uint64_t step) { return (v + step - 1) / step * step; }
 
-// Buckets for `max` in the node's era (docs/kernel-conntrack.md §4.1: max = 4 x buckets before 5.15, 1 x from),
-// and never fewer than the node has.
+// Buckets for `max` in the node's era (docs/kernel-conntrack.md §4.1: max = 4 x buckets
+// before 5.15, 1 x from), and never fewer than the node has.
 uint64_t HashsizeFor(const NodeFacts& n, uint64_t max) {
   auto v = ParseKernelVersion(n.kernel);
   bool modern = v && (v->major > 5 || (v->major == 5 && v->minor >= 15));
@@ -157,7 +158,8 @@ const std::vector<Row>& Rows() {
          SysctlFix(f, "nf_conntrack_tcp_be_liberal", "1");
          return f;
        }},
-      {{"stale-gap-be-liberal-unknown", Severity::kBlocking, "docs/kernel-conntrack.md §3.4, §5 item 2", true,
+      {{"stale-gap-be-liberal-unknown", Severity::kBlocking,
+        "docs/kernel-conntrack.md §3.4, §5 item 2", true,
         "4.14-4.18 kernel whose be_liberal could not be read"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<Finding> {
          auto c = ClassOf(n);
@@ -216,13 +218,15 @@ const std::vector<Row>& Rows() {
            return std::nullopt;
          return StormFinding(*p, cfg, false);
        }},
-      {{"conntrack-sysctls-unreadable", Severity::kWarning, "docs/kernel-conntrack.md §5 item 2, §4.2", false,
+      {{"conntrack-sysctls-unreadable", Severity::kWarning,
+        "docs/kernel-conntrack.md §5 item 2, §4.2", false,
         "conntrack sysctls missing: conntrack not loaded, or hidden (5.1-5.6 unprivileged netns)"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<Finding> {
          if (!n.reachable || n.sysctls_readable) return std::nullopt;
          Finding f =
              Msg("conntrack sysctls not readable: nf_conntrack is not loaded here (a first ct rule "
-                 "would start tracking and pick up every open flow as NEW, docs/kernel-conntrack.md §6) or they are "
+                 "would start tracking and pick up every open flow as NEW, "
+                 "docs/kernel-conntrack.md §6) or they are "
                  "hidden in an unprivileged user namespace (5.1-5.6)");
          f.fix = "probe from the initial user namespace; check whether nf_conntrack is loaded";
          f.fix_commands.push_back("ls /proc/sys/net/netfilter/");
@@ -255,8 +259,8 @@ const std::vector<Row>& Rows() {
          SysctlFix(f, "nf_conntrack_tcp_loose", "1");
          return f;
        }},
-      {{"conntrack-drops-seen", Severity::kWarning, "docs/kernel-conntrack.md §4.3, §5 item 7", false,
-        "conntrack has dropped or refused entries since boot"},
+      {{"conntrack-drops-seen", Severity::kWarning, "docs/kernel-conntrack.md §4.3, §5 item 7",
+        false, "conntrack has dropped or refused entries since boot"},
        [](const NodeFacts& n, const FindingsConfig& cfg) -> std::optional<Finding> {
          uint64_t d = Counter(n, "drop"), e = Counter(n, "early_drop"),
                   i = Counter(n, "insert_failed"), c = Counter(n, "chaintoolong");
@@ -446,17 +450,19 @@ std::optional<StormPlan> PlanRestartStorm(const NodeFacts& n, const FindingsConf
   p.target = static_cast<uint64_t>(static_cast<double>(e->max) / (1.0 + p.margin));
   p.per_daemon = static_cast<uint64_t>(
       std::ceil(cfg.storm_attempts_per_daemon * static_cast<double>(e->linger_s)));
-  if (p.target > e->established && p.per_daemon > 0)
+  if (p.target > e->established && p.per_daemon > 0) {
     p.max_together =
         static_cast<int>(std::min<uint64_t>((p.target - e->established) / p.per_daemon, 1u << 30));
-  else if (p.target > e->established)
+  } else if (p.target > e->established) {
     p.max_together = cfg.storm_daemons;
-  if (p.max_together >= cfg.storm_daemons)
+  }
+  if (p.max_together >= cfg.storm_daemons) {
     p.stagger_s = 0;
-  else if (p.max_together == 0)
+  } else if (p.max_together == 0) {
     p.stagger_s = -1;
-  else  // ceil(linger / max_together): at most max_together restarts within one linger time
+  } else {  // ceil(linger / max_together): at most max_together restarts within one linger time
     p.stagger_s = (e->linger_s + p.max_together - 1) / p.max_together;
+  }
   p.conntrack_max = RoundUp(
       static_cast<uint64_t>(std::ceil(static_cast<double>(e->needed) * (1.0 + p.margin))), 16384);
   p.hashsize = HashsizeFor(n, p.conntrack_max);
@@ -539,10 +545,11 @@ Outcome ProbeOutcome(const std::vector<std::vector<Finding>>& node_findings,
   bool blocking = false, undecided = false;
   auto scan = [&](const std::vector<Finding>& fs) {
     for (const Finding& f : fs) {
-      if (f.undecided)
+      if (f.undecided) {
         undecided = true;
-      else if (f.severity == Severity::kBlocking)
+      } else if (f.severity == Severity::kBlocking) {
         blocking = true;
+      }
     }
   };
   for (const auto& fs : node_findings) scan(fs);

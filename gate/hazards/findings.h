@@ -46,10 +46,10 @@ struct StormEstimate {
 [[nodiscard]] std::optional<StormEstimate> EstimateRestartStorm(const probe::NodeFacts& node,
                                                                 const FindingsConfig& config);
 
-// What keeps a node's restart storm under its limit (docs/kernel-conntrack.md §4.4 model, with the margin above):
-// a table that fits every daemon restarting at once, or restarts spaced so that fewer overlap.
-// Model of the spacing: a restarted daemon holds attempts_per_daemon x linger_s entries for
-// linger_s seconds, so restarts T seconds apart overlap ceil(linger_s / T) daemons.
+// What keeps a node's restart storm under its limit (docs/kernel-conntrack.md §4.4 model, with the
+// margin above): a table that fits every daemon restarting at once, or restarts spaced so that
+// fewer overlap. Model of the spacing: a restarted daemon holds attempts_per_daemon x linger_s
+// entries for linger_s seconds, so restarts T seconds apart overlap ceil(linger_s / T) daemons.
 struct StormPlan {
   StormEstimate estimate;
   double margin = 0;
@@ -67,7 +67,8 @@ struct StormPlan {
                                                         const FindingsConfig& config);
 
 // True when the node is not tracking at all: a 4.14+ kernel whose rules (all readable) use no
-// conntrack and no enable_hooks (docs/kernel-conntrack.md §2.1). Such a node gets no storm or table findings.
+// conntrack and no enable_hooks (docs/kernel-conntrack.md §2.1). Such a node gets no storm or table
+// findings.
 [[nodiscard]] bool NotTracking(const probe::NodeFacts& node);
 
 // The count and limit a node reported (sysctls first, ctnetlink/procfs statistics second).

@@ -21,18 +21,21 @@ const std::array<ClassRow, 3>& Rows() {
       // docs/kernel-conntrack.md §2.1: <= 4.9 hooks registered for every netns at module load;
       // 4.10 - 4.13 the default_on=1 sysctl takes one reference per netns. A rule flush never
       // stops tracking.
-      {{0, 0, 0, ""}, {4, 13, 9999, ""},
+      {{0, 0, 0, ""},
+       {4, 13, 9999, ""},
        {KernelClass::kContinuous, "continuous", "<= 4.13", "docs/kernel-conntrack.md §2.1, §7",
         "conntrack keeps tracking while no rule uses it; a two-step reload survives"}},
       // docs/kernel-conntrack.md §2.1, §3.4: 4.14 removed default_on (4d3a57f23dec); the last ct
       // rule going away unregisters the hooks and nothing re-syncs the windows when they come back.
-      {{4, 14, 0, ""}, {4, 18, 9999, ""},
+      {{4, 14, 0, ""},
+       {4, 18, 9999, ""},
        {KernelClass::kStaleGap, "stale-gap", "4.14 - 4.18", "docs/kernel-conntrack.md §3.4, §7",
         "a two-step reload leaves conntrack windows stale: busy connections are dropped as "
         "INVALID unless nf_conntrack_tcp_be_liberal=1"}},
       // docs/kernel-conntrack.md §3.5: 4.19 f94e63801ab2 zeroes td_maxwin of ESTABLISHED entries
       // on re-register.
-      {{4, 19, 0, ""}, {9999, 0, 0, ""},
+      {{4, 19, 0, ""},
+       {9999, 0, 0, ""},
        {KernelClass::kRefixup, "refixup", ">= 4.19", "docs/kernel-conntrack.md §3.5, §7",
         "conntrack re-learns windows when tracking restarts; a two-step reload survives"}},
   }};
@@ -53,18 +56,21 @@ std::string KernelVersion::ToString() const {
 
 Result<KernelVersion> ParseKernelVersion(std::string_view text) {
   auto bad = [&] {
-    return Error::BadInput("unknown kernel version '" + std::string(text) +
-                      "': expected MAJOR.MINOR[.PATCH][-SUFFIX], e.g. 4.4, 4.15, 4.15.0-112-generic, "
-                      "5.10.0-21-amd64, 6.1.0");
+    return Error::BadInput(
+        "unknown kernel version '" + std::string(text) +
+        "': expected MAJOR.MINOR[.PATCH][-SUFFIX], e.g. 4.4, 4.15, 4.15.0-112-generic, "
+        "5.10.0-21-amd64, 6.1.0");
   };
   if (text.empty() || text.size() > 128) return bad();
   // The numeric part ends at the first character that is neither a digit nor a dot.
   size_t end = 0;
-  while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
+  while (end < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
     ++end;
   std::string_view num = text.substr(0, end);
   std::string_view rest = text.substr(end);
-  if (!rest.empty() && rest.front() != '-' && rest.front() != '+' && rest.front() != '_') return bad();
+  if (!rest.empty() && rest.front() != '-' && rest.front() != '+' && rest.front() != '_')
+    return bad();
   for (unsigned char c : rest) {
     if (!std::isalnum(c) && c != '-' && c != '.' && c != '_' && c != '+' && c != '~') return bad();
   }
@@ -73,7 +79,8 @@ Result<KernelVersion> ParseKernelVersion(std::string_view text) {
   size_t pos = 0;
   while (pos <= num.size()) {
     size_t dot = num.find('.', pos);
-    std::string_view piece = num.substr(pos, dot == std::string_view::npos ? num.size() - pos : dot - pos);
+    std::string_view piece =
+        num.substr(pos, dot == std::string_view::npos ? num.size() - pos : dot - pos);
     if (count >= 3 || !ParseInt(piece, parts[count])) return bad();
     ++count;
     if (dot == std::string_view::npos) break;
@@ -125,9 +132,12 @@ std::optional<KernelClass> ClassFromName(std::string_view name) {
 
 std::string_view EmulationName(Emulation e) {
   switch (e) {
-    case Emulation::kNative: return "native";
-    case Emulation::kContinuous: return "continuous";
-    case Emulation::kStaleGap: return "stale-gap";
+    case Emulation::kNative:
+      return "native";
+    case Emulation::kContinuous:
+      return "continuous";
+    case Emulation::kStaleGap:
+      return "stale-gap";
   }
   return "native";
 }

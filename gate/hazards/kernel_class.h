@@ -20,8 +20,8 @@ struct KernelVersion {
   std::string release;  // as given ("4.15.0-112-generic"); empty when built from numbers
 
   auto operator<=>(const KernelVersion& o) const {
-    if (auto c = major <=> o.major; c != 0) return c;
-    if (auto c = minor <=> o.minor; c != 0) return c;
+    if (auto c = major <=> o.major; c != 0) return c;  // NOLINT(modernize-use-nullptr)
+    if (auto c = minor <=> o.minor; c != 0) return c;  // NOLINT(modernize-use-nullptr)
     return patch <=> o.patch;
   }
   bool operator==(const KernelVersion& o) const {
@@ -46,10 +46,10 @@ enum class KernelClass {
 
 struct KernelClassInfo {
   KernelClass cls = KernelClass::kRefixup;
-  std::string_view name;    // "continuous" | "stale-gap" | "refixup": the JSON value
-  std::string_view range;   // "<= 4.13", "4.14 - 4.18", ">= 4.19"
-  std::string_view source;  // facts section the rule rests on
-  std::string_view summary; // one line an operator understands
+  std::string_view name;     // "continuous" | "stale-gap" | "refixup": the JSON value
+  std::string_view range;    // "<= 4.13", "4.14 - 4.18", ">= 4.19"
+  std::string_view source;   // facts section the rule rests on
+  std::string_view summary;  // one line an operator understands
   // 4.19.0-4.19.152 and 5.0-5.9: idle keepalive-only flows can die after a re-register
   // (4f25434bccc2; docs/kernel-conntrack.md §1, §3.5).
   bool keepalive_gap = false;

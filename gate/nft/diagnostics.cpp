@@ -5,8 +5,8 @@
 #include <regex>
 #include <set>
 
-#include "gate/nft/nft_text.h"
 #include "base/ifname.h"
+#include "gate/nft/nft_text.h"
 
 namespace fwgate::nft {
 namespace {
@@ -50,7 +50,6 @@ std::optional<Diagnostic> MatchLocated(std::string_view line) {
   }
   return std::nullopt;
 }
-
 
 }  // namespace
 
@@ -226,6 +225,5 @@ std::optional<std::string> UnsupportedReason(const Diagnostic& d) {
   }
   return std::nullopt;
 }
-
 
 }  // namespace fwgate::nft

@@ -17,8 +17,8 @@ Result<Ruleset> ReadLiveRuleset(const std::string& netns_name) {
   auto ns = sys::OpenNamed(netns_name);
   if (!ns) {
     if (ns.error().Errno() == ENOENT) {
-      return Error::BadInput("network namespace '" + netns_name + "' does not exist (no /run/netns/" +
-                             netns_name + ")");
+      return Error::BadInput("network namespace '" + netns_name +
+                             "' does not exist (no /run/netns/" + netns_name + ")");
     }
     return ns.error();
   }

@@ -367,7 +367,7 @@ std::vector<std::string> ElementStrings(const Set& set, const std::vector<KeyPar
     size_t pos = 0;
     for (const auto& p : key_parts) {
       for (size_t i = 0; i < p.len; ++i) s.push_back(pos + i < k.size() ? k[pos + i] : 0);
-      pos += (p.len + 3) / 4 * 4;
+      pos += static_cast<size_t>((p.len + 3) / 4) * 4;
     }
     std::reverse(s.begin(), s.end());
     return s;
@@ -652,7 +652,7 @@ class RuleRenderer {
         if (dep.value == 128 || dep.value == 129) return;
       }
     }
-    if (base >= 0 && base + 1 <= kDepInner) deps_[static_cast<size_t>(base + 1)] = dep;
+    if (base >= 0 && base + 1 <= kDepInner) deps_[static_cast<size_t>(base) + 1] = dep;
   }
 
   // meta_may_dependency_kill: may a meta/ct protocol match hide the network dependency?
@@ -939,10 +939,11 @@ class RuleRenderer {
     const uint64_t type = e.Int("type");
     const bool present = (e.Int("flags") & 1) != 0;  // NFT_EXTHDR_F_PRESENT
     std::span<const KeyFamily> families;
-    if (op == 1)
+    if (op == 1) {
       families = pr::TcpOptions();  // NFT_EXTHDR_OP_TCPOPT
-    else if (op == 0)
+    } else if (op == 0) {
       families = pr::Ipv6ExtHeaders();  // NFT_EXTHDR_OP_IPV6
+    }
     const KeyFamily* fam = nullptr;
     for (const KeyFamily& f : families) {
       if (f.id == type) fam = &f;

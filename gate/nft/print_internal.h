@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "gate/nft/printer.h"
 #include "base/ruleset.h"
+#include "gate/nft/printer.h"
 
 namespace fwgate::nft::print {
 

@@ -343,9 +343,10 @@ std::vector<std::string> ObjectLines(const Object& obj, const PrintOptions& o) {
   uint8_t proto = static_cast<uint8_t>(ObjInt(obj, "l4proto"));
   switch (obj.type) {
     case 1:  // counter
-      if (o.counters)
+      if (o.counters) {
         lines.push_back(
             fmt::format("packets {} bytes {}", ObjInt(obj, "pkts"), ObjInt(obj, "bytes")));
+      }
       break;
     case 2: {  // quota
       std::string s = fmt::format("{}{}", (ObjInt(obj, "flags") & 1) ? "over " : "",

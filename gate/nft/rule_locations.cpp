@@ -22,7 +22,7 @@ std::optional<Family> FamilyWord(const Token& t) {
 
 // Chain-block statements that set the chain's properties, not rules.
 bool IsChainProperty(const Token& t) {
-  static const std::set<std::string, std::less<>> kWords = {"type", "policy", "comment",
+  static const std::set<std::string, std::less<>> kWords = {"type",    "policy", "comment",
                                                             "devices", "device", "flags"};
   return !t.quoted && kWords.contains(t.text);
 }
@@ -120,7 +120,8 @@ class StatementScanner {
       } else if (Is(what, "rule") && j < end) {
         chain = t_[j++].text;
         // handle N / position N / index N before the statements
-        while (j + 1 < end && (Is(t_[j], "handle") || Is(t_[j], "position") || Is(t_[j], "index"))) {
+        while (j + 1 < end &&
+               (Is(t_[j], "handle") || Is(t_[j], "position") || Is(t_[j], "index"))) {
           j += 2;
         }
         Rule(i, j, end, f, table, chain, -1);
@@ -195,7 +196,8 @@ bool ParseU64(std::string_view s, uint64_t& v) {
 }
 
 std::string Unquote(std::string_view s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return std::string(s.substr(1, s.size() - 2));
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
+    return std::string(s.substr(1, s.size() - 2));
   return std::string(s);
 }
 
@@ -238,8 +240,8 @@ std::vector<EchoedRule> ParseEchoedRules(std::string_view echo) {
   size_t pos = 0;
   while (pos < echo.size()) {
     size_t nl = echo.find('\n', pos);
-    std::string_view line = echo.substr(pos, nl == std::string_view::npos ? echo.size() - pos
-                                                                          : nl - pos);
+    std::string_view line =
+        echo.substr(pos, nl == std::string_view::npos ? echo.size() - pos : nl - pos);
     pos = nl == std::string_view::npos ? echo.size() : nl + 1;
     bool add = line.rfind("add rule ", 0) == 0;
     bool insert = line.rfind("insert rule ", 0) == 0;
@@ -307,9 +309,9 @@ SourceMap LocateRules(const std::vector<EchoedRule>& echoed, const ScannedSource
   for (const auto& r : echoed) by_chain_echo[key_of_echo(r)].push_back(&r);
   std::map<Key, std::vector<const ScannedStatement*>> by_chain_scan;
   for (const auto& s : scanned.rules) {
-    Key k = s.anonymous >= 0 ? Key{static_cast<uint8_t>(s.family), s.table,
-                                   "#" + std::to_string(s.anonymous)}
-                             : Key{static_cast<uint8_t>(s.family), s.table, s.chain};
+    Key k = s.anonymous >= 0
+                ? Key{static_cast<uint8_t>(s.family), s.table, "#" + std::to_string(s.anonymous)}
+                : Key{static_cast<uint8_t>(s.family), s.table, s.chain};
     by_chain_scan[k].push_back(&s);
   }
   // Anonymous chains: the chain location of each is its `jump {` rule's location.

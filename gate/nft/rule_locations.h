@@ -26,8 +26,7 @@ class SourceMap {
   // A rule by its kernel handle; falls back to its chain's location when the rule itself could
   // not be matched (so an accepted rule always has a location when its chain has one).
   [[nodiscard]] std::optional<SourceLocation> Rule(Family family, const std::string& table,
-                                                   const std::string& chain,
-                                                   uint64_t handle) const;
+                                                   const std::string& chain, uint64_t handle) const;
   void AddTable(Family family, const std::string& table, SourceLocation loc);
   void AddChain(Family family, const std::string& table, const std::string& chain,
                 SourceLocation loc);
@@ -55,8 +54,8 @@ struct EchoedRule {
 struct ScannedStatement {
   Family family = Family::kIp;
   std::string table;
-  std::string chain;      // empty for a table
-  int anonymous = -1;     // rules of the k-th anonymous chain (`jump { ... }`), else -1
+  std::string chain;   // empty for a table
+  int anonymous = -1;  // rules of the k-th anonymous chain (`jump { ... }`), else -1
   int line = 0, column = 0, end_line = 0;
 };
 struct ScannedSource {

@@ -41,7 +41,7 @@ bool IsGlob(std::string_view p) { return p.find_first_of("*?[") != std::string_v
 
 class Disk final : public RulesetFiles {
  public:
-  explicit Disk(std::vector<std::string> roots) {
+  explicit Disk(const std::vector<std::string>& roots) {
     for (auto& r : roots) {
       char buf[PATH_MAX];
       roots_.push_back(::realpath(r.c_str(), buf) != nullptr ? std::string(buf) : Absolute(r));
@@ -55,8 +55,10 @@ class Disk final : public RulesetFiles {
     }
     std::string real(buf);
     for (const char* sys : {"/proc", "/sys", "/dev"}) {
-      if (Under(real, sys)) return Error::BadInput("refusing to read " + real + " (a " + sys +
-                                                   " path, not a ruleset file)");
+      if (Under(real, sys)) {
+        return Error::BadInput("refusing to read " + real + " (a " + sys +
+                               " path, not a ruleset file)");
+      }
     }
     bool inside = std::any_of(roots_.begin(), roots_.end(),
                               [&](const std::string& r) { return Under(real, r); });
@@ -154,14 +156,12 @@ bool IsWordChar(char c) {
 
 class Flattener {
  public:
-  Flattener(RulesetFiles& files, const FlattenOptions& options, std::string root_abs,
-            std::string root_display)
+  Flattener(RulesetFiles& files, const FlattenOptions& options, const std::string& root_abs,
+            const std::string& root_display)
       : files_(files),
         options_(options),
         root_dir_(DirOf(root_abs)),
-        root_display_dir_(DirOf(root_display)) {
-    (void)root_display;
-  }
+        root_display_dir_(DirOf(root_display)) {}
 
   std::variant<FlatText, FlattenError> Run(const std::string& root_abs,
                                            const std::string& root_display,
@@ -199,12 +199,10 @@ class Flattener {
           return FlattenError{where, "too many included files (the limit is " +
                                          std::to_string(options_.max_files) + ")"};
         }
-        size_t room =
-            options_.max_total_bytes > total_ ? options_.max_total_bytes - total_ : 0;
+        size_t room = options_.max_total_bytes > total_ ? options_.max_total_bytes - total_ : 0;
         auto text = files_.Read(target, room);
         if (!text) {
-          return FlattenError{where, "include \"" + inc.path + "\" (" +
-                                         files_.DisplayName(target) +
+          return FlattenError{where, "include \"" + inc.path + "\" (" + files_.DisplayName(target) +
                                          "): " + text.error().context};
         }
         total_ += text->size();
@@ -293,8 +291,8 @@ class Flattener {
 
 }  // namespace
 
-std::unique_ptr<RulesetFiles> DiskFiles(std::vector<std::string> roots) {
-  return std::make_unique<Disk>(std::move(roots));
+std::unique_ptr<RulesetFiles> DiskFiles(const std::vector<std::string>& roots) {
+  return std::make_unique<Disk>(roots);
 }
 
 Result<IncludeDir> ParseIncludeDir(std::string_view text) {

@@ -8,8 +8,8 @@
 
 #include <cstddef>
 #include <memory>
-#include <string>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -38,7 +38,7 @@ class RulesetFiles {
 // The local filesystem, confined to `roots` (absolute directories): a path whose real location
 // (symlinks resolved) is outside every root, or under /proc, /sys or /dev, is refused, and only
 // regular files are read (no FIFO, device or socket is ever opened).
-[[nodiscard]] std::unique_ptr<RulesetFiles> DiskFiles(std::vector<std::string> roots);
+[[nodiscard]] std::unique_ptr<RulesetFiles> DiskFiles(const std::vector<std::string>& roots);
 
 // An include directory: relative includes are searched in it (like nft -I). With `maps` set
 // (an absolute directory such as /etc/nftables.d), absolute includes below `maps` are read from
@@ -59,10 +59,10 @@ struct FlattenOptions {
 
 // One contiguous run of lines of the flat text that comes from one file.
 struct FlatPiece {
-  int flat_line = 1;  // first line in the flat text (1-based)
-  int lines = 0;      // how many
-  size_t file = 0;    // index into FlatText::files
-  int file_line = 1;  // first line in that file
+  int flat_line = 1;     // first line in the flat text (1-based)
+  int lines = 0;         // how many
+  size_t file = 0;       // index into FlatText::files
+  int file_line = 1;     // first line in that file
   int column_shift = 0;  // added to columns on the first line (text after an include statement)
 };
 

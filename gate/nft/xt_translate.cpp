@@ -90,8 +90,7 @@ std::optional<std::string> TranslateXt(const XtStatement& x) {
   if (!InitOnce()) return std::nullopt;
   const auto family = static_cast<uint8_t>(x.family);
   xtables_set_nfproto(family);
-  Entry entry;
-  std::memset(&entry, 0, sizeof(entry));
+  Entry entry{};
   switch (x.family) {
     case Family::kIp:
       entry.ipt.ip.proto = x.proto;

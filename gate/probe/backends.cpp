@@ -22,9 +22,10 @@ std::vector<std::string> CtFamilies(std::string_view family) {
 constexpr size_t kMaxTables = 4096;
 
 void NoteDroppedTables(BackendFacts& out, size_t dropped) {
-  if (dropped > 0)
+  if (dropped > 0) {
     out.notes.push_back("nftables: " + std::to_string(dropped) + " tables beyond the first " +
                         std::to_string(kMaxTables) + " are not listed (their ct users are)");
+  }
 }
 
 void AddUser(CtUsers& users, std::string_view family, const std::string& what) {
@@ -152,10 +153,11 @@ void AnalyzeNftRuleset(const nft::Ruleset& ruleset, BackendFacts& out) {
       }
     }
     tf.iptables_nft = xt || (builtin_names && !t.chains.empty());
-    if (out.nft_tables.size() < kMaxTables)
+    if (out.nft_tables.size() < kMaxTables) {
       out.nft_tables.push_back(tf);
-    else
+    } else {
       ++dropped;
+    }
   }
   NoteDroppedTables(out, dropped);
 }
@@ -177,9 +179,10 @@ void AnalyzeNftText(std::string_view text, BackendFacts& out) {
       if (current && rest.find("managed by iptables-nft") != std::string_view::npos)
         current->iptables_nft = true;
       for (std::string_view w : Words(rest)) {
-        if (w.substr(0, 3) == "xt_" && (IsCtXtMatch(w.substr(3)) || IsCtXtTarget(w.substr(3))))
+        if (w.substr(0, 3) == "xt_" && (IsCtXtMatch(w.substr(3)) || IsCtXtTarget(w.substr(3)))) {
           AddUser(out.nft_ct_users, family,
                   family + " " + table + "/" + chain + ": " + std::string(w));
+        }
       }
       line.resize(hash);
     }
@@ -219,14 +222,15 @@ void AnalyzeNftText(std::string_view text, BackendFacts& out) {
         std::string use;
         for (size_t i = 0; i < w.size() && use.empty(); ++i) {
           std::string_view x = w[i];
-          if (x == "ct")
+          if (x == "ct") {
             use = "ct " + (i + 1 < w.size() ? std::string(w[i + 1]) : std::string());
-          else if (x == "masquerade" || x == "snat" || x == "dnat" || x == "redirect" ||
-                   x == "synproxy")
+          } else if (x == "masquerade" || x == "snat" || x == "dnat" || x == "redirect" ||
+                     x == "synproxy") {
             use = std::string(x);
-          else if (x == "flow" && i + 1 < w.size() && (w[i + 1] == "add" || w[i + 1] == "offload"))
+          } else if (x == "flow" && i + 1 < w.size() &&
+                     (w[i + 1] == "add" || w[i + 1] == "offload")) {
             use = "flow offload";
-          else if (x == "xt" && i + 1 < w.size()) {
+          } else if (x == "xt" && i + 1 < w.size()) {
             current->iptables_nft = true;
           }
         }
@@ -285,9 +289,10 @@ void AnalyzeIptablesSave(std::string_view text, std::string_view family, Backend
         use = "-m " + std::string(w[i + 1]);
       if ((w[i] == "-j" || w[i] == "--jump" || w[i] == "-g") && IsCtXtTarget(w[i + 1]))
         use = "-j " + std::string(w[i + 1]);
-      if (!use.empty())
+      if (!use.empty()) {
         AddUser(out.legacy_ct_users, fam,
                 fam + "tables-legacy " + table + "/" + chain + ": " + use);
+      }
     }
   });
 }

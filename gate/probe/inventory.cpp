@@ -103,10 +103,11 @@ bool HasControl(std::string_view s) {
 Status SetVar(Vars& vars, std::string_view key, Val val, std::string_view path) {
   auto k = KeyOf(key);
   if (!k) return OkStatus();
-  if (val.kind == VKind::kList || val.kind == VKind::kMap)
+  if (val.kind == VKind::kList || val.kind == VKind::kMap) {
     return At(path, val.line, val.col,
               std::string(key) + " is a " + (val.kind == VKind::kList ? "list" : "mapping") +
                   ": a connection variable must be a single value");
+  }
   if (val.v.find('\0') != std::string::npos)
     return At(path, val.line, val.col, std::string(key) + " contains a NUL byte");
   vars[*k] = std::move(val);
@@ -137,9 +138,10 @@ class Raw {
 
   Result<uint32_t> GroupOf(const std::string& name, int line, int col) {
     if (auto it = group_index_.find(name); it != group_index_.end()) return it->second;
-    if (groups_.size() >= kMaxInventoryGroups)
+    if (groups_.size() >= kMaxInventoryGroups) {
       return At(path_, line, col,
                 "more than " + std::to_string(kMaxInventoryGroups) + " groups in the inventory");
+    }
     uint32_t id = static_cast<uint32_t>(groups_.size());
     groups_.push_back({name, {}, {}, {}, {}});
     group_index_.emplace(name, id);
@@ -148,9 +150,10 @@ class Raw {
 
   Result<uint32_t> AddHost(const std::string& name, int line, int col) {
     if (auto it = host_index_.find(name); it != host_index_.end()) return it->second;
-    if (hosts_.size() >= kMaxInventoryHosts)
+    if (hosts_.size() >= kMaxInventoryHosts) {
       return At(path_, line, col,
                 "more than " + std::to_string(kMaxInventoryHosts) + " hosts in the inventory");
+    }
     uint32_t id = static_cast<uint32_t>(hosts_.size());
     hosts_.push_back({name, line, col, {}, {}});
     host_index_.emplace(name, id);
@@ -197,9 +200,10 @@ class Raw {
 // An inventory name: the report key, and the ssh host when no ansible_host is given.
 bool IsValidName(std::string_view n) {
   if (n.empty() || n.size() > 253 || n.front() == '-' || n.front() == '.') return false;
-  for (unsigned char c : n)
+  for (unsigned char c : n) {
     if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == ':' || c == '%'))
       return false;
+  }
   return true;
 }
 
@@ -242,11 +246,12 @@ Result<Inventory> Raw::Resolve() {
   const size_t ng = groups_.size();
 
   // Groups without a parent are children of "all" (Ansible's reconcile step).
-  for (uint32_t g = 0; g < ng; ++g)
+  for (uint32_t g = 0; g < ng; ++g) {
     if (g != all && groups_[g].parents.empty()) {
       groups_[all].children.push_back(g);
       groups_[g].parents.push_back(all);
     }
+  }
   // Hosts that are in no group are in "ungrouped".
   for (uint32_t h = 0; h < hosts_.size(); ++h) {
     bool grouped = false;
@@ -264,14 +269,17 @@ Result<Inventory> Raw::Resolve() {
   for (uint32_t g = 0; g < ng; ++g) indeg[g] = static_cast<uint32_t>(groups_[g].parents.size());
   for (uint32_t g = 0; g < ng; ++g)
     if (indeg[g] == 0) order.push_back(g);
-  for (size_t i = 0; i < order.size(); ++i)
+  for (size_t i = 0; i < order.size(); ++i) {
     for (uint32_t c : groups_[order[i]].children)
       if (--indeg[c] == 0) order.push_back(c);
+  }
   if (order.size() != ng) {
-    for (uint32_t g = 0; g < ng; ++g)
-      if (indeg[g] != 0)
+    for (uint32_t g = 0; g < ng; ++g) {
+      if (indeg[g] != 0) {
         return At(path_, 1, 1,
                   "group '" + groups_[g].name + "' is its own ancestor (a children cycle)");
+      }
+    }
   }
   std::vector<int> depth(ng, 0);
   for (uint32_t g : order)
@@ -315,9 +323,10 @@ Result<Inventory> Raw::Resolve() {
         if (stamp[g] == h) continue;
         stamp[g] = h;
         members[g].push_back(h);
-        if (++total > kMaxInventoryMemberships)
+        if (++total > kMaxInventoryMemberships) {
           return At(path_, hosts_[h].line, hosts_[h].col,
                     "too many group memberships in the inventory");
+        }
         for (uint32_t p : groups_[g].parents) stack.push_back(p);
       }
     }
@@ -347,9 +356,10 @@ Result<Inventory> Raw::Resolve() {
     t.name = h.name;
     t.host = h.name;
     if (const Val* x = pick(kAnsibleHost, kAnsibleSshHost)) {
-      if (!IsValidHost(x->v))
+      if (!IsValidHost(x->v)) {
         return At(path_, x->line, x->col,
                   "ansible_host '" + Shown(x->v) + "' is not a valid host name or IP address");
+      }
       t.host = x->v;
     } else if (!IsValidHost(h.name)) {
       return At(
@@ -358,9 +368,10 @@ Result<Inventory> Raw::Resolve() {
     }
     if (const Val* x = pick(kAnsiblePort, kAnsibleSshPort)) {
       auto port = ParsePort(*x);
-      if (!port)
+      if (!port) {
         return At(path_, x->line, x->col,
                   "ansible_port '" + Shown(x->v) + "' is not a port (1-65535)");
+      }
       t.port = *port;
     }
     if (const Val* x = pick(kAnsibleUser, kAnsibleSshUser)) {
@@ -369,17 +380,19 @@ Result<Inventory> Raw::Resolve() {
       t.user = x->v;
     }
     if (const Val* x = pick(kAnsiblePrivateKey, kAnsibleSshPrivateKey)) {
-      if (!IsValidKeyPath(x->v))
+      if (!IsValidKeyPath(x->v)) {
         return At(path_, x->line, x->col,
                   "invalid ansible_ssh_private_key_file '" + Shown(x->v) + "'");
+      }
       t.identity = x->v;
     }
     for (Key k : {kAnsibleSshArgs, kAnsibleSshCommonArgs, kAnsibleSshExtraArgs}) {
       if (!v[k]) continue;
       auto args = ParseSshArgs(v[k]->v);
-      if (!args)
+      if (!args) {
         return At(path_, v[k]->line, v[k]->col,
                   std::string(kKeyNames[k]) + ": " + args.error().context);
+      }
       t.ssh_args.insert(t.ssh_args.end(), args->begin(), args->end());
     }
     inv.hosts.push_back(std::move(t));
@@ -435,9 +448,10 @@ Result<std::vector<Word>> SplitWords(std::string_view line, int base_col) {
           }
           w.text.push_back(line[i++]);
         }
-        if (!closed)
+        if (!closed) {
           return Error::BadInput("unterminated quote at column " +
                                  std::to_string(base_col + static_cast<int>(q)));
+        }
         continue;
       }
       w.text.push_back(c);
@@ -703,9 +717,10 @@ Result<Inventory> ParseIni(std::string_view text, std::string_view path) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     for (size_t i = 0; i < line.size(); ++i) {
       unsigned char c = static_cast<unsigned char>(line[i]);
-      if ((c < 0x20 && c != '\t') || c == 0x7f)
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
         return At(path, lineno, static_cast<int>(i) + 1,
                   c == 0 ? "NUL byte in inventory" : "control character in inventory");
+      }
     }
     size_t first = line.find_first_not_of(" \t");
     if (first == std::string_view::npos) continue;
@@ -717,9 +732,10 @@ Result<Inventory> ParseIni(std::string_view text, std::string_view path) {
       size_t close = body.find(']');
       std::string_view rest = close == std::string_view::npos ? "" : TrimWs(body.substr(close + 1));
       if (close == std::string_view::npos || (!rest.empty() && rest.front() != '#')) {
-        if (body.back() == ']')
+        if (body.back() == ']') {
           return At(path, lineno, col0,
                     "invalid section '" + Shown(body) + "' (no spaces are allowed in a section)");
+        }
         if (close == std::string_view::npos)
           return At(path, lineno, col0, "section header without ']'");
       }
@@ -730,9 +746,10 @@ Result<Inventory> ParseIni(std::string_view text, std::string_view path) {
         kind = colon == std::string_view::npos ? "hosts" : std::string(hdr.substr(colon + 1));
         if (!IsValidGroupName(g))
           return At(path, lineno, col0 + 1, "invalid group name '" + Shown(g) + "'");
-        if (kind != "hosts" && kind != "vars" && kind != "children")
+        if (kind != "hosts" && kind != "vars" && kind != "children") {
           return At(path, lineno, col0 + static_cast<int>(colon) + 2,
                     "unknown section kind '" + Shown(kind) + "' (expected vars or children)");
+        }
         auto gid = raw.GroupOf(g, lineno, col0 + 1);
         if (!gid) return gid.error();
         section = *gid;
@@ -755,9 +772,10 @@ Result<Inventory> ParseIni(std::string_view text, std::string_view path) {
       // "key=value": the value is the rest of the line, read as a Python literal when it is one
       // (Ansible's _parse_variable_definition). Inline '#' is part of the value.
       size_t eq = body.find('=');
-      if (eq == std::string_view::npos)
+      if (eq == std::string_view::npos) {
         return At(path, lineno, col0,
                   "expected key=value in [" + raw.group(section).name + ":vars]");
+      }
       std::string_view key = TrimWs(body.substr(0, eq));
       std::string_view after = body.substr(eq + 1);
       std::string_view value = TrimWs(after);
@@ -776,9 +794,10 @@ Result<Inventory> ParseIni(std::string_view text, std::string_view path) {
     for (size_t i = 1; i < words->size(); ++i) {
       const Word& w = (*words)[i];
       size_t eq = w.text.find('=');
-      if (eq == std::string::npos)
+      if (eq == std::string::npos) {
         return At(path, lineno, w.col,
                   "expected key=value after host, got '" + Shown(w.text) + "'");
+      }
       if (auto st = SetVar(vars, w.text.substr(0, eq),
                            IniValue(std::string_view(w.text).substr(eq + 1), lineno,
                                     w.col + static_cast<int>(eq) + 1),
@@ -1021,10 +1040,11 @@ Result<Inventory> ParseYaml(std::string_view text, std::string_view path) {
     ExpansionCounter counter;
     while (parser.HandleNextDocument(counter) && !counter.over) {
     }
-    if (counter.over)
+    if (counter.over) {
       return At(path, counter.where.line + 1, counter.where.column + 1,
                 "YAML nests too deeply or its aliases expand to more than " +
                     std::to_string(kMaxYamlExpandedNodes) + " nodes");
+    }
   } catch (const YAML::Exception& e) {
     return At(path, e.mark.line + 1, e.mark.column + 1, e.msg);
   }
@@ -1307,14 +1327,16 @@ Result<std::vector<std::string>> ParseSshArgs(std::string_view text) {
       return Error::BadInput("'-o " + Shown(kv) + "': expected -o Key=Value");
     std::string value = kv.substr(sep + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '=')) value.erase(0, 1);
-    if (kCommandKeys.count(lower))
+    if (kCommandKeys.count(lower)) {
       return Error::BadInput(
           "ssh option " + key +
           " is refused: it runs a command or changes what runs (use ProxyJump / -J for a "
           "bastion)");
-    if (!kSafeKeys.count(lower))
+    }
+    if (!kSafeKeys.count(lower)) {
       return Error::BadInput("ssh option " + Shown(key) +
                              " is not among the options fwgate passes");
+    }
     if (!value_ok(value) || (lower == "hostname" && !IsValidHost(value)))
       return Error::BadInput("ssh option " + key + " has an invalid value");
     return OkStatus();
@@ -1323,18 +1345,20 @@ Result<std::vector<std::string>> ParseSshArgs(std::string_view text) {
   const std::vector<std::string>& w = *words;
   for (size_t i = 0; i < w.size(); ++i) {
     const std::string& a = w[i];
-    if (a.size() < 2 || a[0] != '-' || a == "--")
+    if (a.size() < 2 || a[0] != '-' || a == "--") {
       return Error::BadInput("'" + Shown(a) +
                              "' is not an ssh option (arguments after the "
                              "options would become the remote command)");
+    }
     if (a.find_first_not_of("-46ACTavxqk") == std::string::npos && a[1] != '-') {
       out.push_back(a);
       continue;
     }
     char opt = a[1];
-    if (std::string_view("oJiplFcm").find(opt) == std::string_view::npos)
+    if (std::string_view("oJiplFcm").find(opt) == std::string_view::npos) {
       return Error::BadInput("ssh option '" + Shown(a) +
                              "' is not among the options fwgate passes");
+    }
     std::string value = a.size() > 2 ? a.substr(2) : (i + 1 < w.size() ? w[++i] : "");
     if (value.empty())
       return Error::BadInput("ssh option -" + std::string(1, opt) + " needs a value");
@@ -1421,7 +1445,10 @@ Result<std::vector<std::string>> ExpandHostPattern(std::string_view pattern) {
   } else if (from.size() == 1 && to.size() == 1 &&
              std::isalpha(static_cast<unsigned char>(from[0])) &&
              std::isalpha(static_cast<unsigned char>(to[0])) && from[0] <= to[0]) {
-    for (int c = from[0]; c <= to[0]; c += step) items.emplace_back(1, static_cast<char>(c));
+    for (int c = static_cast<unsigned char>(from[0]); c <= static_cast<unsigned char>(to[0]);
+         c += step) {
+      items.emplace_back(1, static_cast<char>(c));
+    }
   } else {
     return Error::BadInput("bad host range in '" + Shown(pattern) + "'");
   }
@@ -1467,9 +1494,10 @@ Result<std::vector<Target>> Inventory::Select(std::string_view pattern) const {
       }
       for (const auto& [g, names] : groups)
         if (std::regex_search(g, re, std::regex_constants::match_continuous)) mark_group(names);
-      for (size_t i = 0; i < hosts.size(); ++i)
+      for (size_t i = 0; i < hosts.size(); ++i) {
         if (std::regex_search(hosts[i].name, re, std::regex_constants::match_continuous))
           sel[i] = any = true;
+      }
       return sel;
     }
     bool glob = t.find_first_of("*?[") != std::string::npos;
@@ -1517,18 +1545,20 @@ Result<std::vector<Target>> Inventory::Select(std::string_view pattern) const {
   std::vector<Target> out;
   for (size_t i = 0; i < hosts.size(); ++i)
     if (result[i]) out.push_back(hosts[i]);
-  if (out.empty())
+  if (out.empty()) {
     return Error::BadInput("host pattern '" + Shown(pattern) +
                            "' leaves no hosts (groups: " + known() + ")");
+  }
   return out;
 }
 
 Result<Inventory> ParseAnsibleInventoryJson(std::string_view text, std::string_view path) {
   using json = nlohmann::ordered_json;  // hosts in the order the document lists them
-  if (text.size() > 4 * kMaxInventoryBytes)
+  if (text.size() > 4 * kMaxInventoryBytes) {
     return At(
         path, 1, 1,
         "inventory JSON larger than " + std::to_string(4 * kMaxInventoryBytes >> 20) + " MiB");
+  }
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object())
     return At(path, 1, 1, "not ansible-inventory --list JSON (expected an object)");
@@ -1568,9 +1598,10 @@ Result<Inventory> ParseAnsibleInventoryJson(std::string_view text, std::string_v
     if (!gj.is_object()) continue;
     if (auto h = gj.find("hosts"); h != gj.end() && h->is_array()) {
       for (const json& hn : *h) {
-        if (!hn.is_string())
+        if (!hn.is_string()) {
           return Error::BadInput(std::string(path) + ": group " + it.key() +
                                  ": a host name is not a string");
+        }
         std::string name = hn.get<std::string>();
         if (!IsValidName(name))
           return Error::BadInput(std::string(path) + ": invalid host name '" + Shown(name) + "'");
@@ -1581,33 +1612,37 @@ Result<Inventory> ParseAnsibleInventoryJson(std::string_view text, std::string_v
     }
     if (auto c = gj.find("children"); c != gj.end() && c->is_array()) {
       for (const json& cn : *c) {
-        if (!cn.is_string() || !IsValidGroupName(cn.get<std::string>()))
+        if (!cn.is_string() || !IsValidGroupName(cn.get<std::string>())) {
           return Error::BadInput(std::string(path) + ": group " + it.key() +
                                  ": invalid child group name");
+        }
         auto cid = raw.GroupOf(cn.get<std::string>(), 1, 1);
         if (!cid) return cid.error();
         if (auto st = raw.AddChild(*g, *cid, 1, 1); !st) return st.error();
       }
     }
     if (auto v = gj.find("vars"); v != gj.end() && v->is_object()) {
-      for (auto kv = v->begin(); kv != v->end(); ++kv)
+      for (auto kv = v->begin(); kv != v->end(); ++kv) {
         if (auto st = SetVar(raw.group(*g).vars, kv.key(), jval(kv.value(), kv.key()), path); !st)
           return named(st.error(), "group " + it.key());
+      }
     }
   }
   if (auto meta = doc.find("_meta"); meta != doc.end() && meta->is_object()) {
     if (auto hv = meta->find("hostvars"); hv != meta->end() && hv->is_object()) {
       for (auto h = hv->begin(); h != hv->end(); ++h) {
-        if (!IsValidName(h.key()))
+        if (!IsValidName(h.key())) {
           return Error::BadInput(std::string(path) + ": invalid host name '" + Shown(h.key()) +
                                  "'");
+        }
         auto hid = raw.AddHost(h.key(), 1, 1);
         if (!hid) return hid.error();
         if (!h.value().is_object()) continue;
-        for (auto kv = h.value().begin(); kv != h.value().end(); ++kv)
+        for (auto kv = h.value().begin(); kv != h.value().end(); ++kv) {
           if (auto st = SetVar(raw.host(*hid).vars, kv.key(), jval(kv.value(), kv.key()), path);
               !st)
             return named(st.error(), "host " + h.key());
+        }
       }
     }
   }
@@ -1618,9 +1653,10 @@ Result<Inventory> ParseAnsibleInventoryJson(std::string_view text, std::string_v
 }
 
 Result<Inventory> ParseInventory(std::string_view text, std::string_view path) {
-  if (text.size() > kMaxInventoryBytes)
+  if (text.size() > kMaxInventoryBytes) {
     return At(path, 1, 1,
               "inventory larger than " + std::to_string(kMaxInventoryBytes >> 20) + " MiB");
+  }
   std::string_view p = path;
   if (LooksLikeJson(text)) return ParseAnsibleInventoryJson(text, path);
   bool yaml = (p.size() > 4 && p.substr(p.size() - 4) == ".yml") ||

@@ -204,12 +204,13 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
   if (sec.count("module")) {
     std::set<std::string_view> entries;
     ForEachLine(sec["module"], [&](std::string_view l) { entries.insert(Trim(l)); });
-    if (entries.count("(absent)"))
+    if (entries.count("(absent)")) {
       f.conntrack_module = ModuleState::kAbsent;
-    else if (entries.count("refcnt") || entries.count("initstate"))
+    } else if (entries.count("refcnt") || entries.count("initstate")) {
       f.conntrack_module = ModuleState::kLoadable;
-    else if (entries.count("parameters"))
+    } else if (entries.count("parameters")) {
       f.conntrack_module = ModuleState::kBuiltin;
+    }
   }
 
   // enable_hooks (5.1+): sysfs mode 0000, so only cmdline and modprobe.d tell
@@ -232,10 +233,11 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
 
   if (sec.count("stat") && !Trim(sec["stat"]).empty()) {
     auto st = sys::ParseProcConntrackStats(sec["stat"]);
-    if (st)
+    if (st) {
       f.stats = std::move(st).value();
-    else
+    } else {
       notes.push_back("conntrack statistics: " + st.error().context);
+    }
   }
 
   auto rc = [&](const std::string& name) -> std::optional<int64_t> {
@@ -263,8 +265,9 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
     }
   }
   bool legacy_in_use = false;
-  for (auto [name, fam] :
+  for (auto [name, family] :
        {std::pair{"ip_tables_names", "ipv4"}, std::pair{"ip6_tables_names", "ipv6"}}) {
+    const char* fam = family;  // a named variable: lambdas may not capture structured bindings
     ForEachLine(sec[name], [&](std::string_view l) {
       l = Trim(l);
       if (l.empty() || l.size() > 32) return;
@@ -286,10 +289,11 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
   std::optional<bool> flushes;
   if (sec.count("nftables-conf")) {
     std::string_view first = Trim(sec["nftables-conf"]);
-    if (first.rfind("flush", 0) == 0)
+    if (first.rfind("flush", 0) == 0) {
       flushes = true;
-    else if (first.rfind("noflush", 0) == 0)
+    } else if (first.rfind("noflush", 0) == 0) {
       flushes = false;
+    }
   }
   f.services = DetectServices(paths, flushes);
   ForEachLine(sec["iptables-config"], [&](std::string_view l) {
@@ -306,6 +310,5 @@ Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce
   for (size_t i = 0; i < notes.size(); ++i) f.error += (i ? "; " : "") + notes[i];
   return f;
 }
-
 
 }  // namespace fwgate::probe

@@ -27,5 +27,4 @@ inline constexpr size_t kMaxProbeOutput = 32u << 20;
 // `facts.name`/`transport` are left to the caller. Hostile text gives an error, never a crash.
 [[nodiscard]] Result<NodeFacts> ParseProbeOutput(std::string_view text, std::string_view nonce);
 
-
 }  // namespace fwgate::probe

@@ -3,11 +3,11 @@
 #include <atomic>
 #include <thread>
 
-#include "sys/nft_netlink.h"
 #include "gate/nft/printer.h"
 #include "gate/probe/backends.h"
 #include "gate/probe/probe_script.h"
 #include "sys/netns.h"
+#include "sys/nft_netlink.h"
 #include "sys/sysctl.h"
 
 namespace fwgate::probe {

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -23,7 +24,8 @@ struct V4Net {
 Result<V4Net> ParseV4Net(const std::string& flag, const std::string& text) {
   auto c = sys::ParseCidr(text);
   if (!c) return Error::BadInput(flag + ": " + c.error().context);
-  if (c->family != AF_INET) return Error::BadInput(flag + ": only IPv4 networks are supported: " + text);
+  if (c->family != AF_INET)
+    return Error::BadInput(flag + ": only IPv4 networks are supported: " + text);
   if (c->prefix < 8 || c->prefix > 29) {
     return Error::BadInput(flag + ": prefix length must be between 8 and 29: " + text);
   }
@@ -58,20 +60,21 @@ Result<TopologyPlan> PlanTopology(const TopologyOptions& o) {
   };
   if (overlaps(*pub, *clu)) {
     return Error::BadInput("--public-net and --cluster-net overlap: " + o.public_net + ", " +
-                      o.cluster_net);
+                           o.cluster_net);
   }
   auto hosts = [](const V4Net& n) { return (uint32_t{1} << (32 - n.prefix)) - 1; };  // broadcast
   if (o.first_host < 1 || o.client_host <= o.first_host + o.nodes - 1) {
     return Error::BadInput("the client address (." + std::to_string(o.client_host) +
-                      ") must come after the node addresses");
+                           ") must come after the node addresses");
   }
   if (static_cast<uint32_t>(o.client_host) >= hosts(*pub)) {
-    return Error::BadInput("--public-net " + o.public_net + " is too small for the client address ." +
-                      std::to_string(o.client_host));
+    return Error::BadInput("--public-net " + o.public_net +
+                           " is too small for the client address ." +
+                           std::to_string(o.client_host));
   }
   if (static_cast<uint32_t>(o.first_host + o.nodes - 1) >= hosts(*clu)) {
     return Error::BadInput("--cluster-net " + o.cluster_net + " is too small for " +
-                      std::to_string(o.nodes) + " nodes");
+                           std::to_string(o.nodes) + " nodes");
   }
   TopologyPlan plan;
   for (int i = 0; i < o.nodes; ++i) {
@@ -95,7 +98,7 @@ Result<TopologyPlan> PlanTopology(const TopologyOptions& o) {
 std::string LossTableText(const TopologyPlan& plan, double loss_percent) {
   if (loss_percent <= 0) return "";
   // Per 10000 frames; numgen gives an independent draw per frame.
-  auto per10k = static_cast<long>(loss_percent * 100.0 + 0.5);
+  auto per10k = std::lround(loss_percent * 100.0);
   if (per10k > 10000) per10k = 10000;
   std::string legs;
   auto add = [&](const std::string& leg) {

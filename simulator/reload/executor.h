@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "base/result.h"
+#include "simulator/reload/procedure.h"
 #include "sys/netns.h"
 #include "sys/spawn.h"
-#include "simulator/reload/procedure.h"
 
 namespace fwgate::reload {
 

@@ -157,7 +157,8 @@ Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
       c.label = "command";
       c.argv = SubstitutePath(procedure.argv, proposed.path);
       size_t slash = proposed.path.rfind('/');
-      c.working_dir = slash == std::string::npos ? "." : proposed.path.substr(0, slash + (slash == 0));
+      c.working_dir =
+          slash == std::string::npos ? "." : proposed.path.substr(0, slash + (slash == 0));
       plan.steps.push_back(c);
       return plan;
     }

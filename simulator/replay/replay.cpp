@@ -5,12 +5,12 @@
 
 #include <thread>
 
-#include "sys/nft_netlink.h"
-#include "sys/sysctl.h"
-#include "sys/conntrack_stats.h"
 #include "simulator/reload/executor.h"
 #include "simulator/replay/workload_shape.h"
 #include "simulator/workload/engine.h"
+#include "sys/conntrack_stats.h"
+#include "sys/nft_netlink.h"
+#include "sys/sysctl.h"
 
 namespace fwgate::replay {
 namespace {

@@ -28,7 +28,7 @@ Status CheckNode(std::string_view flag, std::string_view name, int nodes) {
   }
   if (!ok) {
     return Error::BadInput(std::string(flag) + ": unknown node '" + std::string(name) +
-                      "' (nodes are node1..node" + std::to_string(nodes) + ")");
+                           "' (nodes are node1..node" + std::to_string(nodes) + ")");
   }
   return OkStatus();
 }
@@ -48,8 +48,8 @@ Result<PerNode<T>> ParsePerNode(std::string_view flag, std::string_view text, in
   for (std::string_view item : SplitComma(text)) {
     size_t eq = item.find('=');
     if (eq == std::string_view::npos || eq == 0 || eq + 1 == item.size()) {
-      return Error::BadInput(std::string(flag) + ": '" + std::string(item) + "' is not NODE=VALUE; " +
-                        forms);
+      return Error::BadInput(std::string(flag) + ": '" + std::string(item) +
+                             "' is not NODE=VALUE; " + forms);
     }
     std::string_view name = item.substr(0, eq);
     if (auto st = CheckNode(flag, name, nodes); !st) return st.error();

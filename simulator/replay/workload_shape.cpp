@@ -31,8 +31,8 @@ WorkloadPlan PlanWorkload(int nodes, int per_node) {
     for (int k = 0; k < per_node && nodes >= 2; ++k) {
       int peer = (i + 1 + k % (nodes - 1)) % nodes;
       if (k < kBulkStreamsPerNode) {
-        p.conns.push_back({ConnClass::kReplication, i, peer, true, kReplicationPort, Bulk(),
-                           Flow{}, kReplicationBuffer});
+        p.conns.push_back({ConnClass::kReplication, i, peer, true, kReplicationPort, Bulk(), Flow{},
+                           kReplicationBuffer});
       } else {
         p.conns.push_back({ConnClass::kReplication, i, peer, true, kReplicationPort,
                            Periodic(kSessionBytes, kSessionIntervalMs),

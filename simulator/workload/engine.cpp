@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/select.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -11,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,7 +60,6 @@ int AboveSelectRange(int fd) {
   return moved;
 }
 
-
 // A parsed IPv4/IPv6 socket address.
 struct Address {
   sockaddr_storage storage{};
@@ -99,10 +98,10 @@ std::chrono::milliseconds ToMillis(Nanos ns) {
                                    1'000'000);  // round up: a stall is never hidden
 }
 
-constexpr size_t kChunk = 256 * 1024;      // one bulk write / one read
-constexpr int kReadsPerEvent = 4;          // fairness: at most 1 MiB per readable event
-constexpr uint32_t kPendingCap = 1 << 20;  // periodic backlog kept while a socket cannot write
-constexpr Nanos kTick = 5'000'000;         // the loop looks at the world at least this often
+constexpr size_t kChunk = size_t{256} * 1024;  // one bulk write / one read
+constexpr int kReadsPerEvent = 4;              // fairness: at most 1 MiB per readable event
+constexpr uint32_t kPendingCap = 1 << 20;      // periodic backlog kept while a socket cannot write
+constexpr Nanos kTick = 5'000'000;             // the loop looks at the world at least this often
 constexpr int kMaxEvents = 1024;
 
 // epoll_event.data.u64: (index << 2) | tag.
@@ -208,7 +207,7 @@ bool IsResetErrno(int err) { return err == ECONNRESET || err == EPIPE; }
 Status ValidateFlow(const Flow& f, std::string_view which) {
   if (f.kind == Flow::Kind::kPeriodic && (f.interval.count() <= 0 || f.message_bytes == 0)) {
     return Error::Unavailable(std::string(which) +
-                      " flow: periodic needs interval > 0 ms and message_bytes > 0");
+                              " flow: periodic needs interval > 0 ms and message_bytes > 0");
   }
   return OkStatus();
 }
@@ -362,7 +361,8 @@ class EngineImpl final : public LocalEngine {
                  std::to_string(specs_[id].to_port));
       }
     }
-    for (auto& [ns, ids] : by_ns) {
+    for (auto& [ns, ns_ids] : by_ns) {
+      auto& ids = ns_ids;  // a named reference: lambdas may not capture structured bindings
       int fatal = 0;
       auto st = sys::RunInNetns(*ns, [&] {
         for (uint32_t id : ids) {
@@ -433,7 +433,7 @@ class EngineImpl final : public LocalEngine {
     summary_.first_error = first != nullptr ? *first : "";
     if (failed > 0) {
       return Error::Unavailable(*first + " (" + std::to_string(failed) + " of " +
-                            std::to_string(queued.size()) + " connections failed)");
+                                std::to_string(queued.size()) + " connections failed)");
     }
     return OkStatus();
   }
@@ -612,9 +612,9 @@ class EngineImpl final : public LocalEngine {
       std::ifstream f("/proc/sys/fs/nr_open");
       f >> nr_open;
       if (nr_open != 0 && nr_open < need) {
-        return Error::Unavailable(std::to_string(conns_.size()) + " connections need " +
-                              std::to_string(need) + " file descriptors, more than fs.nr_open (" +
-                              std::to_string(nr_open) + ")");
+        return Error::Unavailable(
+            std::to_string(conns_.size()) + " connections need " + std::to_string(need) +
+            " file descriptors, more than fs.nr_open (" + std::to_string(nr_open) + ")");
       }
       rl.rlim_max = need;
     }
@@ -942,7 +942,7 @@ class EngineImpl final : public LocalEngine {
   EstablishSummary summary_;
   TimerHeap timers_;
   std::optional<TimelineAccumulator> timeline_;
-  epoll_event events_[kMaxEvents];
+  epoll_event events_[kMaxEvents] = {};
 
   bool started_ = false;
   bool stopped_ = false;
@@ -972,7 +972,8 @@ size_t OpenFdCount() {
 }
 
 Result<std::unique_ptr<LocalEngine>> CreateLocalEngine(const EngineOptions& options) {
-  if (options.timeline_bucket.count() <= 0) return Error::Unavailable("timeline bucket must be > 0 ms");
+  if (options.timeline_bucket.count() <= 0)
+    return Error::Unavailable("timeline bucket must be > 0 ms");
   if (options.max_connecting == 0) return Error::Unavailable("max_connecting must be > 0");
   int epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) return Error::FromErrno(errno, "epoll_create1");

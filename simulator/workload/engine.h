@@ -35,9 +35,10 @@ struct Flow {
 };
 
 struct ListenSpec {
-  std::string node;              // "node1"
-  const sys::NetnsHandle* ns;  // namespace the socket is opened in (must outlive the engine)
-  std::string address;           // IPv4/IPv6 literal to bind
+  std::string node;  // "node1"
+  const sys::NetnsHandle* ns =
+      nullptr;          // namespace the socket is opened in (must outlive the engine)
+  std::string address;  // IPv4/IPv6 literal to bind
   uint16_t port = 0;
   int rcvbuf = 0;  // SO_RCVBUF/SO_SNDBUF for accepted sockets (0: kernel default)
   int sndbuf = 0;

@@ -19,12 +19,12 @@ Result<std::vector<Shard>> PlanShards(const std::vector<size_t>& conns_per_liste
       std::string name = i < listener_names.size() ? listener_names[i] : "#" + std::to_string(i);
       return Error::BadInput(
           "listener " + name + " has " + std::to_string(conns_per_listener[i]) +
-              " connections but one worker process can hold at most " +
-              std::to_string(fd_budget > 0 ? (fd_budget - 1) / 2 : 0) +
-              " (both ends of a connection live in the worker that owns its listener; " +
-              std::to_string(fd_budget) +
-              " descriptors per process): spread the connections over more listener ports "
-              "(e.g. more OSD ports per node)");
+          " connections but one worker process can hold at most " +
+          std::to_string(fd_budget > 0 ? (fd_budget - 1) / 2 : 0) +
+          " (both ends of a connection live in the worker that owns its listener; " +
+          std::to_string(fd_budget) +
+          " descriptors per process): spread the connections over more listener ports "
+          "(e.g. more OSD ports per node)");
     }
   }
   std::vector<uint32_t> order(n);

@@ -18,9 +18,9 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <set>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,7 +103,7 @@ Result<Frame> Expect(int fd, wire::Type type, Nanos deadline) {
   if (!f) return f;
   if (f->type != type) {
     return Error::Unavailable("sent message type " + std::to_string(static_cast<int>(f->type)) +
-                          " instead of " + std::to_string(static_cast<int>(type)));
+                              " instead of " + std::to_string(static_cast<int>(type)));
   }
   return f;
 }
@@ -207,7 +207,10 @@ class ShardingEngine final : public Engine {
       : opt_(o), local_(std::move(local)) {}
 
   ~ShardingEngine() override {
-    if (mode_ == Mode::kSharded && !stopped_) (void)Stop();
+    try {
+      if (mode_ == Mode::kSharded && !stopped_) (void)Stop();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor reaps whatever happened
+    }
     for (Worker& w : workers_) Reap(w);
   }
 
@@ -372,9 +375,10 @@ class ShardingEngine final : public Engine {
   };
 
   static Error ShardedAlready(std::string_view what) {
-    return Error::Unavailable(std::string(what) +
-                      ": the workload was already sharded over worker processes by Establish(); "
-                      "add every listener and connection before calling it (once)");
+    return Error::Unavailable(
+        std::string(what) +
+        ": the workload was already sharded over worker processes by Establish(); "
+        "add every listener and connection before calling it (once)");
   }
 
   // Raises RLIMIT_NOFILE toward what the workload needs (the hard limit only with
@@ -429,7 +433,8 @@ class ShardingEngine final : public Engine {
     std::vector<std::string> names;
     for (size_t l = 0; l < listeners; ++l) names.push_back(ListenerName(l));
     auto plan = PlanShards(per_listener, names, budget.per_process);
-    if (!plan) return Error{plan.error().kind, plan.error().code, why + "; " + plan.error().context};
+    if (!plan)
+      return Error{plan.error().kind, plan.error().code, why + "; " + plan.error().context};
     std::vector<size_t> shard_of(listeners);
     for (size_t k = 0; k < plan->size(); ++k) {
       for (uint32_t l : (*plan)[k].listeners) shard_of[l] = k;
@@ -539,14 +544,13 @@ class ShardingEngine final : public Engine {
         if (!first_conn || global < first_conn->first) first_conn = {global, reply->first_error};
       }
       if (!reply->status && reply->failed == 0 && !first_other) {
-        first_other =
-            reply->status.error().Wrap(w.name);
+        first_other = reply->status.error().Wrap(w.name);
       }
     }
     if (first_other) return *first_other;
     if (failed > 0 && first_conn) {
       return Error::Unavailable(first_conn->second + " (" + std::to_string(failed) + " of " +
-                            std::to_string(queued) + " connections failed)");
+                                std::to_string(queued) + " connections failed)");
     }
     return OkStatus();
   }
@@ -591,7 +595,8 @@ class ShardingEngine final : public Engine {
 }  // namespace
 
 Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
-  if (options.timeline_bucket.count() <= 0) return Error::Unavailable("timeline bucket must be > 0 ms");
+  if (options.timeline_bucket.count() <= 0)
+    return Error::Unavailable("timeline bucket must be > 0 ms");
   if (options.max_connecting == 0) return Error::Unavailable("max_connecting must be > 0");
   auto local = CreateLocalEngine(options);
   if (!local) return local.error();

@@ -94,7 +94,8 @@ Result<std::pair<Type, uint32_t>> ParseHeader(std::string_view header) {
     return Error::Unavailable("workload worker message: unknown type " + std::to_string(t));
   }
   if (len > kMaxPayload) {
-    return Error::Unavailable("workload worker message: length " + std::to_string(len) + " too large");
+    return Error::Unavailable("workload worker message: length " + std::to_string(len) +
+                              " too large");
   }
   return std::pair{static_cast<Type>(t), len};
 }
@@ -361,8 +362,8 @@ Result<Timeline> MergeTimelines(const std::vector<Timeline>& parts) {
   for (const Timeline& t : parts) {
     if (t.bucket != out.bucket) {
       return Error::Unavailable("cannot merge timelines with buckets of " +
-                        std::to_string(out.bucket.count()) + " ms and " +
-                        std::to_string(t.bucket.count()) + " ms");
+                                std::to_string(out.bucket.count()) + " ms and " +
+                                std::to_string(t.bucket.count()) + " ms");
     }
     out.mark_bucket = std::max(out.mark_bucket, t.mark_bucket);
     for (const auto& [cls, buckets] : t.series) {

@@ -170,10 +170,13 @@ TEST_F(ReloadLab, WhatACommandBackgroundsDiesWithIt) {
   const std::string marker = "fwgate-test-bg-" + std::to_string(getpid());
   // The child sleeps on after the shell exits (it is running then); its argv carries the marker.
   auto r = RunCommand({"sh", "-c",
-                       "setsid bash -c 'exec -a " + marker + " sleep 30' & "
-                       "for i in $(seq 100); do grep -q " + marker +
+                       "setsid bash -c 'exec -a " + marker +
+                           " sleep 30' & "
+                           "for i in $(seq 100); do grep -q " +
+                           marker +
                            " /proc/[0-9]*/cmdline 2>/dev/null && break; sleep 0.02; done; "
-                           "grep -lq " + marker + " /proc/[0-9]*/cmdline 2>/dev/null && echo running"},
+                           "grep -lq " +
+                           marker + " /proc/[0-9]*/cmdline 2>/dev/null && echo running"},
                       std::chrono::seconds(5));
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->out, "running\n") << r->Describe();

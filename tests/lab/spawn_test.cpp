@@ -1,5 +1,7 @@
 // The one process spawner (sys/spawn.h) with real processes: argument vectors, stdin, output
 // caps, timeouts, limits, descriptors, namespaces, and nothing left running afterwards.
+#include "sys/spawn.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -13,7 +15,6 @@
 #include <thread>
 
 #include "sys/netns.h"
-#include "sys/spawn.h"
 
 namespace fwgate::sys {
 namespace {
@@ -112,8 +113,9 @@ TEST(Spawn, PassesOnlyTheDescriptorsAskedFor) {
   ASSERT_GE(other, 3);
   SpawnOptions o;
   o.argv = {"sh", "-c",
-            "test -e /proc/self/fd/" + std::to_string(keep) + " && echo keep; test -e /proc/self/fd/" +
-                std::to_string(other) + " && echo other; true"};
+            "test -e /proc/self/fd/" + std::to_string(keep) +
+                " && echo keep; test -e /proc/self/fd/" + std::to_string(other) +
+                " && echo other; true"};
   o.pass_fds = {keep};
   auto r = RunProcess(o);
   ::close(keep);
@@ -166,10 +168,13 @@ TEST_F(SpawnNs, APidNamespaceTakesBackgroundedDescendantsAlong) {
   SpawnOptions o;
   // The descendant escapes the process group (setsid) and is running when the program exits.
   o.argv = {"sh", "-c",
-            "setsid bash -c 'exec -a " + marker + " sleep 30' & "
-            "for i in $(seq 100); do grep -q " + marker +
+            "setsid bash -c 'exec -a " + marker +
+                " sleep 30' & "
+                "for i in $(seq 100); do grep -q " +
+                marker +
                 " /proc/[0-9]*/cmdline 2>/dev/null && break; sleep 0.02; done; "
-                "grep -lq " + marker + " /proc/[0-9]*/cmdline 2>/dev/null && echo running"};
+                "grep -lq " +
+                marker + " /proc/[0-9]*/cmdline 2>/dev/null && echo running"};
   o.new_pid_namespace = true;
   auto r = RunProcess(o);
   ASSERT_TRUE(r.ok()) << r.error().ToString();
@@ -199,8 +204,8 @@ TEST_F(SpawnNs, KillingTheCallerKillsTheChildAndEverythingItStarted) {
     close(pipefd[0]);
     SpawnOptions o;
     o.argv = {"sh", "-c",
-              "bash -c 'exec -a " + marker + " sleep 30' & echo started; exec bash -c 'exec -a " + marker +
-                  " sleep 30'"};
+              "bash -c 'exec -a " + marker + " sleep 30' & echo started; exec bash -c 'exec -a " +
+                  marker + " sleep 30'"};
     o.new_pid_namespace = true;
     // Tell the parent we are about to spawn, then block in the spawner.
     (void)!write(pipefd[1], "x", 1);
@@ -211,7 +216,8 @@ TEST_F(SpawnNs, KillingTheCallerKillsTheChildAndEverythingItStarted) {
   char c;
   ASSERT_EQ(read(pipefd[0], &c, 1), 1);
   close(pipefd[0]);
-  for (int i = 0; i < 300 && !MarkerRuns(marker); ++i) std::this_thread::sleep_for(milliseconds(10));
+  for (int i = 0; i < 300 && !MarkerRuns(marker); ++i)
+    std::this_thread::sleep_for(milliseconds(10));
   ASSERT_TRUE(MarkerRuns(marker));
   kill(caller, SIGKILL);
   int status = 0;

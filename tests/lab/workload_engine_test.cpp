@@ -4,13 +4,12 @@
 // descriptor budget), including that no worker outlives a SIGKILLed caller. Needs root
 // (namespaces); skips otherwise.
 #include <gtest/gtest.h>
-
-#include <atomic>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -22,9 +21,9 @@
 #include <thread>
 #include <vector>
 
+#include "simulator/workload/engine.h"
 #include "sys/netns.h"
 #include "sys/rtnl.h"
-#include "simulator/workload/engine.h"
 
 namespace fwgate::workload {
 namespace {
@@ -33,7 +32,7 @@ using std::chrono::milliseconds;
 
 #define SKIP_WITHOUT_NAMESPACES()                                                      \
   do {                                                                                 \
-    if (auto can = sys::CanCreateNamespaces(); !can) {                               \
+    if (auto can = sys::CanCreateNamespaces(); !can) {                                 \
       GTEST_SKIP() << "lab test needs network namespaces: " << can.error().ToString(); \
     }                                                                                  \
   } while (0)

@@ -200,7 +200,8 @@ bool Has(const std::vector<std::string>& v, const std::string& s) {
 TEST(FindingsFix, StormOverflowNamesTheTableSizeAndTheStaggerThatFit) {
   auto plan = fwgate::hazards::PlanRestartStorm(Host2014(), {});
   ASSERT_TRUE(plan);
-  // docs/kernel-conntrack.md §4.4: 6000 + 500/s x 120 s = 66000 needed; 25 % margin -> 82500, rounded to 16384s.
+  // docs/kernel-conntrack.md §4.4: 6000 + 500/s x 120 s = 66000 needed; 25 % margin -> 82500,
+  // rounded to 16384s.
   EXPECT_EQ(plan->estimate.needed, 66000u);
   EXPECT_EQ(plan->conntrack_max, 98304u);
   EXPECT_EQ(plan->hashsize, 98304u / 4);  // 4.4: max = 4 x buckets (docs/kernel-conntrack.md §4.1)

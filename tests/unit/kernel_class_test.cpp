@@ -51,8 +51,10 @@ TEST(KernelClass, FlagsKeepaliveGapUntilBackport) {
 
 TEST(KernelClass, ChoosesEmulationRelativeToLabKernel) {
   auto lab = ParseKernelVersion("6.18.44").value();
-  EXPECT_EQ(ChooseEmulation(ParseKernelVersion("4.15").value(), lab).emulation, Emulation::kStaleGap);
-  EXPECT_EQ(ChooseEmulation(ParseKernelVersion("4.4").value(), lab).emulation, Emulation::kContinuous);
+  EXPECT_EQ(ChooseEmulation(ParseKernelVersion("4.15").value(), lab).emulation,
+            Emulation::kStaleGap);
+  EXPECT_EQ(ChooseEmulation(ParseKernelVersion("4.4").value(), lab).emulation,
+            Emulation::kContinuous);
   EXPECT_EQ(ChooseEmulation(ParseKernelVersion("5.15").value(), lab).emulation, Emulation::kNative);
   auto old_lab = ParseKernelVersion("4.15").value();
   EXPECT_EQ(ChooseEmulation(ParseKernelVersion("4.15.18").value(), old_lab).emulation,

@@ -273,7 +273,8 @@ TEST(NetlinkParse, TruncatedOrGarbageMessagesAreErrorsNotCrashes) {
   }
   // Attribute payload overwritten with garbage.
   std::vector<char> garbage(buf.bytes.begin(), buf.bytes.begin() + full);
-  for (size_t i = sizeof(nlmsghdr) + 4; i < garbage.size(); ++i) garbage[i] = static_cast<char>(0xff);
+  for (size_t i = sizeof(nlmsghdr) + 4; i < garbage.size(); ++i)
+    garbage[i] = static_cast<char>(0xff);
   auto g = sys::ParseRuleMessage(reinterpret_cast<nlmsghdr*>(garbage.data()));
   EXPECT_FALSE(g.ok());
 }

@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "simulator/replay/replay.h"
 #include "report/replay_report.h"
+#include "simulator/replay/replay.h"
 #include "simulator/replay/spec.h"
 #include "simulator/replay/verdict.h"
 #include "simulator/replay/workload_shape.h"

@@ -1,8 +1,8 @@
 // Lab addressing as the rulesets expect it, computed without a kernel.
 #include <gtest/gtest.h>
 
-#include "sys/rtnl.h"
 #include "simulator/lab/topology.h"
+#include "sys/rtnl.h"
 
 namespace fwgate::lab {
 namespace {
