@@ -31,8 +31,8 @@ Status RtnlSocket::Transact(void* buf, std::string_view what) {
   return sock_.Request(nlh, what);
 }
 
-Status RtnlSocket::CreateLink(std::string_view ifname, std::string_view kind,
-                              std::string_view peer) {
+Status RtnlSocket::CreateLink(std::string_view ifname, std::string_view kind, std::string_view peer,
+                              int peer_ns_fd) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = RTM_NEWLINK;
@@ -43,17 +43,20 @@ Status RtnlSocket::CreateLink(std::string_view ifname, std::string_view kind,
   nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
   mnl_attr_put_strz(nlh, IFLA_INFO_KIND, std::string(kind).c_str());
   if (!peer.empty()) {
-    // veth: IFLA_INFO_DATA { VETH_INFO_PEER { ifinfomsg, IFLA_IFNAME } }
+    // veth: IFLA_INFO_DATA { VETH_INFO_PEER { ifinfomsg, IFLA_IFNAME, [IFLA_NET_NS_FD] } }
     nlattr* data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
     nlattr* p = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
     auto* pifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
     pifm->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, std::string(peer).c_str());
+    if (peer_ns_fd >= 0) mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, static_cast<uint32_t>(peer_ns_fd));
     mnl_attr_nest_end(nlh, p);
     mnl_attr_nest_end(nlh, data);
   }
   mnl_attr_nest_end(nlh, linkinfo);
-  return Transact(nlh, "creating " + std::string(kind) + " link " + std::string(ifname));
+  std::string what = "creating " + std::string(kind) + " link " + std::string(ifname);
+  if (!peer.empty()) what += "/" + std::string(peer);
+  return Transact(nlh, what);
 }
 
 Status RtnlSocket::CreatePlaceholder(std::string_view ifname) {
@@ -143,34 +146,16 @@ Result<Cidr> ParseCidr(std::string_view text) {
 
 Status RtnlSocket::CreateVethPair(std::string_view name, std::string_view peer, int peer_ns_fd) {
   if (!IsValidIfname(name) || !IsValidIfname(peer)) {
-    return Error::Unavailable("invalid interface name '" + std::string(name) + "'/'" +
-                              std::string(peer) + "'");
+    return Error::BadInput("invalid interface name '" + std::string(name) + "'/'" +
+                           std::string(peer) + "'");
   }
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
-  nlh->nlmsg_type = RTM_NEWLINK;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-  ifm->ifi_family = AF_UNSPEC;
-  mnl_attr_put_strz(nlh, IFLA_IFNAME, std::string(name).c_str());
-  nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-  mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
-  // IFLA_INFO_DATA { VETH_INFO_PEER { ifinfomsg, IFLA_IFNAME, [IFLA_NET_NS_FD] } }
-  nlattr* data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-  nlattr* p = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-  auto* pifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-  pifm->ifi_family = AF_UNSPEC;
-  mnl_attr_put_strz(nlh, IFLA_IFNAME, std::string(peer).c_str());
-  if (peer_ns_fd >= 0) mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, static_cast<uint32_t>(peer_ns_fd));
-  mnl_attr_nest_end(nlh, p);
-  mnl_attr_nest_end(nlh, data);
-  mnl_attr_nest_end(nlh, linkinfo);
-  return Transact(nlh, "creating veth pair " + std::string(name) + "/" + std::string(peer));
+  return CreateLink(name, "veth", peer, peer_ns_fd);
 }
 
 Status RtnlSocket::CreateBridge(std::string_view name) {
-  if (!IsValidIfname(name))
-    return Error::Unavailable("invalid interface name '" + std::string(name) + "'");
+  if (!IsValidIfname(name)) {
+    return Error::BadInput("invalid interface name '" + std::string(name) + "'");
+  }
   return CreateLink(name, "bridge", "");
 }
 

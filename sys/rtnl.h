@@ -56,7 +56,9 @@ class RtnlSocket {
 
  private:
   explicit RtnlSocket(NetlinkSocket s);
-  Status CreateLink(std::string_view ifname, std::string_view kind, std::string_view peer);
+  // A link of `kind`; veth pairs name their `peer`, created in `peer_ns_fd` (-1: here).
+  Status CreateLink(std::string_view ifname, std::string_view kind, std::string_view peer,
+                    int peer_ns_fd = -1);
 
   NetlinkSocket sock_;
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -53,6 +54,42 @@ TEST_F(ReplayCli, ThousandsOfConnectionsInProcessStillReload) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["verdict"], "survived");
   EXPECT_GT(j["connections"]["total"].get<int>(), 3000);
+}
+
+// A real host's ruleset names its interfaces: the lab loads it exactly as validate does (the
+// same placeholders in every node), so what validates also replays.
+TEST_F(ReplayCli, RulesetNamingHostInterfacesAndADeviceBoundChainReplays) {
+  std::string dir = "/tmp/fwgate-replay-ifaces-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  std::string base;
+  {
+    std::ifstream in(kSafe);
+    base.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::filesystem::copy_file(kDir + "ceph-networks.nft", dir + "/ceph-networks.nft");
+  {
+    std::ofstream f(dir + "/host.nft");
+    f << base << "\n"
+      << "table inet hostif {\n"
+      << "  chain input {\n"
+      << "    type filter hook input priority 10; policy accept;\n"
+      << "    iif \"bond0\" tcp dport 22 accept\n"
+      << "    iifname { \"eno1\", \"eno2\" } counter\n"
+      << "  }\n"
+      << "}\n"
+      << "table netdev edge {\n"
+      << "  chain ingress {\n"
+      << "    type filter hook ingress device \"eno1\" priority 0; policy accept;\n"
+      << "    counter\n"
+      << "  }\n"
+      << "}\n";
+  }
+  auto v = Fwgate({"validate", dir + "/host.nft"});
+  auto r = Fwgate({"replay", "--current", kCurrent, "--proposed", dir + "/host.nft", "--json"});
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["verdict"], "survived");
 }
 
 TEST_F(ReplayCli, UnknownKernelIsExit2ListingValidForms) {
