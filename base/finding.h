@@ -28,6 +28,13 @@ struct SourceLocation {
   bool operator==(const SourceLocation&) const = default;
 };
 
+// Another place a finding concerns ("removed here, in origin/main:fw/storage.nft:12").
+struct RelatedLocation {
+  SourceLocation where;
+  std::string message;
+  bool operator==(const RelatedLocation&) const = default;
+};
+
 struct Finding {
   std::string id;  // stable, kebab-case ("established-accept-lost")
   Severity severity = Severity::kInfo;
@@ -37,7 +44,10 @@ struct Finding {
   std::string source;
   // The fact needed to decide was missing: the answer is "undecided", never pass.
   bool undecided = false;
-  std::optional<SourceLocation> location;  // the rule or line the finding is about
+  // The rule or line the finding is about, in the proposed ruleset when there is one (what CI
+  // annotates); `related` holds other places (the removed rule in the current ruleset).
+  std::optional<SourceLocation> location;
+  std::vector<RelatedLocation> related;
   std::string fix;                         // what to do, in words
   std::vector<std::string> fix_commands;   // commands that apply the fix now
   std::vector<std::string> fix_config;     // lines that make it persistent ("FILE: line")
