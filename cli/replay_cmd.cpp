@@ -47,6 +47,7 @@ struct Args {
   int delay_ms = 0;
   double loss_percent = 0;
   bool json = false;
+  std::vector<std::string> include_dirs;
 };
 
 Outcome Run(const Args& a) {
@@ -89,9 +90,11 @@ Outcome Run(const Args& a) {
     return Outcome::kUndecided;
   }
   // Both files must load before anything is built (FILE:LINE:COL diagnostics, exit 2).
+  nft::LoadOptions load;
+  if (auto bad = IncludeDirsOrReport("replay", a.include_dirs, load)) return *bad;
   nft::LoadResult current, proposed;
-  if (auto out = LoadRulesetOrReport("replay", a.current, current)) return *out;
-  if (auto out = LoadRulesetOrReport("replay", a.proposed, proposed)) return *out;
+  if (auto out = LoadRulesetOrReport("replay", a.current, current, load)) return *out;
+  if (auto out = LoadRulesetOrReport("replay", a.proposed, proposed, load)) return *out;
   std::error_code ec;
   o.current = &current;
   o.proposed = &proposed;
@@ -189,6 +192,7 @@ const Registrar kReplay{Command{
                       "ms of latency added to every packet a node sends (needs sch_netem)");
       sub->add_option("--loss", a->loss_percent, "Percent of frames dropped on every link");
       sub->add_flag("--json", a->json, "JSON report on stdout");
+      AddIncludeDirOption(sub, a->include_dirs);
       return [a]() -> Outcome { return Run(*a); };
     }}};
 

@@ -80,9 +80,9 @@ std::vector<std::string> ReadValues(const std::vector<std::string>& w, size_t& i
 struct ChainFacts {
   enum class Established { kAccepted, kRestricted, kDropped, kUndetermined };
   Established state = Established::kUndetermined;
-  const Rule* accept_rule = nullptr;            // the general established accept
-  std::vector<const Rule*> restricted;          // established accepts with more conditions
-  const Rule* catch_all = nullptr;              // an unconditional drop/reject
+  const Rule* accept_rule = nullptr;    // the general established accept
+  std::vector<const Rule*> restricted;  // established accepts with more conditions
+  const Rule* catch_all = nullptr;      // an unconditional drop/reject
   bool by_policy = false;
 };
 
@@ -97,8 +97,8 @@ ChainFacts Analyze(const Table& t, const Chain& c, int depth = 0) {
   ChainFacts f;
   for (const Rule& r : c.rules) {
     RuleShape s = ShapeOf(nft::RuleText(t, r, {.counters = false}));
-    bool has_est = std::find(s.ct_states.begin(), s.ct_states.end(), "established") !=
-                   s.ct_states.end();
+    bool has_est =
+        std::find(s.ct_states.begin(), s.ct_states.end(), "established") != s.ct_states.end();
     if (s.verdict == RuleShape::Verdict::kAccept && has_est && !s.ct_state_negated) {
       if (!s.matches) {
         f.state = ChainFacts::Established::kAccepted;
@@ -150,8 +150,7 @@ bool IsFilterHook(const Chain& c, Family family) {
   if (family == Family::kNetdev || family == Family::kArp || family == Family::kBridge) {
     return false;
   }
-  return c.base->hook == kHookInput || c.base->hook == kHookForward ||
-         c.base->hook == kHookOutput;
+  return c.base->hook == kHookInput || c.base->hook == kHookForward || c.base->hook == kHookOutput;
 }
 
 std::string ChainName(const Table& t, const Chain& c) {
@@ -198,10 +197,12 @@ bool TouchesCephPorts(const Table& t, const std::vector<std::string>& values) {
       size_t dash = item.find('-');
       try {
         uint32_t lo = static_cast<uint32_t>(std::stoul(item.substr(0, dash)));
-        uint32_t hi = dash == std::string::npos ? lo
-                                                : static_cast<uint32_t>(std::stoul(item.substr(dash + 1)));
-        if (hi >= 3300 && lo <= 7300 && (CephPort(lo) || CephPort(hi) || (lo <= 6800 && hi >= 6800) ||
-                                         (lo <= 3300 && hi >= 3300) || (lo <= 6789 && hi >= 6789))) {
+        uint32_t hi = dash == std::string::npos
+                          ? lo
+                          : static_cast<uint32_t>(std::stoul(item.substr(dash + 1)));
+        if (hi >= 3300 && lo <= 7300 &&
+            (CephPort(lo) || CephPort(hi) || (lo <= 6800 && hi >= 6800) ||
+             (lo <= 3300 && hi >= 3300) || (lo <= 6789 && hi >= 6789))) {
           return true;
         }
       } catch (...) {  // a service name or something else: not a number
@@ -281,7 +282,8 @@ void EstablishedRules(const PolicyInput& in, std::vector<Finding>& out) {
                 : Make("new-only-port", Severity::kBlocking, kFacts7,
                        "chain " + ChainName(pt, pc) + " accepts port " + Join(new_only) +
                            " only for `ct state new`, and its established accept excludes it: "
-                           "open connections on " + Join(new_only) + " will be cut",
+                           "open connections on " +
+                           Join(new_only) + " will be cut",
                        "keep a general `ct state established,related accept` first in the "
                        "chain, and accept new connections to these ports after it");
         f.location = new_rule != nullptr ? RuleLoc(in.proposed_sources, pt, pc, *new_rule)
@@ -290,13 +292,13 @@ void EstablishedRules(const PolicyInput& in, std::vector<Finding>& out) {
         out.push_back(std::move(f));
         continue;
       }
-      Finding f = Make(
-          "established-accept-lost", Severity::kBlocking, kFacts7,
-          "chain " + ChainName(pt, pc) +
-              " no longer accepts established/related traffic before dropping: every open "
-              "connection through it (and every reply to a connection the node opened) is cut "
-              "at the reload, on every kernel",
-          "keep `ct state established,related accept` as the first rule of the chain");
+      Finding f =
+          Make("established-accept-lost", Severity::kBlocking, kFacts7,
+               "chain " + ChainName(pt, pc) +
+                   " no longer accepts established/related traffic before dropping: every open "
+                   "connection through it (and every reply to a connection the node opened) is cut "
+                   "at the reload, on every kernel",
+               "keep `ct state established,related accept` as the first rule of the chain");
       f.location = pf.catch_all != nullptr ? RuleLoc(in.proposed_sources, pt, pc, *pf.catch_all)
                                            : ChainLoc(in.proposed_sources, pt, pc);
       related(f);
@@ -360,11 +362,11 @@ void ExposureRules(const PolicyInput& in, std::vector<Finding>& out) {
         }
         // In a chain that accepts everything anyway, one more accept exposes nothing new.
         if (fresh.empty() || proposed_open) continue;
-        Finding f = Make("exposure-port-any-source", Severity::kBlocking, kFacts6,
-                         "chain " + ChainName(pt, pc) + " now accepts port " + Join(fresh) +
-                             " from any source",
-                         "restrict the rule to the networks that need it (e.g. `ip saddr "
-                         "@mgmt_nets`)");
+        Finding f = Make(
+            "exposure-port-any-source", Severity::kBlocking, kFacts6,
+            "chain " + ChainName(pt, pc) + " now accepts port " + Join(fresh) + " from any source",
+            "restrict the rule to the networks that need it (e.g. `ip saddr "
+            "@mgmt_nets`)");
         f.location = RuleLoc(in.proposed_sources, pt, pc, r);
         out.push_back(std::move(f));
       }
@@ -381,12 +383,13 @@ void RejectRule(const PolicyInput& in, std::vector<Finding>& out) {
         if (s.verdict != RuleShape::Verdict::kReject) continue;
         bool catch_all = !s.matches && s.ct_states.empty();
         if (!catch_all && (s.dport_negated || !TouchesCephPorts(pt, s.dports))) continue;
-        Finding f = Make(
-            "reject-on-ceph-ports", Severity::kWarning, kFacts6,
-            "chain " + ChainName(pt, pc) + (catch_all ? " ends with a reject" : " rejects Ceph ports") +
-                ": an immediate RST makes Ceph mark OSDs down at once, where a dropped packet "
-                "would be retried until the network or the rule recovers",
-            "use `drop` instead of `reject` for traffic that may reach Ceph daemons");
+        Finding f =
+            Make("reject-on-ceph-ports", Severity::kWarning, kFacts6,
+                 "chain " + ChainName(pt, pc) +
+                     (catch_all ? " ends with a reject" : " rejects Ceph ports") +
+                     ": an immediate RST makes Ceph mark OSDs down at once, where a dropped packet "
+                     "would be retried until the network or the rule recovers",
+                 "use `drop` instead of `reject` for traffic that may reach Ceph daemons");
         f.location = RuleLoc(in.proposed_sources, pt, pc, r);
         out.push_back(std::move(f));
       }
@@ -404,15 +407,15 @@ void FlushRules(const PolicyInput& in, std::vector<Finding>& out) {
         stays.push_back(std::string(nft::FamilyName(t.family)) + " " + t.name);
       }
     }
-    Finding f = Make("no-flush-ruleset", Severity::kWarning, kFacts6,
-                     in.proposed_file +
-                         " does not start with `flush ruleset`: loading it adds to what the "
-                         "node has instead of replacing it" +
-                         (stays.empty() ? std::string()
-                                        : "; these tables of the current ruleset stay loaded: " +
-                                              Join(stays)),
-                     "start the file with `flush ruleset` (one atomic transaction), or delete "
-                     "the tables it replaces in the same file (`destroy table ...`)");
+    Finding f = Make(
+        "no-flush-ruleset", Severity::kWarning, kFacts6,
+        in.proposed_file +
+            " does not start with `flush ruleset`: loading it adds to what the "
+            "node has instead of replacing it" +
+            (stays.empty() ? std::string()
+                           : "; these tables of the current ruleset stay loaded: " + Join(stays)),
+        "start the file with `flush ruleset` (one atomic transaction), or delete "
+        "the tables it replaces in the same file (`destroy table ...`)");
     f.location = SourceLocation{in.proposed_file, 1, 1};
     out.push_back(std::move(f));
     return;
@@ -430,11 +433,14 @@ void FlushRules(const PolicyInput& in, std::vector<Finding>& out) {
                      "define the table in the proposed file, or replace only fwgate-managed "
                      "tables (`destroy table ...` instead of `flush ruleset`)")
               : Make("flush-deletes-foreign-tables", Severity::kBlocking, kFacts6,
-                     "`flush ruleset` in " + in.proposed_file + " deletes " + owner +
-                         "'s table " + what + " on " + node + ": its traffic (NAT, forwarding, "
-                         "bans) stops until " + owner + " re-creates it",
+                     "`flush ruleset` in " + in.proposed_file + " deletes " + owner + "'s table " +
+                         what + " on " + node +
+                         ": its traffic (NAT, forwarding, "
+                         "bans) stops until " +
+                         owner + " re-creates it",
                      "replace only your own tables: `destroy table inet NAME` then the table, "
-                     "instead of `flush ruleset`; or restart " + owner + " after the reload");
+                     "instead of `flush ruleset`; or restart " +
+                         owner + " after the reload");
       f.node = node;
       f.location = SourceLocation{in.proposed_file, 1, 1};
       out.push_back(std::move(f));

@@ -46,10 +46,10 @@ struct PolicyInput {
 struct RuleShape {
   enum class Verdict { kNone, kAccept, kDrop, kReject, kJump, kGoto, kReturn, kOther };
   Verdict verdict = Verdict::kNone;
-  std::string target;          // jump/goto target
+  std::string target;                  // jump/goto target
   std::vector<std::string> ct_states;  // values of a `ct state` match ("established", "new")
   bool ct_state_negated = false;
-  bool matches = false;        // any match besides `ct state` (ports, addresses, interfaces...)
+  bool matches = false;            // any match besides `ct state` (ports, addresses, interfaces...)
   bool source_restricted = false;  // saddr, iif/iifname, a source set
   std::vector<std::string> dports;  // literal ports/ranges or "@set" names of a dport match
   bool dport_negated = false;

@@ -9,8 +9,8 @@ const char* kFacts23 = "docs/kernel-conntrack.md §2.3, §7";
 const char* kFacts34 = "docs/kernel-conntrack.md §3.4, §7";
 const char* kFacts7b = "docs/kernel-conntrack.md §7";
 
-Finding Make(std::string id, Severity sev, std::string source, std::string message,
-             std::string fix, const LintNode& n) {
+Finding Make(std::string id, Severity sev, std::string source, std::string message, std::string fix,
+             const LintNode& n) {
   Finding f;
   f.id = std::move(id);
   f.severity = sev;
@@ -54,8 +54,7 @@ std::vector<FindingRule> ReloadLintRules() {
        "a restart-style reload leaves the host without a firewall if the load fails"},
       {"reload-command-traced", Severity::kInfo, kFacts23, false,
        "the reload command is judged by the commits it makes, in the lab"},
-      {"reload-unknown", Severity::kWarning, kFacts23, true,
-       "how the node reloads is not known"},
+      {"reload-unknown", Severity::kWarning, kFacts23, true, "how the node reloads is not known"},
       {"reload-atomic", Severity::kInfo, kFacts23, false,
        "an atomic reload keeps tracking continuous on every kernel class"},
   };
@@ -75,8 +74,8 @@ ReloadKind KindOfCommand(const std::vector<std::string>& argv) {
 std::vector<Finding> LintReload(const std::vector<LintNode>& nodes) {
   std::vector<Finding> out;
   for (const LintNode& n : nodes) {
-    const std::string how = n.reload_text.empty() ? std::string(ReloadKindName(n.reload))
-                                                  : n.reload_text;
+    const std::string how =
+        n.reload_text.empty() ? std::string(ReloadKindName(n.reload)) : n.reload_text;
     if (n.reload == ReloadKind::kUnknown) {
       Finding f = Make("reload-unknown", Severity::kWarning, kFacts23,
                        n.name + ": how this node reloads its firewall is not known",
@@ -96,13 +95,12 @@ std::vector<Finding> LintReload(const std::vector<LintNode>& nodes) {
     // Two-step (or restart): does tracking stop on this kernel? §2.1/§3.4.
     if (n.kernel_class == KernelClass::kStaleGap) {
       if (!n.be_liberal) {
-        Finding f = Make(
-            "reload-two-step-unknown-liberal", Severity::kWarning, kFacts34,
-            n.name + " (kernel " + (n.kernel.empty() ? "4.14-4.18" : n.kernel) +
-                "): `" + how +
-                "` commits the flush and the load separately; whether busy connections "
-                "survive depends on nf_conntrack_tcp_be_liberal, which is not known",
-            "probe the node (fwgate probe) or declare --be-liberal", n);
+        Finding f =
+            Make("reload-two-step-unknown-liberal", Severity::kWarning, kFacts34,
+                 n.name + " (kernel " + (n.kernel.empty() ? "4.14-4.18" : n.kernel) + "): `" + how +
+                     "` commits the flush and the load separately; whether busy connections "
+                     "survive depends on nf_conntrack_tcp_be_liberal, which is not known",
+                 "probe the node (fwgate probe) or declare --be-liberal", n);
         f.undecided = true;
         out.push_back(std::move(f));
       } else if (*n.be_liberal == 0) {
@@ -118,15 +116,15 @@ std::vector<Finding> LintReload(const std::vector<LintNode>& nodes) {
             "nf_conntrack_tcp_be_liberal=1 on the node",
             n);
         f.fix_commands = {"sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=1"};
-        f.fix_config = {"/etc/sysctl.d/90-conntrack.conf: net.netfilter.nf_conntrack_tcp_be_liberal = 1"};
+        f.fix_config = {
+            "/etc/sysctl.d/90-conntrack.conf: net.netfilter.nf_conntrack_tcp_be_liberal = 1"};
         out.push_back(std::move(f));
       }
     }
-    out.push_back(Make("reload-two-step-unfiltered", Severity::kWarning, kFacts7b,
-                       n.name + ": `" + how +
-                           "` leaves the host with no rules between the flush and the load",
-                       "reload atomically: one `nft -f` of a file that starts with `flush ruleset`",
-                       n));
+    out.push_back(Make(
+        "reload-two-step-unfiltered", Severity::kWarning, kFacts7b,
+        n.name + ": `" + how + "` leaves the host with no rules between the flush and the load",
+        "reload atomically: one `nft -f` of a file that starts with `flush ruleset`", n));
     if (n.reload == ReloadKind::kRestart) {
       out.push_back(Make("reload-restart-no-firewall", Severity::kWarning, kFacts7b,
                          n.name + ": `" + how +

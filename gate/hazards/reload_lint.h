@@ -27,10 +27,10 @@ enum class ReloadKind {
 struct LintNode {
   std::string name;  // a node, or a declared group ("4.15")
   std::optional<KernelClass> kernel_class;
-  std::string kernel;              // as known
-  std::optional<int> be_liberal;   // nf_conntrack_tcp_be_liberal
+  std::string kernel;             // as known
+  std::optional<int> be_liberal;  // nf_conntrack_tcp_be_liberal
   ReloadKind reload = ReloadKind::kUnknown;
-  std::string reload_text;         // "flush-then-load", "systemctl restart nftables", ...
+  std::string reload_text;  // "flush-then-load", "systemctl restart nftables", ...
 };
 
 [[nodiscard]] std::vector<FindingRule> ReloadLintRules();

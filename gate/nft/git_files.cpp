@@ -101,8 +101,8 @@ Result<std::string> GitTopLevel(const std::string& path) {
   auto r = Git(dir.string(), {"rev-parse", "--show-toplevel"}, 1 << 16);
   if (!r) return r.error();
   if (!r->ok()) {
-    return Error::BadInput(path + " is not in a git work tree (--base needs one): " +
-                           r->Describe());
+    return Error::BadInput(path +
+                           " is not in a git work tree (--base needs one): " + r->Describe());
   }
   std::string top = r->out;
   while (!top.empty() && (top.back() == '\n' || top.back() == '\r')) top.pop_back();

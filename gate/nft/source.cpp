@@ -194,6 +194,7 @@ class Flattener {
       }
       auto targets = Resolve(inc.path);
       if (!targets) return FlattenError{where, targets.error().context};
+      if (targets->empty()) out_.unmatched.push_back({where, inc.path});
       for (const std::string& target : *targets) {
         if (out_.files.size() >= options_.max_files) {
           return FlattenError{where, "too many included files (the limit is " +

@@ -13,10 +13,9 @@ namespace fwgate::probe {
 
 // The inventory as `ansible-inventory -i FILE --list` sees it (plugins, dynamic inventories,
 // group_vars/ and host_vars/ next to it), read back as JSON.
-Result<Inventory> InventoryThroughAnsible(const std::string& program,
-                                                 const std::string& file) {
+Result<Inventory> InventoryThroughAnsible(const std::string& program, const std::string& file) {
   auto run = RunProcess(program, {"-i", file, "--list"}, "", std::chrono::seconds(300),
-                               4 * kMaxInventoryBytes);
+                        4 * kMaxInventoryBytes);
   if (!run) return run.error().Wrap("running " + program);
   if (run->truncated) return Error::BadInput(program + " -i " + file + " --list: output too large");
   if (run->exit_code != 0) {
@@ -29,8 +28,7 @@ Result<Inventory> InventoryThroughAnsible(const std::string& program,
 
 // One saved output of the probe script as a node. The nonce is the one the script was printed
 // with (`fwgate probe --print-script --nonce N`); without it, the first version marker names it.
-NodeFacts NodeFromSavedOutput(const std::string& file, const std::string& name,
-                                     std::string nonce) {
+NodeFacts NodeFromSavedOutput(const std::string& file, const std::string& name, std::string nonce) {
   NodeFacts n;
   n.name = name;
   n.transport = "file";
@@ -45,8 +43,7 @@ NodeFacts NodeFromSavedOutput(const std::string& file, const std::string& name,
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<size_t>(in.gcount()));
   if (text.size() > kMaxProbeOutput) {
-    n.error =
-        file + ": probe output larger than " + std::to_string(kMaxProbeOutput) + " bytes";
+    n.error = file + ": probe output larger than " + std::to_string(kMaxProbeOutput) + " bytes";
     return n;
   }
   if (nonce.empty()) {
@@ -81,8 +78,9 @@ Result<std::vector<NodeFacts>> GatherFleet(const FleetRequest& f) {
   std::vector<Target> targets;
   bool have_targets = false;
   if (!f.inventory.empty()) {
-    auto inv = f.ansible_inventory ? InventoryThroughAnsible(f.ansible_inventory_program, f.inventory)
-                                   : LoadInventory(f.inventory);
+    auto inv = f.ansible_inventory
+                   ? InventoryThroughAnsible(f.ansible_inventory_program, f.inventory)
+                   : LoadInventory(f.inventory);
     if (!inv) return inv.error();
     auto sel = inv->Select(f.limit);
     if (!sel) return sel.error().Wrap(f.inventory);

@@ -18,8 +18,8 @@
 namespace fwgate::probe {
 
 struct FleetRequest {
-  std::string inventory;  // FILE (INI, YAML or ansible-inventory JSON)
-  std::string limit;      // Ansible pattern
+  std::string inventory;           // FILE (INI, YAML or ansible-inventory JSON)
+  std::string limit;               // Ansible pattern
   bool ansible_inventory = false;  // read the inventory through `ansible-inventory --list`
   std::string ansible_inventory_program = "ansible-inventory";
   std::string from;  // DIR of probe JSON files
