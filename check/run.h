@@ -27,8 +27,8 @@ struct CheckOptions {
 
   // The fleet: an inventory and/or probe files, or declared kernels; none: the lab's kernel.
   probe::FleetRequest fleet;
-  bool probe_fleet = false;    // fleet.inventory or fleet.from is set
-  std::string kernel_spec;     // --kernel "4.15" or "node1=4.15,node2=4.4"
+  bool probe_fleet = false;     // fleet.inventory or fleet.from is set
+  std::string kernel_spec;      // --kernel "4.15" or "node1=4.15,node2=4.4"
   std::string be_liberal_spec;  // --be-liberal "0" or "node1=1,..."
 
   // How production reloads: "atomic", "flush-then-load", "command:ARGV", or "auto" (what the

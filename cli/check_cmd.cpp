@@ -45,14 +45,15 @@ struct CheckArgs {
   std::vector<std::string> formats;
   std::string output_dir;
   bool quiet = false;
+  sys::NftLimits nft_limits;
 };
 
 // Format name -> file name under --output-dir.
 const std::map<std::string, std::string>& Formats() {
   static const std::map<std::string, std::string> k = {
-      {"text", "fwgate-check.txt"},       {"json", "fwgate-check.json"},
-      {"junit", "fwgate-check.junit.xml"}, {"sarif", "fwgate-check.sarif"},
-      {"markdown", "fwgate-check.md"},     {"html", "fwgate-check.html"},
+      {"text", "fwgate-check.txt"},         {"json", "fwgate-check.json"},
+      {"junit", "fwgate-check.junit.xml"},  {"sarif", "fwgate-check.sarif"},
+      {"markdown", "fwgate-check.md"},      {"html", "fwgate-check.html"},
       {"github", "fwgate-check.github.txt"}};
   return k;
 }
@@ -85,8 +86,8 @@ Outcome RunCheckCommand(const CheckArgs& a) {
     std::cerr << "fwgate: check: " << msg << "\nRun 'fwgate check --help' for usage.\n";
     return Outcome::kBadInput;
   };
-  std::vector<std::string> formats = a.formats.empty() ? std::vector<std::string>{"text"}
-                                                       : a.formats;
+  std::vector<std::string> formats =
+      a.formats.empty() ? std::vector<std::string>{"text"} : a.formats;
   for (const auto& f : formats) {
     if (!Formats().contains(f)) {
       return usage("--format: unknown format '" + f +
@@ -96,21 +97,13 @@ Outcome RunCheckCommand(const CheckArgs& a) {
   if (formats.size() > 1 && a.output_dir.empty()) {
     return usage("several --format values need --output-dir DIR (one file each)");
   }
-  if (a.gap_ms < 0 || a.gap_ms > 600000) return usage("--gap: 0 to 600000 ms");
-  if (a.per_node < 1 || a.per_node > 20000) return usage("--connections-per-node: 1 to 20000");
-  if (a.stall_threshold_ms < 200 || a.stall_threshold_ms > 600000) {
-    return usage("--stall-threshold: 200 to 600000 ms");
-  }
-  if (a.concurrency < 1 || a.concurrency > 1024) return usage("--concurrency: 1 to 1024");
-  if (!(a.probe_timeout_s > 0 && a.probe_timeout_s <= 3600)) {
-    return usage("--probe-timeout: more than 0 and at most 3600 seconds");
-  }
   for (const auto& o : a.ssh_options) {
     if (!ValidSshOption(o)) return usage("--ssh-option '" + o + "': expected Key=Value");
   }
   if (!a.limit.empty() && a.inventory.empty()) return usage("--limit needs --inventory");
 
   check::CheckOptions o;
+  o.load.nft = a.nft_limits;
   o.proposed = a.proposed;
   for (const auto& d : a.include_dirs) {
     auto dir = nft::ParseIncludeDir(d);
@@ -130,8 +123,7 @@ Outcome RunCheckCommand(const CheckArgs& a) {
   o.fleet.ssh.config_file = a.ssh_config;
   o.fleet.ssh.connect_timeout_s = std::max(1, static_cast<int>(a.probe_timeout_s / 2));
   o.fleet.probe.concurrency = a.concurrency;
-  o.fleet.probe.timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(a.probe_timeout_s * 1000));
+  o.fleet.probe.timeout = std::chrono::milliseconds(static_cast<int64_t>(a.probe_timeout_s * 1000));
   o.probe_fleet = !a.inventory.empty() || !a.from.empty();
   o.kernel_spec = a.kernel;
   o.be_liberal_spec = a.be_liberal;
@@ -213,8 +205,9 @@ const Registrar kCheck{Command{
           ->required()
           ->type_name("FILE");
       AddIncludeDirOption(sub, a->include_dirs);
-      auto* cur = sub->add_option("--current", a->current, "The current ruleset file")
-                      ->type_name("FILE");
+      AddNftLimitOptions(sub, a->nft_limits);
+      auto* cur =
+          sub->add_option("--current", a->current, "The current ruleset file")->type_name("FILE");
       auto* base = sub->add_option("--base", a->base,
                                    "The current ruleset is the proposed file's path at this git "
                                    "revision, with its includes from that revision's tree")
@@ -233,16 +226,19 @@ const Registrar kCheck{Command{
           ->type_name("PATTERN");
       sub->add_flag("--ansible-inventory", a->ansible_inventory,
                     "Read --inventory through ansible-inventory --list (plugins, group_vars)");
-      sub->add_option("--from", a->from, "The fleet's probe JSON files (fwgate probe --json, the "
-                                         "contrib/ansible playbook)")
+      sub->add_option("--from", a->from,
+                      "The fleet's probe JSON files (fwgate probe --json, the "
+                      "contrib/ansible playbook)")
           ->type_name("DIR");
       sub->add_option("--ssh-option", a->ssh_options, "ssh -o Key=Value (repeatable)");
       sub->add_option("--ssh-config", a->ssh_config, "ssh -F FILE");
       sub->add_option("--ssh-program", a->ssh_program, "The ssh client")->capture_default_str();
       sub->add_option("--concurrency", a->concurrency, "Nodes probed at once")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(1, 1024));
       sub->add_option("--probe-timeout", a->probe_timeout_s, "Seconds per node probe")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(1, 3600));
       sub->add_option("--kernel", a->kernel,
                       "Declare the fleet's kernels instead of probing: VERSION (every node) or "
                       "node1=4.15,node2=4.4,...");
@@ -254,18 +250,22 @@ const Registrar kCheck{Command{
                       "auto (what each probed node's firewall service does)")
           ->capture_default_str();
       sub->add_option("--gap", a->gap_ms, "flush-then-load: ms between flush and load")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(0, 600000));
       sub->add_option("--reload-timeout", a->reload_timeout_ms, "command: ms before it is killed")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(100, 3600000));
       sub->add_flag("--no-lab", a->no_lab,
                     "Skip the lab replays (faster; the verdict then rests on the other "
                     "stages)");
       sub->add_option("--connections-per-node", a->per_node, "Lab connections per node and kind")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(1, 20000));
       sub->add_option("--stall-threshold", a->stall_threshold_ms,
                       "Lab: a connection stalled longer than this (ms) after the reload is "
                       "broken")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(200, 600000));
       sub->add_option("--format", a->formats,
                       "text | json | junit | sarif | markdown | html | github; repeatable "
                       "(several need --output-dir)")

@@ -19,6 +19,7 @@ namespace {
 struct DiffArgs {
   std::string current, proposed, netns;
   std::vector<std::string> include_dirs;
+  sys::NftLimits nft_limits;
   bool live = false, json = false, exit_code = false;
 };
 
@@ -35,6 +36,7 @@ Outcome RunDiff(const DiffArgs& a) {
   if (a.proposed.empty()) return usage("--proposed FILE is required");
 
   nft::LoadOptions options;
+  options.nft = a.nft_limits;
   if (auto bad = IncludeDirsOrReport("diff", a.include_dirs, options)) return *bad;
   nft::Ruleset current;
   nft::LoadResult cur, prop;
@@ -75,6 +77,7 @@ const Registrar kDiff{Command{
       sub->add_option("--proposed", args->proposed, "Proposed ruleset file")->type_name("FILE");
       sub->add_flag("--json", args->json, "Machine-readable output (stable JSON contract)");
       AddIncludeDirOption(sub, args->include_dirs);
+      AddNftLimitOptions(sub, args->nft_limits);
       sub->add_flag("--exit-code", args->exit_code,
                     "Exit 1 when there are changes (like git diff --exit-code)");
       sub->footer(

@@ -27,6 +27,14 @@ namespace fwgate::cli {
 // Adds the --include-dir option to a subcommand.
 void AddIncludeDirOption(CLI::App* sub, std::vector<std::string>& dirs);
 
+// Adds --nft-memory-limit (MiB) and --nft-time-limit (ms): the bounds of every libnftables run
+// (docs/limits.md), range-checked.
+void AddNftLimitOptions(CLI::App* sub, sys::NftLimits& limits);
+
+// A numeric option's check: a finite number in [lo, hi] (NaN and infinities refused), with the
+// valid range in the message.
+[[nodiscard]] CLI::Validator FiniteRange(double lo, double hi);
+
 // The live ruleset of this host or of /run/netns/NAME; nullopt on success.
 [[nodiscard]] std::optional<Outcome> ReadLiveOrReport(const std::string& command,
                                                       const std::string& netns_name,

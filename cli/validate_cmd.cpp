@@ -107,11 +107,14 @@ const Registrar kValidate{Command{
       auto json = std::make_shared<bool>(false);
       auto include_dirs = std::make_shared<std::vector<std::string>>();
       AddIncludeDirOption(sub, *include_dirs);
+      auto limits = std::make_shared<sys::NftLimits>();
+      AddNftLimitOptions(sub, *limits);
       sub->add_option("FILE", *files, "nftables ruleset file(s), as given to `nft -f`")->required();
       sub->add_flag("--json", *json,
                     "Print JSON (one object, or an array for several files) to stdout");
       return [=]() -> Outcome {
         nft::LoadOptions options;
+        options.nft = *limits;
         if (auto bad = IncludeDirsOrReport("validate", *include_dirs, options)) return *bad;
         Outcome worst = Outcome::kPass;
         nlohmann::json all = nlohmann::json::array();

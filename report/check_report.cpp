@@ -64,7 +64,8 @@ std::string CauseText(check::Cause c) {
 // are indented to the prefix's width.
 std::string Wrapped(const std::string& prefix, const std::string& text) {
   std::string safe = TerminalSafe(text);
-  std::string wrapped = WrapText(safe, kWidth > prefix.size() + 20 ? kWidth - prefix.size() : 20, 0);
+  std::string wrapped =
+      WrapText(safe, kWidth > prefix.size() + 20 ? kWidth - prefix.size() : 20, 0);
   std::string out = prefix;
   std::string pad(prefix.size(), ' ');
   for (char c : wrapped) {
@@ -162,10 +163,10 @@ std::string CheckToText(const CheckReport& r, bool colour) {
   if (!warnings.empty()) {
     o << "\nWarnings:\n";
     for (const Finding* f : warnings) {
-      std::string where = f->location && f->location->known() ? " (" + f->location->ToString() + ")"
-                                                               : "";
-      Para(o, "  - ", f->id + (f->node.empty() ? "" : " on " + f->node) + ": " + f->message +
-                          where);
+      std::string where =
+          f->location && f->location->known() ? " (" + f->location->ToString() + ")" : "";
+      Para(o, "  - ",
+           f->id + (f->node.empty() ? "" : " on " + f->node) + ": " + f->message + where);
     }
   }
   o << "\nStages:\n";
@@ -188,11 +189,12 @@ std::string CheckToText(const CheckReport& r, bool colour) {
     o << fmt::format("  {:<20} {:<22} {:<11} {:<8} {:<6} {:<10} {}\n", "NODE", "KERNEL", "CLASS",
                      "LIBERAL", "LAB", "RESULT", "NOTE");
     for (const auto& n : r.nodes) {
-      std::string line = fmt::format(
-          "  {:<20} {:<22} {:<11} {:<8} {:<6} {:<10} ", Cell(n.name, 20), Cell(n.kernel, 22),
-          n.kernel_class.empty() ? "?" : n.kernel_class,
-          n.be_liberal < 0 ? "?" : std::to_string(n.be_liberal), n.lab_node.empty() ? "-" : n.lab_node,
-          n.reachable ? VerdictWord(n.outcome) : "UNREACHABLE");
+      std::string line =
+          fmt::format("  {:<20} {:<22} {:<11} {:<8} {:<6} {:<10} ", Cell(n.name, 20),
+                      Cell(n.kernel, 22), n.kernel_class.empty() ? "?" : n.kernel_class,
+                      n.be_liberal < 0 ? "?" : std::to_string(n.be_liberal),
+                      n.lab_node.empty() ? "-" : n.lab_node,
+                      n.reachable ? VerdictWord(n.outcome) : "UNREACHABLE");
       o << line << Cell(n.note, kWidth > line.size() ? kWidth - line.size() : 10) << "\n";
     }
   }

@@ -73,8 +73,13 @@ class CheckRepo : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
   ProcessResult Git(std::vector<std::string> args) {
-    std::vector<std::string> argv = {git_, "-c", "user.name=fwgate test", "-c",
-                                     "user.email=test@fwgate.invalid", "-c", "commit.gpgsign=false"};
+    std::vector<std::string> argv = {git_,
+                                     "-c",
+                                     "user.name=fwgate test",
+                                     "-c",
+                                     "user.email=test@fwgate.invalid",
+                                     "-c",
+                                     "commit.gpgsign=false"};
     argv.insert(argv.end(), args.begin(), args.end());
     ProcessResult r = fwgate::testing::RunProcess(argv, dir_.string());
     EXPECT_EQ(r.exit_code, 0) << "git " << args[0] << ": " << r.err;
@@ -90,8 +95,8 @@ class CheckRepo : public ::testing::Test {
     Commit("change");
   }
   ProcessResult Check(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"check", "--base", "HEAD~1", "--proposed",
-                                     "firewall/storage.nft", "--quiet"};
+    std::vector<std::string> args = {
+        "check", "--base", "HEAD~1", "--proposed", "firewall/storage.nft", "--quiet"};
     args.insert(args.end(), extra.begin(), extra.end());
     return fwgate::testing::RunFwgate(args, dir_.string());
   }

@@ -25,9 +25,9 @@ std::string JsonSchemaErrors(const std::string& json_text, const std::string& sc
       "cls(schema).iter_errors(json.load(open(sys.argv[2])))]\n"
       "print('\\n'.join(errors[:20]))\n"
       "sys.exit(1 if errors else 0)\n";
-  ProcessResult r = RunProcess({"/usr/bin/python3", "-c", kCheck,
-                                std::string(FWGATE_SOURCE_DIR) + "/docs/schemas/" + schema_name,
-                                path});
+  ProcessResult r =
+      RunProcess({"/usr/bin/python3", "-c", kCheck,
+                  std::string(FWGATE_SOURCE_DIR) + "/docs/schemas/" + schema_name, path});
   unlink(path.c_str());
   if (r.exit_code == 0) return "";
   return "schema " + schema_name + " (exit " + std::to_string(r.exit_code) + "): " + r.out + r.err;
