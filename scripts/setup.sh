@@ -8,6 +8,7 @@ pkgs=(
   libgtest-dev googletest libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev
   openssh-server openssh-client
+  libnetfilter-conntrack-dev python3-jsonschema
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +45,9 @@ struct LoadResult {
   SourceMap sources;                                // when kOk: where tables/chains/rules are
   std::vector<Diagnostic> diagnostics;              // when not kOk (and warnings when kOk)
   std::vector<std::string> placeholder_interfaces;  // links created so the file could load
+  // When kOk: interface index -> name in the namespace the file loaded into (iif/oif matches
+  // hold indexes).
+  std::map<uint32_t, std::string> interface_names;
   // Tables the file deletes or flushes without creating them first ("delete table filter", as
   // a host with that table already loaded accepts): created empty first, as "family name".
   std::vector<std::string> placeholder_tables;
