@@ -99,7 +99,13 @@ FieldValues AddrValues(const std::string& name, const IntervalSet& s, bool v6) {
   u128 top = len == 0 ? FullOf(bits) : base | (len >= bits ? 0 : FullOf(bits - len));
   IntervalSet hull = IntervalSet::Of(base, top);
   auto gaps = AddrItems(hull.Subtract(s), v6);
-  if (!gaps.empty() && gaps.size() + 1 < list.size()) {
+  // Ranges read harder than prefixes.
+  auto cost = [](const std::vector<std::string>& items) {
+    size_t c = 0;
+    for (const auto& i : items) c += i.find('-') == std::string::npos ? 1 : 3;
+    return c;
+  };
+  if (!gaps.empty() && cost(gaps) + 1 <= cost(list) && cost(gaps) < 3 * kMaxItems) {
     if (len > 0) {
       fv.any_of.push_back(len == bits ? AddrText(base, v6)
                                       : fmt::format("{}/{}", AddrText(base, v6), len));
@@ -148,6 +154,30 @@ std::string IfItem(const Interval& i) {
 FieldValues IfValues(const std::string& name, const IntervalSet& s) {
   FieldValues fv;
   fv.field = name;
+  // A wildcard with a few names cut out: "eth*" except "eth0".
+  if (!s.empty() && s.size() <= 4) {
+    uint8_t lo[16], hi[16];
+    ToBytes(s.min(), lo, 16);
+    ToBytes(s.max(), hi, 16);
+    size_t p = 0;
+    while (p < 16 && lo[p] == hi[p] && lo[p] != 0) ++p;
+    if (p > 0 && p < 16) {
+      uint8_t top[16];
+      std::memcpy(top, lo, p);
+      std::memset(top + p, 0xff, 16 - p);
+      uint8_t bottom[16] = {};
+      std::memcpy(bottom, lo, p);
+      IntervalSet wild = IntervalSet::Of(FromBytes(bottom, 16), FromBytes(top, 16));
+      IntervalSet gaps = wild.Subtract(s);
+      bool points = !gaps.empty() && gaps.size() <= kMaxItems;
+      for (const auto& g : gaps.intervals()) points &= g.lo == g.hi;
+      if (s.SubsetOf(wild) && points) {
+        fv.any_of.push_back(IfItem(wild.intervals()[0]));
+        for (const auto& g : gaps.intervals()) fv.except.push_back(IfItem(g));
+        return fv;
+      }
+    }
+  }
   IntervalSet rest = Domain(Field::kIifname).Subtract(IntervalSet::Point(0)).Subtract(s);
   bool negate = !rest.empty() && rest.size() < s.size();
   std::vector<std::string> items;
@@ -334,12 +364,11 @@ std::string PredicateText(const Box& b) {
     } else if (f.field == "tcp_flags") {
       parts.push_back("with flags " + join(f.any_of));
     } else if (f.field == "iifname") {
-      parts.push_back(f.except.empty() ? "in on " + join(f.any_of) : "not in on " + join(f.except));
+      parts.push_back(f.any_of.empty() ? "not in on " + join(f.except) : "in on " + values(""));
     } else if (f.field == "oifname") {
-      parts.push_back(f.except.empty() ? "out on " + join(f.any_of)
-                                       : "not out on " + join(f.except));
+      parts.push_back(f.any_of.empty() ? "not out on " + join(f.except) : "out on " + values(""));
     } else if (f.field == "mark") {
-      parts.push_back("mark " + values("any"));
+      parts.push_back(f.any_of.empty() ? "mark != " + join(f.except) : "mark " + values(""));
     } else if (f.field == "pkttype") {
       parts.push_back("pkttype " + join(f.any_of));
     }

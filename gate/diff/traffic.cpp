@@ -479,6 +479,37 @@ class Comparer {
     return out;
   }
 
+  // The part of an established-cut region whose new connections the proposed ruleset still
+  // accepts: ports open for new connections only.
+  void NewOnly(Region& r) {
+    Space acc;
+    for (bool v6 : {false, true}) {
+      Space in;
+      for (const Box& b0 : r.boxes) {
+        Box b = b0;
+        if (!b.Restrict(Field::kNfproto, FamilyBox(v6).Get(Field::kNfproto))) continue;
+        b.Set(Field::kCtState, IntervalSet::Point(kCtNew));
+        in.push_back(std::move(b));
+      }
+      if (in.empty()) continue;
+      EvalResult e = EvaluatePath(*mprop_, r.path, v6, in, o_.eval);
+      for (auto& x : e.results) {
+        if (x.verdict.kind == VerdictKind::kAccept && x.decisions.empty()) {
+          x.box.Clear(Field::kCtState);
+          acc.push_back(std::move(x.box));
+        }
+      }
+    }
+    MergeBoxes(acc);
+    for (const Box& b : acc) {
+      Box t = b;
+      if (r.family != 0) t.Clear(Field::kNfproto);
+      r.new_only.push_back(PredicateText(t));
+      r.new_only_match.push_back(PredicateFields(t));
+    }
+    r.new_only_boxes = std::move(acc);
+  }
+
   // How a set of boxes reads best: one region per box, or one region "hull except a few".
   struct Shape {
     Box hull;
@@ -581,8 +612,15 @@ class Comparer {
                                    [](const FieldValues& f) { return f.field == "saddr"; });
     switch (r.ct_state) {
       case kCtEstablished:
-        if (b == VerdictKind::kAccept && Drops(a))
+        if (b == VerdictKind::kAccept && Drops(a)) {
+          if (!r.new_only.empty()) {
+            return fmt::format(
+                "open connections matching this will be cut; {} {} accepted for new connections "
+                "only",
+                fmt::join(r.new_only, "; "), r.new_only.size() == 1 ? "is" : "are");
+          }
           return "open connections matching this will be cut";
+        }
         if (Drops(b) && a == VerdictKind::kAccept) return "established traffic now accepted";
         break;
       case kCtRelated:
@@ -662,9 +700,11 @@ class Comparer {
             r.family = fam.Count() == 2 ? 0 : fam.min() == kNfprotoIpv6 ? 6 : 4;
             Box shown = hull;
             shown.Clear(Field::kCtState);
-            if (r.family == 0) shown.Clear(Field::kNfproto);
-            r.match = PredicateFields(shown);
-            r.predicate = PredicateText(shown);
+            // The family is reported on its own; excluded parts name it when it differs.
+            Box text = shown;
+            text.Clear(Field::kNfproto);
+            r.match = PredicateFields(text);
+            r.predicate = PredicateText(text);
             for (const Box& e : shape.except) {
               Box ex = e;
               ex.Clear(Field::kCtState);
@@ -719,6 +759,10 @@ class Comparer {
                   VerdictAs(*mprop_, r.path, r.boxes.front(), kCtNew)};
       r.as_established = {VerdictAs(*mcur_, r.path, r.boxes.front(), kCtEstablished),
                           VerdictAs(*mprop_, r.path, r.boxes.front(), kCtEstablished)};
+      if (r.ct_state == kCtEstablished && r.before.verdict == VerdictKind::kAccept &&
+          Drops(r.after.verdict)) {
+        NewOnly(r);
+      }
       r.consequence = Consequence(r);
       if (!r.certain) diff_.complete = diff_.complete && true;
     }
@@ -776,12 +820,9 @@ std::vector<const Region*> NewlyAccepted(const TrafficDiff& d, bool any_source) 
     if (r.ct_state != kCtNew || r.after.verdict != VerdictKind::kAccept) continue;
     if (r.before.verdict != VerdictKind::kDrop && r.before.verdict != VerdictKind::kReject)
       continue;
-    if (any_source) {
-      bool constrained = false;
-      for (const Box& b : r.boxes) {
-        constrained |= b.Constrained(Field::kSaddr4) || b.Constrained(Field::kSaddr6);
-      }
-      if (constrained) continue;
+    if (any_source && std::any_of(r.match.begin(), r.match.end(),
+                                  [](const FieldValues& f) { return f.field == "saddr"; })) {
+      continue;
     }
     out.push_back(&r);
   }
@@ -804,13 +845,15 @@ std::vector<const Region*> PolicyOpened(const TrafficDiff& d) {
 std::vector<NewOnlyPort> NewOnlyPorts(const TrafficDiff& d) {
   std::vector<NewOnlyPort> out;
   for (const Region* r : EstablishedCut(d)) {
-    if (r->ct_state != kCtEstablished || r->as_new.second != VerdictKind::kAccept) continue;
-    NewOnlyPort p;
-    p.region = r;
-    for (const auto& f : r->match) {
-      if (f.field == "dport") p.ports = f.any_of.empty() ? f.except : f.any_of;
+    for (size_t i = 0; i < r->new_only.size(); ++i) {
+      NewOnlyPort p;
+      p.region = r;
+      p.predicate = r->new_only[i];
+      for (const auto& f : r->new_only_match[i]) {
+        if (f.field == "dport") p.ports = f.any_of.empty() ? f.except : f.any_of;
+      }
+      out.push_back(std::move(p));
     }
-    out.push_back(std::move(p));
   }
   return out;
 }

@@ -87,6 +87,11 @@ struct Region {
   // The same packets in the new and established states: verdicts before and after (unknown when
   // they differ inside the region).
   std::pair<VerdictKind, VerdictKind> as_new{}, as_established{};
+  // Established-cut regions: the parts whose new connections the proposed ruleset still accepts
+  // (ports open for new connections only), readable and as fields and boxes.
+  std::vector<std::string> new_only;
+  std::vector<std::vector<FieldValues>> new_only_match;
+  Space new_only_boxes;
   std::array<std::optional<Confirmation>, 2> confirm;  // [0] current, [1] proposed
 };
 
@@ -140,8 +145,9 @@ struct TrafficOptions {
 // Established traffic now dropped while new connections to the same packets are accepted: the
 // ports that accept only new connections.
 struct NewOnlyPort {
-  const Region* region = nullptr;
-  std::vector<std::string> ports;  // the region's destination ports ("6800-7300")
+  const Region* region = nullptr;  // the established-cut region
+  std::string predicate;           // what is accepted only while new ("tcp to ports 6800-7300")
+  std::vector<std::string> ports;  // its destination ports ("6800-7300")
 };
 [[nodiscard]] std::vector<NewOnlyPort> NewOnlyPorts(const TrafficDiff& diff);
 
