@@ -68,4 +68,9 @@ struct DiffOptions {
 [[nodiscard]] Plan DiffRulesets(const nft::Ruleset& current, const nft::Ruleset& proposed,
                                 const DiffOptions& options = {});
 
+// A rule in nft syntax without counter values, jumps to binding chains written out as the user
+// wrote them (`jump { ip saddr 10.0.0.0/8 accept; }`).
+[[nodiscard]] std::string RuleTextWithBindings(const nft::Table& table, const nft::Rule& rule,
+                                               int depth = 0);
+
 }  // namespace fwgate::diff

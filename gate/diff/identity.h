@@ -40,7 +40,8 @@ struct ElementUnit {
 // Computes rule identity keys within one table. A rule's key is the kind and attributes of each
 // expression (sorted by attribute name, usage values dropped, nested expressions included),
 // with references to ANONYMOUS sets (lookup/dynset "set", objref "set_name") replaced by the
-// set's canonical content (declaration + sorted elements), plus the rule comment.
+// set's canonical content (declaration + sorted elements), and jumps/gotos to BINDING chains by
+// the chain's content, plus the rule comment.
 // Handles and positions are never part of a key.
 class IdentityContext {
  public:
@@ -51,13 +52,23 @@ class IdentityContext {
   [[nodiscard]] std::string ExprKey(const nft::Expr& expr);
   // Canonical content of the named set when it is anonymous; empty when it is not (or unknown).
   [[nodiscard]] const std::string& AnonymousSetContent(const std::string& set_name);
+  // Canonical content of the named chain when it is a binding (anonymous, `jump { ... }`)
+  // chain: its rules' keys. Empty when it is not. The kernel names binding chains __chainN with
+  // an N that differs on every load, so rules jumping to them are keyed by this content.
+  [[nodiscard]] const std::string& BindingChainContent(const std::string& chain_name);
 
  private:
   void AppendExpr(std::string& out, const nft::Expr& expr);
 
   std::unordered_map<std::string_view, const nft::Set*> sets_;
+  std::unordered_map<std::string_view, const nft::Chain*> bindings_;
   std::unordered_map<std::string, std::string> anon_cache_;
+  std::unordered_map<std::string, std::string> binding_cache_;
+  int binding_depth_ = 0;
 };
+
+// True for binding (anonymous) chains: NFT_CHAIN_BINDING.
+[[nodiscard]] inline bool IsBindingChain(const nft::Chain& c) { return (c.flags & 4) != 0; }
 
 // What a rule does at its end, for pairing a removed and an added rule as one "change":
 // the key of its final verdict-like expression (immediate to the verdict register, reject,

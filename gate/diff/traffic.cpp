@@ -440,9 +440,7 @@ class Comparer {
     } else {
       const nft::Rule& r = where.chain->rules[d.rule];
       c.handle = r.handle;
-      nft::PrintOptions po;
-      po.counters = false;
-      c.text = nft::RuleText(t, r, po);
+      c.text = diff::RuleTextWithBindings(t, r);
       if (s.sources != nullptr)
         c.location = s.sources->Rule(t.family, t.name, where.chain->name, r.handle);
     }

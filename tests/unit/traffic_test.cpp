@@ -401,6 +401,31 @@ TEST(TrafficDiff, BindingChainsRenumberedAreTheSame) {
   EXPECT_TRUE(CompareTraffic(a.ruleset, b.ruleset, plan).empty());
 }
 
+TEST(StructuralPlan, PairsEditsThatKeepTheServiceAndVerdict) {
+  // ssh narrowed to one host, node_exporter added for the /24: the 9100 rule looks more like the
+  // old ssh rule (only the port differs), but the edit kept ssh's service and changed its match.
+  Compared c = Compare("narrow_a", "narrow_b");
+  ASSERT_EQ(c.plan.summary.change, 1u) << report::PlanToText(c.plan);
+  ASSERT_EQ(c.plan.summary.add, 1u);
+  for (const auto& ch : c.plan.changes) {
+    if (ch.op == diff::Op::kChange) {
+      EXPECT_EQ(ch.before, "ip saddr 10.10.0.0/24 tcp dport 22 accept");
+      EXPECT_EQ(ch.after, "ip saddr 10.10.0.5 tcp dport 22 accept");
+    }
+    if (ch.op == diff::Op::kAdd) EXPECT_EQ(ch.text, "ip saddr 10.10.0.0/24 tcp dport 9100 accept");
+  }
+}
+
+TEST(StructuralPlan, BindingChainsShowTheirContent) {
+  Compared c = Compare("binding", "binding");
+  EXPECT_TRUE(c.plan.empty());
+  const auto& t = c.a.ruleset.tables[0];
+  const nft::Chain* input = t.FindChain("input");
+  ASSERT_NE(input, nullptr);
+  EXPECT_EQ(diff::RuleTextWithBindings(t, input->rules[0]),
+            "tcp dport 22 jump { ip saddr 10.0.0.0/8 accept; ip saddr 192.168.0.0/16 accept; }");
+}
+
 TEST(TrafficDiff, JsonCarriesRegions) {
   Compared c = Compare("narrow_a", "narrow_b");
   nlohmann::json j = report::TrafficToJson(c.diff);
