@@ -20,7 +20,8 @@ TEST(TrafficFixtures, MatchWhatTheKernelLoads) {
   if (auto st = sys::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
   bool update = std::getenv("FWGATE_UPDATE_FIXTURES") != nullptr;
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(std::string(FWGATE_SOURCE_DIR) + "/tests/data/traffic")) {
+  for (const auto& e :
+       fs::directory_iterator(std::string(FWGATE_SOURCE_DIR) + "/tests/data/traffic")) {
     if (e.path().extension() == ".nft") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());

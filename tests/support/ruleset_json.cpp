@@ -115,14 +115,21 @@ json RulesetToJson(const nft::Ruleset& rs0, const std::map<uint32_t, std::string
       for (const auto& r : c.rules) {
         json ex = json::array();
         for (const auto& e : r.exprs) ex.push_back(ExprToJson(e));
-        rules.push_back({{"handle", r.handle}, {"position", r.position}, {"comment", r.comment},
+        rules.push_back({{"handle", r.handle},
+                         {"position", r.position},
+                         {"comment", r.comment},
                          {"exprs", ex}});
       }
-      json jc = {{"name", c.name}, {"handle", c.handle}, {"flags", c.flags},
-                 {"comment", c.comment}, {"rules", rules}};
+      json jc = {{"name", c.name},
+                 {"handle", c.handle},
+                 {"flags", c.flags},
+                 {"comment", c.comment},
+                 {"rules", rules}};
       if (c.base) {
-        jc["base"] = {{"type", c.base->type},         {"hook", c.base->hook},
-                      {"priority", c.base->priority}, {"policy", c.base->policy},
+        jc["base"] = {{"type", c.base->type},
+                      {"hook", c.base->hook},
+                      {"priority", c.base->priority},
+                      {"policy", c.base->policy},
                       {"devices", c.base->devices}};
       }
       chains.push_back(std::move(jc));
@@ -130,8 +137,8 @@ json RulesetToJson(const nft::Ruleset& rs0, const std::map<uint32_t, std::string
     for (const auto& s : t.sets) {
       json els = json::array();
       for (const auto& e : s.elements) {
-        json je = {{"key", Hex(e.key)},   {"key_end", Hex(e.key_end)},    {"flags", e.flags},
-                   {"data", Hex(e.data)}, {"chain", e.chain},             {"objref", e.objref},
+        json je = {{"key", Hex(e.key)},          {"key_end", Hex(e.key_end)}, {"flags", e.flags},
+                   {"data", Hex(e.data)},        {"chain", e.chain},          {"objref", e.objref},
                    {"timeout_ms", e.timeout_ms}, {"comment", e.comment}};
         if (e.verdict) je["verdict"] = *e.verdict;
         json ex = json::array();
@@ -159,8 +166,11 @@ json RulesetToJson(const nft::Ruleset& rs0, const std::map<uint32_t, std::string
                       {"elements", els}});
     }
     for (const auto& o : t.objects) {
-      objects.push_back({{"name", o.name}, {"handle", o.handle}, {"type", o.type},
-                         {"comment", o.comment}, {"attrs", AttrsToJson(o.attrs)}});
+      objects.push_back({{"name", o.name},
+                         {"handle", o.handle},
+                         {"type", o.type},
+                         {"comment", o.comment},
+                         {"attrs", AttrsToJson(o.attrs)}});
     }
     tables.push_back({{"family", static_cast<int>(t.family)},
                       {"name", t.name},

@@ -106,7 +106,8 @@ TEST(Predicate, ReadsLikeTheRule) {
   Box b;
   b.Set(Field::kL4proto, IntervalSet::Point(6));
   b.Set(Field::kDport, IntervalSet::Point(22));
-  b.Set(Field::kSaddr4, IntervalSet::Of(0x0a0a0000, 0x0a0a00ff).Subtract(IntervalSet::Point(0x0a0a0005)));
+  b.Set(Field::kSaddr4,
+        IntervalSet::Of(0x0a0a0000, 0x0a0a00ff).Subtract(IntervalSet::Point(0x0a0a0005)));
   EXPECT_EQ(PredicateText(b), "tcp to port 22 from 10.10.0.0/24 except 10.10.0.5");
 }
 
@@ -123,7 +124,8 @@ TEST(Predicate, PortRangesSetsAndComplements) {
 
 TEST(Predicate, InterfacesWildcardsAndIcmp) {
   Box b;
-  b.Set(Field::kIifname, IntervalSet::Of(IfnameValue("eth"), IfnameValue("eth") | ((u128{1} << 104) - 1)));
+  b.Set(Field::kIifname,
+        IntervalSet::Of(IfnameValue("eth"), IfnameValue("eth") | ((u128{1} << 104) - 1)));
   EXPECT_EQ(PredicateText(b), "in on \"eth*\"");
   Box i;
   i.Set(Field::kL4proto, IntervalSet::Point(1));

@@ -59,8 +59,10 @@ void CheckExamples(const Compared& c) {
       EXPECT_EQ(after[0].verdict, r.after.verdict);
     } else {
       bool found_b = false, found_a = false;
-      for (const auto& o : before) found_b |= o.verdict == r.before.verdict || r.before.verdict == VerdictKind::kUnknown;
-      for (const auto& o : after) found_a |= o.verdict == r.after.verdict || r.after.verdict == VerdictKind::kUnknown;
+      for (const auto& o : before)
+        found_b |= o.verdict == r.before.verdict || r.before.verdict == VerdictKind::kUnknown;
+      for (const auto& o : after)
+        found_a |= o.verdict == r.after.verdict || r.after.verdict == VerdictKind::kUnknown;
       EXPECT_TRUE(found_b);
       EXPECT_TRUE(found_a);
     }
@@ -108,7 +110,8 @@ TEST(TrafficDiff, NarrowedSshAndNewPortReadAsTheyHappened) {
   EXPECT_EQ(ssh->predicate, "tcp to port 22 from 10.10.0.0/24 except 10.10.0.5");
   EXPECT_EQ(ssh->before.verdict, VerdictKind::kAccept);
   EXPECT_EQ(ssh->after.verdict, VerdictKind::kDrop);
-  EXPECT_EQ(ssh->consequence, "new connections refused; existing sessions keep going until they close");
+  EXPECT_EQ(ssh->consequence,
+            "new connections refused; existing sessions keep going until they close");
   EXPECT_EQ(ssh->family, 4);
   EXPECT_EQ(exporter->predicate, "tcp to port 9100 from 10.10.0.0/24");
   EXPECT_EQ(exporter->before.verdict, VerdictKind::kDrop);
@@ -224,7 +227,8 @@ TEST(TrafficDiff, VerdictMapsAndCtStateVmap) {
   EXPECT_TRUE(https) << Dump(c.diff);
   // 25 was dropped by the map, now by the policy: same verdict, no region.
   for (const auto& r : c.diff.regions) {
-    if (r.ct_state == kCtNew) EXPECT_EQ(r.predicate.find("port 25"), std::string::npos) << r.predicate;
+    if (r.ct_state == kCtNew)
+      EXPECT_EQ(r.predicate.find("port 25"), std::string::npos) << r.predicate;
   }
 }
 
@@ -234,8 +238,10 @@ TEST(TrafficDiff, ConcatenatedIntervalSetElements) {
   bool narrowed = false, added = false;
   for (const Region& r : c.diff.regions) {
     if (r.ct_state != kCtNew) continue;
-    if (r.predicate == "tcp to ports 8051-8100 from 10.1.0.1") narrowed = r.after.verdict == VerdictKind::kDrop;
-    if (r.predicate == "tcp to port 25 from 10.3.0.7") added = r.after.verdict == VerdictKind::kAccept;
+    if (r.predicate == "tcp to ports 8051-8100 from 10.1.0.1")
+      narrowed = r.after.verdict == VerdictKind::kDrop;
+    if (r.predicate == "tcp to port 25 from 10.3.0.7")
+      added = r.after.verdict == VerdictKind::kAccept;
   }
   EXPECT_TRUE(narrowed) << Dump(c.diff);
   EXPECT_TRUE(added) << Dump(c.diff);
@@ -286,7 +292,8 @@ TEST(TrafficDiff, ForwardAndOutputPaths) {
   CheckExamples(c);
   bool fwd = false, out = false;
   for (const Region& r : c.diff.regions) {
-    if (r.path == Path::kForward && r.ct_state == kCtNew && r.before.verdict == VerdictKind::kAccept) {
+    if (r.path == Path::kForward && r.ct_state == kCtNew &&
+        r.before.verdict == VerdictKind::kAccept) {
       fwd = true;
       EXPECT_NE(r.predicate.find("in on \"lan0\""), std::string::npos) << r.predicate;
       EXPECT_NE(r.predicate.find("out on \"wan0\""), std::string::npos) << r.predicate;
@@ -355,7 +362,8 @@ TEST(TrafficDiff, InterfaceNamesWildcardsIndexesAndFlags) {
         r.predicate.find("except \"eth0\"") != std::string::npos) {
       narrowed = true;
     }
-    if (r.predicate.find("bond0") != std::string::npos) synack = r.after.verdict == VerdictKind::kAccept;
+    if (r.predicate.find("bond0") != std::string::npos)
+      synack = r.after.verdict == VerdictKind::kAccept;
   }
   EXPECT_TRUE(narrowed) << Dump(c.diff);
   EXPECT_TRUE(synack) << Dump(c.diff);
