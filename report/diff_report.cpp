@@ -231,6 +231,24 @@ nlohmann::json ExampleJson(const Region& r) {
   return j;
 }
 
+nlohmann::json FieldsJson(const std::vector<traffic::FieldValues>& fields) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& f : fields) {
+    a.push_back({{"field", f.field}, {"any_of", f.any_of}, {"except", f.except}});
+  }
+  return a;
+}
+
+nlohmann::json Parts(const std::vector<std::string>& texts,
+                     const std::vector<std::vector<traffic::FieldValues>>& fields) {
+  nlohmann::json a = nlohmann::json::array();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    a.push_back({{"predicate", texts[i]},
+                 {"match", i < fields.size() ? FieldsJson(fields[i]) : nlohmann::json::array()}});
+  }
+  return a;
+}
+
 nlohmann::json ConfirmJson(const traffic::Confirmation& c) {
   nlohmann::json j = {{"status", std::string(traffic::ConfirmStatusName(c.status))},
                       {"kernel_rule", c.kernel_rule},
@@ -315,6 +333,8 @@ nlohmann::json TrafficToJson(const traffic::TrafficDiff& d) {
                         {"ct_state", st},
                         {"predicate", r.predicate},
                         {"match", std::move(match)},
+                        {"except", Parts(r.except, r.except_match)},
+                        {"new_only", Parts(r.new_only, r.new_only_match)},
                         {"before", SideJson(r.before)},
                         {"after", SideJson(r.after)},
                         {"certain", r.certain},

@@ -251,13 +251,20 @@ std::vector<FieldValues> PredicateFields(const Box& b) {
       if ((i.lo & 0xff) != 0 || (i.hi & 0xff) != 0xff) whole = false;
     }
     if (whole) {
-      for (const auto& i : s.intervals()) {
+      // Types held, or all but a few.
+      IntervalSet rest = Domain(Field::kSport).Subtract(s);
+      bool negate = !rest.empty() && rest.Count() < s.Count();
+      for (const auto& i : (negate ? rest : s).intervals()) {
         for (u128 t = i.lo >> 8; t <= i.hi >> 8; ++t) {
           types.push_back(IcmpTypeName(l4.min() == 58, static_cast<uint32_t>(t)));
           if (types.size() > 16) break;
         }
       }
-      out.push_back({"icmp_type", Shorten(types), {}});
+      if (negate) {
+        out.push_back({"icmp_type", {}, Shorten(types)});
+      } else {
+        out.push_back({"icmp_type", Shorten(types), {}});
+      }
     } else {
       for (const auto& i : s.intervals()) {
         auto tc = [&](u128 v) {
@@ -346,7 +353,8 @@ std::string PredicateText(const Box& b) {
     } else if (f.field == "l4proto") {
       parts.push_back(f.except.empty() ? join(f.any_of) : "not " + join(f.except));
     } else if (f.field == "icmp_type") {
-      parts.push_back("type " + join(f.any_of));
+      parts.push_back(f.any_of.empty() ? "type other than " + join(f.except)
+                                       : "type " + join(f.any_of));
     } else if (f.field == "dport") {
       bool one =
           f.except.empty() && f.any_of.size() == 1 && f.any_of[0].find('-') == std::string::npos;

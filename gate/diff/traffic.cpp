@@ -540,7 +540,7 @@ class Comparer {
       auto e = SubtractSpace(hull, u, 64);
       if (e) {
         Simplify(*e, u, hull);
-        if (e->size() <= 4 && e->size() < u.size()) {
+        if (e->size() <= 6 && e->size() < u.size()) {
           out.push_back({hull, std::move(*e), std::move(u)});
           return out;
         }
