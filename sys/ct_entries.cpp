@@ -18,6 +18,10 @@ struct CtFree {
   void operator()(nf_conntrack* ct) const { nfct_destroy(ct); }
 };
 using CtPtr = std::unique_ptr<nf_conntrack, CtFree>;
+struct ExpFree {
+  void operator()(nf_expect* e) const { nfexp_destroy(e); }
+};
+using ExpPtr = std::unique_ptr<nf_expect, ExpFree>;
 
 // IP_CT_TCP_FLAG_BE_LIBERAL (linux/netfilter/nf_conntrack_tcp.h).
 constexpr uint8_t kTcpFlagBeLiberal = 0x08;
@@ -115,6 +119,7 @@ Result<size_t> BuildCtCreate(const CtEntrySpec& spec, bool update, char* buf, si
   nfct_set_attr_u32(ct.get(), ATTR_TIMEOUT, spec.timeout_s);
   if (spec.mark != 0) nfct_set_attr_u32(ct.get(), ATTR_MARK, spec.mark);
   if (spec.zone != 0) nfct_set_attr_u16(ct.get(), ATTR_ZONE, spec.zone);
+  if (!spec.helper.empty()) nfct_set_attr(ct.get(), ATTR_HELPER_NAME, spec.helper.c_str());
   if (spec.orig.proto == IPPROTO_TCP) {
     auto st = spec.tcp_state.value_or(TcpState::kEstablished);
     nfct_set_attr_u8(ct.get(), ATTR_TCP_STATE, static_cast<uint8_t>(st));
@@ -143,6 +148,40 @@ Result<size_t> BuildCtGet(const CtTuple& tuple, bool del, char* buf, size_t size
       Header(buf, del ? IPCTNL_MSG_CT_DELETE : IPCTNL_MSG_CT_GET, NLM_F_ACK, tuple.family);
   if (nfct_nlmsg_build(nlh, ct.get()) < 0)
     return Error::FromErrno(errno, "building a conntrack tuple");
+  return static_cast<size_t>(nlh->nlmsg_len);
+}
+
+Result<size_t> BuildCtExpect(const CtExpectSpec& spec, char* buf, size_t size) {
+  if (size < static_cast<size_t>(MNL_SOCKET_BUFFER_SIZE)) {
+    return Error::Internal("ctnetlink buffer too small");
+  }
+  if (!ValidFamily(spec.master.family) || spec.expected.family != spec.master.family) {
+    return Error::BadInput("expectation: unknown or mixed families");
+  }
+  CtPtr master(nfct_new()), expected(nfct_new()), mask(nfct_new());
+  ExpPtr exp(nfexp_new());
+  if (!master || !expected || !mask || !exp) return Error::FromErrno(ENOMEM, "nfexp_new");
+  SetTuple(master.get(), spec.master, true);
+  SetTuple(expected.get(), spec.expected, true);
+  CtTuple all = spec.expected;
+  all.src.fill(0xff);
+  all.dst.fill(0xff);
+  all.sport = all.dport = 0xffff;
+  SetTuple(mask.get(), all, true);
+  nfexp_set_attr(exp.get(), ATTR_EXP_MASTER, master.get());
+  nfexp_set_attr(exp.get(), ATTR_EXP_EXPECTED, expected.get());
+  nfexp_set_attr(exp.get(), ATTR_EXP_MASK, mask.get());
+  nfexp_set_attr_u32(exp.get(), ATTR_EXP_TIMEOUT, spec.timeout_s);
+  if (!spec.helper.empty()) nfexp_set_attr(exp.get(), ATTR_EXP_HELPER_NAME, spec.helper.c_str());
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = static_cast<uint16_t>((NFNL_SUBSYS_CTNETLINK_EXP << 8) | IPCTNL_MSG_EXP_NEW);
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
+  auto* g = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  g->nfgen_family = static_cast<uint8_t>(spec.master.family);
+  g->version = NFNETLINK_V0;
+  g->res_id = 0;
+  if (nfexp_nlmsg_build(nlh, exp.get()) < 0)
+    return Error::FromErrno(errno, "building an expectation");
   return static_cast<size_t>(nlh->nlmsg_len);
 }
 
@@ -193,6 +232,13 @@ Status CtEntries::Update(const CtEntrySpec& spec) {
   auto n = BuildCtCreate(spec, true, buf.data(), buf.size());
   if (!n) return n.error();
   return sock_.Request(reinterpret_cast<nlmsghdr*>(buf.data()), "updating a conntrack entry");
+}
+
+Status CtEntries::Expect(const CtExpectSpec& spec) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  auto n = BuildCtExpect(spec, buf.data(), buf.size());
+  if (!n) return n.error();
+  return sock_.Request(reinterpret_cast<nlmsghdr*>(buf.data()), "creating an expectation");
 }
 
 Result<CtEntry> CtEntries::Get(const CtTuple& tuple) {

@@ -65,6 +65,17 @@ struct CtEntrySpec {
   uint32_t timeout_s = 300;
   uint32_t mark = 0;
   uint16_t zone = 0;
+  // A conntrack helper to attach ("ftp"): entries with a helper can hold expectations.
+  std::string helper;
+};
+
+// An expected connection: the first packet matching `expected` (exactly) is RELATED to the
+// master entry. The master must have been created with a helper.
+struct CtExpectSpec {
+  CtTuple master;
+  CtTuple expected;
+  std::string helper = "ftp";
+  uint32_t timeout_s = 60;
 };
 
 // An entry as the kernel lists it.
@@ -85,6 +96,7 @@ struct CtEntry {
                                            size_t size);
 [[nodiscard]] Result<size_t> BuildCtGet(const CtTuple& tuple, bool del, char* buf, size_t size);
 [[nodiscard]] size_t BuildCtDump(int family, bool flush, char* buf, size_t size);
+[[nodiscard]] Result<size_t> BuildCtExpect(const CtExpectSpec& spec, char* buf, size_t size);
 // One IPCTNL_MSG_CT_NEW message (a reply to a get or a dump).
 [[nodiscard]] Result<CtEntry> ParseCtEntry(const nlmsghdr* nlh);
 
@@ -97,6 +109,8 @@ class CtEntries {
   Status Create(const CtEntrySpec& spec);
   // Changes an existing entry's state, status, timeout or mark.
   Status Update(const CtEntrySpec& spec);
+  // Creates an expectation (a RELATED connection to come).
+  Status Expect(const CtExpectSpec& spec);
   // The entry holding `tuple` (in either direction); ENOENT when none.
   Result<CtEntry> Get(const CtTuple& tuple);
   Status Delete(const CtTuple& tuple);
