@@ -173,6 +173,9 @@ std::string DecisionText(const SideOutcome& s) {
     if (parts.empty()) parts.push_back(CiteText(s.decided_by.back()));
   }
   std::string out = v + " by " + fmt::format("{}", fmt::join(parts, "; "));
+  if (s.more_rules > 0) {
+    out += fmt::format(" (and {} more rule{})", s.more_rules, s.more_rules == 1 ? "" : "s");
+  }
   if (!s.detail.empty()) out += " [" + s.detail + "]";
   return out;
 }
@@ -192,11 +195,14 @@ nlohmann::json CiteJson(const RuleCite& c) {
 }
 
 nlohmann::json SideJson(const SideOutcome& s) {
-  nlohmann::json by = nlohmann::json::array();
+  nlohmann::json by = nlohmann::json::array(), also = nlohmann::json::array();
   for (const auto& c : s.decided_by) by.push_back(CiteJson(c));
+  for (const auto& c : s.also_decided_by) also.push_back(CiteJson(c));
   return {{"verdict", std::string(traffic::VerdictName(s.verdict))},
           {"detail", s.detail},
-          {"decided_by", std::move(by)}};
+          {"decided_by", std::move(by)},
+          {"also_decided_by", std::move(also)},
+          {"more_rules", s.more_rules}};
 }
 
 nlohmann::json ExampleJson(const Region& r) {

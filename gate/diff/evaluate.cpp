@@ -180,14 +180,68 @@ class Evaluator {
   }
 
   // Splits `s` by the atom: pieces where it holds go to `yes`, the others to `no`.
+  // False when the rule certainly does not touch `s`: it starts with a match none of whose boxes
+  // meets the piece (and the chain sees the piece as it is).
+  bool MayMatch(const ModelChain& c, const CompiledRule& rule, const State& s) const {
+    if (rule.steps.empty()) return false;  // a rule without statements changes nothing
+    const Step& first = rule.steps.front();
+    if (first.kind != StepKind::kMatch && first.kind != StepKind::kVmap) return true;
+    if (HasView(c, s)) return true;
+    for (const Box& b : first.atom.unknown) {
+      if (s.box.Intersects(b)) return true;
+    }
+    if (first.kind == StepKind::kVmap) {
+      for (const auto& br : first.branches) {
+        for (const Box& b : br.keys) {
+          if (s.box.Intersects(b)) return true;
+        }
+      }
+      return false;
+    }
+    for (const Box& b : first.atom.sat) {
+      if (s.box.Intersects(b)) return true;
+    }
+    return false;
+  }
+
+  // Whether the chain reads some field of `s` differently from the packet's own value.
+  bool HasView(const ModelChain& c, const State& s) const {
+    return s.fixed_mask != 0 || s.forgot_mask != 0 || s.notracked || c.pre_conntrack ||
+           (path_ == Path::kForward && (hook_ == Hook::kPrerouting || hook_ == Hook::kIngress));
+  }
+
   void Split(const ModelChain& c, State s, const Atom& atom, std::vector<State>& yes,
              std::vector<State>& no) {
-    uint32_t fm, gm;
-    std::array<u128, kFieldCount> fx;
-    View(c, s, &fm, &fx, &gm);
-    Seen seen = Substitute(atom, fm, fx, gm, s);
-    const Space& sat = seen.sat;
-    const Space& unk = seen.unknown;
+    Seen seen;
+    const Space* satp = &atom.sat;
+    const Space* unkp = &atom.unknown;
+    uint32_t key = atom.key;
+    if (HasView(c, s)) {
+      uint32_t fm, gm;
+      std::array<u128, kFieldCount> fx;
+      View(c, s, &fm, &fx, &gm);
+      seen = Substitute(atom, fm, fx, gm, s);
+      satp = &seen.sat;
+      unkp = &seen.unknown;
+      key = seen.key;
+    } else {
+      // Most rules miss most pieces: no copies then.
+      bool any = false;
+      for (const Box& b : atom.sat) {
+        if (s.box.Intersects(b)) {
+          any = true;
+          break;
+        }
+      }
+      for (size_t i = 0; !any && i < atom.unknown.size(); ++i)
+        any = s.box.Intersects(atom.unknown[i]);
+      if (!any) {
+        no.push_back(std::move(s));
+        return;
+      }
+    }
+    const Space& sat = *satp;
+    const Space& unk = *unkp;
     Space matched, maybe;
     for (const Box& b : sat) {
       if (auto x = s.box.Intersect(b)) matched.push_back(std::move(*x));
@@ -214,7 +268,6 @@ class Evaluator {
     for (auto& b : matched) yes.push_back(piece(std::move(b)));
     for (auto& b : *rest) no.push_back(piece(std::move(b)));
     if (!maybe.empty()) {
-      uint32_t key = seen.key;
       const Decision* d = Decided(s, key);
       for (auto& b : maybe) {
         if (d != nullptr) {
@@ -253,8 +306,21 @@ class Evaluator {
         break;
       }
       const CompiledRule& rule = m_.Rule(ci, ri, v6_);
-      std::vector<State> next;
-      std::vector<State> cur = std::move(pending);
+      // Pieces the rule cannot match stay where they are (no copies): most rules of a long
+      // chain miss most pieces.
+      std::vector<State> cur;
+      size_t kept = 0;
+      for (size_t k = 0; k < pending.size(); ++k) {
+        if (MayMatch(c, rule, pending[k])) {
+          cur.push_back(std::move(pending[k]));
+        } else {
+          if (kept != k) pending[kept] = std::move(pending[k]);
+          ++kept;
+        }
+      }
+      pending.resize(kept);
+      if (cur.empty()) continue;
+      std::vector<State> next = std::move(pending);
       pending.clear();
       bool finished = false;
       for (const Step& step : rule.steps) {

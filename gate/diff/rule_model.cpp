@@ -136,13 +136,22 @@ std::optional<IntervalSet> PatternSet(Field f, u128 m, u128 c, size_t limit) {
   uint32_t w = FieldBits(f);
   int p = 0;
   while (((m >> p) & 1) == 0) ++p;
+  u128 low = p == 0 ? 0 : (u128{1} << p) - 1;
+  u128 field = w >= 128 ? ~u128{0} : (u128{1} << w) - 1;
+  u128 holes = ~m & field & ~low;  // free bits above the lowest constrained one
+  if (holes == 0) {
+    // A prefix (or an exact value): one interval.
+    return IntervalSet::Of(c, c | low).Intersect(Domain(f));
+  }
+  int nholes = std::popcount(static_cast<uint64_t>(holes)) +
+               std::popcount(static_cast<uint64_t>(holes >> 64));
+  if (nholes > 20 || (size_t{1} << nholes) > limit) return std::nullopt;
   std::vector<int> free_bits;
   for (int q = p + 1; q < static_cast<int>(w); ++q) {
     if (((m >> q) & 1) == 0) free_bits.push_back(q);
   }
   if (free_bits.size() > 20 || (size_t{1} << free_bits.size()) > limit) return std::nullopt;
   std::vector<Interval> iv;
-  u128 low = p == 0 ? 0 : (u128{1} << p) - 1;
   size_t count = size_t{1} << free_bits.size();
   iv.reserve(count);
   for (size_t k = 0; k < count; ++k) {
@@ -569,17 +578,25 @@ class RuleCompiler {
     if (rest) r.sat = std::move(*rest);
     return r;
   }
-  uint32_t TcpKey() { return KeyText("th13", "transport byte 13 of a packet that is not TCP"); }
+  uint32_t TcpKey() {
+    if (m_.tcp_key_ == 0) {
+      m_.tcp_key_ = KeyText("th13", "transport byte 13 of a packet that is not TCP");
+    }
+    return m_.tcp_key_;
+  }
 
   // Packets where (register bytes tags[0..n) & ...) equal `data` exactly.
   Constraint Exact(const Tag* tags, size_t n, const uint8_t* data) {
     Constraint c;
     struct Pat {
       u128 m = 0, c = 0;
-      std::vector<std::pair<size_t, std::pair<uint8_t, uint8_t>>> bytes;  // index, (mask, want)
+      uint8_t n = 0;
+      std::array<std::array<uint8_t, 3>, 16> bytes;  // index, mask, want (first n)
     };
-    std::map<Field, Pat> pats;
-    std::set<uint32_t> unknown;
+    std::array<Pat, kFieldCount> pats;
+    uint32_t used = 0;
+    uint32_t unknown = 0;  // the first unknown key met
+    bool any_unknown = false;
     uint8_t ifb[2][4] = {};
     int ifcount[2] = {0, 0};
     bool if_bad = false;
@@ -592,7 +609,10 @@ class RuleCompiler {
       }
       if (t.kind == Tag::kUnknown) {
         if (((t.value ^ d) & t.known) != 0) return {Constraint::kFalse};
-        if (t.known != 0xff) unknown.insert(t.unknown);
+        if (t.known != 0xff && !any_unknown) {
+          unknown = t.unknown;
+          any_unknown = true;
+        }
         continue;
       }
       uint8_t want = static_cast<uint8_t>(d ^ t.xr);
@@ -606,7 +626,8 @@ class RuleCompiler {
         ++ifcount[t.in ? 0 : 1];
         continue;
       }
-      Pat& p = pats[t.field];
+      Pat& p = pats[static_cast<size_t>(t.field)];
+      used |= 1u << static_cast<int>(t.field);
       uint32_t nb = FieldBytes(t.field);
       uint32_t shift = (nb - 1 - t.index) * 8;
       u128 bm = u128{t.mask} << shift;
@@ -614,13 +635,13 @@ class RuleCompiler {
       if (((p.c ^ bv) & p.m & bm) != 0) return {Constraint::kFalse};
       p.m |= bm;
       p.c |= bv;
-      p.bytes.push_back({t.index, {t.mask, want}});
+      if (p.n < p.bytes.size()) p.bytes[p.n++] = {t.index, t.mask, want};
       if (t.tcp_only) c.tcp_only = true;
     }
-    if (!unknown.empty() || if_bad) {
+    if (any_unknown || if_bad) {
       c.kind = Constraint::kUnknown;
-      c.key = unknown.empty() ? KeyText("ifindex-partial", "a partial interface index compare")
-                              : *unknown.begin();
+      c.key =
+          !any_unknown ? KeyText("ifindex-partial", "a partial interface index compare") : unknown;
       return c;
     }
     c.kind = Constraint::kBox;
@@ -644,20 +665,24 @@ class RuleCompiler {
         return {Constraint::kFalse};
       }
     }
-    for (auto& [f, p] : pats) {
-      std::optional<IntervalSet> s;
-      if (SmallDomain(f)) {
+    for (Field f : kAllFields) {
+      if (!(used & (1u << static_cast<int>(f)))) continue;
+      const Pat& p = pats[static_cast<size_t>(f)];
+      // The pattern as intervals when that is a few; values of a small domain one by one
+      // otherwise (ct state bits under a mask).
+      std::optional<IntervalSet> s = PatternSet(f, p.m, p.c, 64);
+      if (!s && SmallDomain(f)) {
         std::vector<Interval> iv;
         uint8_t fb[16];
         ForEachValue(Domain(f), [&](u128 v) {
           ToBytes(v, fb, FieldBytes(f));
-          for (const auto& [idx, mw] : p.bytes) {
-            if ((fb[idx] & mw.first) != mw.second) return;
+          for (uint8_t k = 0; k < p.n; ++k) {
+            if ((fb[p.bytes[k][0]] & p.bytes[k][1]) != p.bytes[k][2]) return;
           }
           iv.push_back({v, v});
         });
         s = IntervalSet::FromIntervals(std::move(iv));
-      } else {
+      } else if (!s) {
         s = PatternSet(f, p.m, p.c, m_.options_.max_pattern_intervals);
       }
       if (!s) {
@@ -1079,7 +1104,7 @@ class RuleCompiler {
       c = Range(tags->data(), n, lo.data(), hi.data());
     }
     if (c.kind == Constraint::kUnknown) c.key = CondKey(c.key, e);
-    Atom a = FromConstraint(c, TcpKey());
+    Atom a = FromConstraint(c, c.tcp_only ? TcpKey() : 0);
     if (op == 1) a = Negate(std::move(a));
     AddAtom(std::move(a));
   }
@@ -1099,7 +1124,7 @@ class RuleCompiler {
     }
     Constraint c = Range(tags->data(), lo.size(), lo.data(), hi.data());
     if (c.kind == Constraint::kUnknown) c.key = CondKey(c.key, e);
-    Atom a = FromConstraint(c, TcpKey());
+    Atom a = FromConstraint(c, c.tcp_only ? TcpKey() : 0);
     if (op == 1) a = Negate(std::move(a));
     AddAtom(std::move(a));
   }
@@ -1635,11 +1660,34 @@ const CompiledRule& Model::Rule(int32_t chain, size_t rule, bool v6) {
 
 uint32_t Model::rewritten_fields() {
   if (rewritten_) return *rewritten_;
+  // The statements that rewrite modelled fields, found by kind (as the compiler records them,
+  // without compiling every rule): a superset is harmless (seeds only widen).
   uint32_t m = 0;
-  for (size_t c = 0; c < chains_.size(); ++c) {
-    for (size_t r = 0; r < chains_[c].chain->rules.size(); ++r) {
-      if (chains_[c].v4) m |= Rule(static_cast<int32_t>(c), r, false).rewrites;
-      if (chains_[c].v6) m |= Rule(static_cast<int32_t>(c), r, true).rewrites;
+  auto bit = [](Field f) { return 1u << static_cast<int>(f); };
+  for (const auto& t : rs_.tables) {
+    for (const auto& c : t.chains) {
+      for (const auto& r : c.rules) {
+        for (const auto& e : r.exprs) {
+          if (e.kind == "meta" && e.Has("sreg")) {
+            if (e.Int("key") == 3) m |= bit(Field::kMark);
+            if (e.Int("key") == 19) m |= bit(Field::kPkttype);
+          } else if (e.kind == "notrack" ||
+                     (e.kind == "ct" && e.Has("sreg") && e.Int("key") == 17)) {
+            m |= bit(Field::kCtState);
+          } else if (e.kind == "nat" || e.kind == "masq" || e.kind == "redir") {
+            m |= bit(Field::kSaddr4) | bit(Field::kSaddr6) | bit(Field::kSport) |
+                 bit(Field::kDaddr4) | bit(Field::kDaddr6) | bit(Field::kDport);
+          } else if (e.kind == "payload" && e.Has("sreg")) {
+            uint64_t base = e.Int("base"), off = e.Int("offset"), len = e.Int("len");
+            if (base == 2 && off < 4) m |= bit(Field::kSport) | bit(Field::kDport);
+            if (base == 2 && off <= 13 && off + len > 13) m |= bit(Field::kTcpFlags);
+            if (base == 1) {
+              m |= bit(Field::kSaddr4) | bit(Field::kDaddr4) | bit(Field::kSaddr6) |
+                   bit(Field::kDaddr6) | bit(Field::kL4proto);
+            }
+          }
+        }
+      }
     }
   }
   rewritten_ = m;

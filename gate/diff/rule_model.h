@@ -168,6 +168,7 @@ class Model {
   std::array<std::vector<std::vector<std::unique_ptr<CompiledRule>>>, 2> compiled_;
   std::vector<std::vector<bool>> dynamic_sets_;  // per table, per set: updated by rules
   std::optional<uint32_t> rewritten_;
+  uint32_t tcp_key_ = 0;
   friend class RuleCompiler;
 };
 

@@ -281,11 +281,14 @@ struct Piece {
   std::vector<Decision> decisions;
 };
 
+// What groups pieces into one region: the verdict and how each base chain on the way ended
+// (by a rule or by its policy), not which rule: a set change reaching a hundred rules reads
+// as one region decided by those rules.
 std::string TrailKey(const PathResult& r) {
   std::string s = fmt::format("{}:{}|", static_cast<int>(r.verdict.kind), r.verdict.key);
   for (const auto& d : r.trail) {
-    s +=
-        fmt::format("{},{},{},{},{};", d.base, d.chain, d.rule, static_cast<int>(d.verdict), d.key);
+    s += fmt::format("{},{},{},{};", d.base, d.rule < 0 ? 'p' : 'r', static_cast<int>(d.verdict),
+                     d.key);
   }
   return s;
 }
@@ -455,57 +458,93 @@ class Comparer {
     return o;
   }
 
-  // The verdicts of `box` (one family) with its ct state replaced by `state`, on a model.
-  VerdictKind VerdictAs(Model& m, Path path, const Box& box, uint32_t state) {
-    VerdictKind out = VerdictKind::kUnknown;
-    bool first = true;
-    for (bool v6 : {false, true}) {
-      Box b = box;
-      if (!b.Restrict(Field::kNfproto, FamilyBox(v6).Get(Field::kNfproto))) continue;
-      b.Set(Field::kCtState, IntervalSet::Point(state));
-      EvalResult r = EvaluatePath(m, path, v6, {b}, o_.eval);
-      for (const auto& x : r.results) {
-        VerdictKind k = x.decisions.empty() ? x.verdict.kind : VerdictKind::kUnknown;
-        if (first) {
-          out = k;
-          first = false;
-        } else if (out != k) {
-          return VerdictKind::kUnknown;
-        }
-      }
+  // The other rules that decided pieces of a region (its outcome shows the first one's).
+  void Others(const Side& s, const std::vector<Piece*>& group, bool before, SideOutcome& o) const {
+    std::set<std::pair<int32_t, int32_t>> seen;
+    const PathResult* first = before ? group.front()->before : group.front()->after;
+    if (!first->trail.empty()) seen.insert({first->trail.back().chain, first->trail.back().rule});
+    for (const Piece* p : group) {
+      const PathResult* r = before ? p->before : p->after;
+      if (r->trail.empty()) continue;
+      const ChainDecision& d = r->trail.back();
+      if (!seen.insert({d.chain, d.rule}).second) continue;
+      if (o.also_decided_by.size() < 8) o.also_decided_by.push_back(Cite(s, d));
+      ++o.more_rules;
     }
-    return out;
   }
 
-  // The part of an established-cut region whose new connections the proposed ruleset still
-  // accepts: ports open for new connections only.
-  void NewOnly(Region& r) {
-    Space acc;
-    for (bool v6 : {false, true}) {
-      Space in;
-      for (const Box& b0 : r.boxes) {
-        Box b = b0;
-        if (!b.Restrict(Field::kNfproto, FamilyBox(v6).Get(Field::kNfproto))) continue;
-        b.Set(Field::kCtState, IntervalSet::Point(kCtNew));
-        in.push_back(std::move(b));
+  // The verdicts of every region's packets as new and as established connections, both
+  // rulesets, in one evaluation per path, family, state and ruleset; and, inside
+  // established-cut regions, the packets the proposed ruleset still accepts when new (ports
+  // open for new connections only).
+  void OtherStates(std::vector<Region>& regions) {
+    struct Acc {
+      bool any = false;
+      VerdictKind k = VerdictKind::kUnknown;
+      void Add(VerdictKind v) {
+        if (!any) {
+          k = v;
+          any = true;
+        } else if (k != v) {
+          k = VerdictKind::kUnknown;
+        }
       }
-      if (in.empty()) continue;
-      EvalResult e = EvaluatePath(*mprop_, r.path, v6, in, o_.eval);
-      for (auto& x : e.results) {
-        if (x.verdict.kind == VerdictKind::kAccept && x.decisions.empty()) {
-          x.box.Clear(Field::kCtState);
-          acc.push_back(std::move(x.box));
+    };
+    std::vector<std::array<std::array<Acc, 2>, 2>> acc(regions.size());  // [state][model]
+    std::vector<Space> new_only(regions.size());
+    for (Path path : kPaths) {
+      for (bool v6 : {false, true}) {
+        for (int st = 0; st < 2; ++st) {
+          uint32_t state = st == 0 ? kCtNew : kCtEstablished;
+          Space in;
+          std::vector<std::pair<size_t, Box>> owned;  // region, box in `state`
+          for (size_t i = 0; i < regions.size(); ++i) {
+            if (regions[i].path != path) continue;
+            for (const Box& b0 : regions[i].boxes) {
+              Box b = b0;
+              if (!b.Restrict(Field::kNfproto, FamilyBox(v6).Get(Field::kNfproto))) continue;
+              b.Set(Field::kCtState, IntervalSet::Point(state));
+              in.push_back(b);
+              owned.push_back({i, std::move(b)});
+            }
+          }
+          if (in.empty()) continue;
+          for (int m = 0; m < 2; ++m) {
+            EvalResult e = EvaluatePath(m == 0 ? *mcur_ : *mprop_, path, v6, in, o_.eval);
+            for (const auto& [i, b] : owned) {
+              const Region& r = regions[i];
+              bool cut_region = st == 0 && m == 1 && r.ct_state == kCtEstablished &&
+                                r.before.verdict == VerdictKind::kAccept && Drops(r.after.verdict);
+              for (const auto& x : e.results) {
+                if (!x.box.Intersects(b)) continue;
+                VerdictKind k = x.decisions.empty() ? x.verdict.kind : VerdictKind::kUnknown;
+                acc[i][st][m].Add(k);
+                if (cut_region && k == VerdictKind::kAccept) {
+                  auto cut = x.box.Intersect(b);
+                  cut->Clear(Field::kCtState);
+                  new_only[i].push_back(std::move(*cut));
+                }
+              }
+            }
+          }
         }
       }
     }
-    MergeBoxes(acc);
-    for (const Box& b : acc) {
-      Box t = b;
-      if (r.family != 0) t.Clear(Field::kNfproto);
-      r.new_only.push_back(PredicateText(t));
-      r.new_only_match.push_back(PredicateFields(t));
+    for (size_t i = 0; i < regions.size(); ++i) {
+      Region& r = regions[i];
+      r.as_new = {acc[i][0][0].k, acc[i][0][1].k};
+      r.as_established = {acc[i][1][0].k, acc[i][1][1].k};
+      Space& s = new_only[i];
+      if (s.empty()) continue;
+      MergeBoxes(s);
+      for (const Box& b : s) {
+        Box t = b;
+        if (r.family != 0) t.Clear(Field::kNfproto);
+        r.new_only.push_back(PredicateText(t));
+        r.new_only_match.push_back(PredicateFields(t));
+      }
+      r.new_only_boxes = std::move(s);
     }
-    r.new_only_boxes = std::move(acc);
   }
 
   // How a set of boxes reads best: one region per box, or one region "hull except a few".
@@ -716,8 +755,22 @@ class Comparer {
             if (!r.except.empty()) {
               r.predicate += " except " + fmt::format("{}", fmt::join(r.except, "; "));
             }
-            r.before = Outcome(sc, *any.before);
-            r.after = Outcome(sp, *any.after);
+            // The rules deciding this region: those of the pieces inside it.
+            std::vector<Piece*> mine;
+            for (Piece* p : group) {
+              if (!p->box.Get(Field::kCtState).Contains(st)) continue;
+              for (const Box& b : shape.boxes) {
+                if (p->box.Intersects(b)) {
+                  mine.push_back(p);
+                  break;
+                }
+              }
+            }
+            if (mine.empty()) mine.push_back(group.front());
+            r.before = Outcome(sc, *mine.front()->before);
+            r.after = Outcome(sp, *mine.front()->after);
+            Others(sc, mine, true, r.before);
+            Others(sp, mine, false, r.after);
             r.certain = any.decisions.empty() && r.before.verdict != VerdictKind::kUnknown &&
                         r.after.verdict != VerdictKind::kUnknown;
             for (const auto& d : any.decisions) {
@@ -750,20 +803,9 @@ class Comparer {
       Note(fmt::format("{} regions; the first {} are listed", regions.size(), o_.max_regions));
       regions.resize(o_.max_regions);
     }
-    for (size_t i = 0; i < regions.size(); ++i) {
-      Region& r = regions[i];
-      r.id = fmt::format("t{}", i + 1);
-      r.as_new = {VerdictAs(*mcur_, r.path, r.boxes.front(), kCtNew),
-                  VerdictAs(*mprop_, r.path, r.boxes.front(), kCtNew)};
-      r.as_established = {VerdictAs(*mcur_, r.path, r.boxes.front(), kCtEstablished),
-                          VerdictAs(*mprop_, r.path, r.boxes.front(), kCtEstablished)};
-      if (r.ct_state == kCtEstablished && r.before.verdict == VerdictKind::kAccept &&
-          Drops(r.after.verdict)) {
-        NewOnly(r);
-      }
-      r.consequence = Consequence(r);
-      if (!r.certain) diff_.complete = diff_.complete && true;
-    }
+    for (size_t i = 0; i < regions.size(); ++i) regions[i].id = fmt::format("t{}", i + 1);
+    OtherStates(regions);
+    for (Region& r : regions) r.consequence = Consequence(r);
     diff_.regions = std::move(regions);
     return std::move(diff_);
   }

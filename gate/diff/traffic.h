@@ -44,7 +44,11 @@ struct RuleCite {
 struct SideOutcome {
   VerdictKind verdict = VerdictKind::kAccept;
   std::string detail;                // unknown and queue verdicts: what
-  std::vector<RuleCite> decided_by;  // every base chain on the path, in order
+  std::vector<RuleCite> decided_by;  // every base chain on the path, in order (of one packet)
+  // Other rules that gave the same verdict to other packets of the region (at most 8 listed;
+  // more_rules counts them all).
+  std::vector<RuleCite> also_decided_by;
+  size_t more_rules = 0;
 };
 
 // One field of a region's predicate, readable: values it takes (any_of), or all but some

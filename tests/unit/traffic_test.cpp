@@ -304,7 +304,9 @@ TEST(TrafficDiff, ForwardAndOutputPaths) {
   EXPECT_TRUE(out) << Dump(c.diff);
   for (const Region& r : c.diff.regions) {
     // Output packets have no input interface; input packets no output one.
-    if (r.path == Path::kOutput) EXPECT_EQ(r.example.Get(Field::kIifname), u128{0});
+    if (r.path == Path::kOutput) {
+      EXPECT_EQ(r.example.Get(Field::kIifname), u128{0});
+    }
   }
 }
 
@@ -420,7 +422,9 @@ TEST(StructuralPlan, PairsEditsThatKeepTheServiceAndVerdict) {
       EXPECT_EQ(ch.before, "ip saddr 10.10.0.0/24 tcp dport 22 accept");
       EXPECT_EQ(ch.after, "ip saddr 10.10.0.5 tcp dport 22 accept");
     }
-    if (ch.op == diff::Op::kAdd) EXPECT_EQ(ch.text, "ip saddr 10.10.0.0/24 tcp dport 9100 accept");
+    if (ch.op == diff::Op::kAdd) {
+      EXPECT_EQ(ch.text, "ip saddr 10.10.0.0/24 tcp dport 9100 accept");
+    }
   }
 }
 
