@@ -227,8 +227,9 @@ TEST(TrafficDiff, VerdictMapsAndCtStateVmap) {
   EXPECT_TRUE(https) << Dump(c.diff);
   // 25 was dropped by the map, now by the policy: same verdict, no region.
   for (const auto& r : c.diff.regions) {
-    if (r.ct_state == kCtNew)
+    if (r.ct_state == kCtNew) {
       EXPECT_EQ(r.predicate.find("port 25"), std::string::npos) << r.predicate;
+    }
   }
 }
 
