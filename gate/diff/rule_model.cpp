@@ -455,6 +455,10 @@ class RuleCompiler {
     if (!have_atom_) {
       atom_ = std::move(a);
       have_atom_ = true;
+      if (atom_.sat.empty() && atom_.unknown.empty() && !key_mode_) {
+        Flush();
+        done_ = true;
+      }
       return;
     }
     if (!atom_.known() && !a.known() && atom_.key != a.key) {
@@ -474,6 +478,12 @@ class RuleCompiler {
     }
     if (r.unknown.empty()) r.key = 0;
     atom_ = std::move(r);
+    // Nothing can match any more (an IPv4 match in the IPv6 view): the rest of the rule is
+    // never reached, so it is not compiled.
+    if (atom_.sat.empty() && atom_.unknown.empty() && !key_mode_) {
+      Flush();
+      done_ = true;
+    }
   }
   Space Product(const Space& a, const Space& b) {
     Space out;
