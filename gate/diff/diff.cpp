@@ -83,8 +83,11 @@ std::string ObjectDeclText(const Table& t, const nft::Object& o) {
 
 }  // namespace
 
-std::string RuleTextWithBindings(const Table& t, const nft::Rule& r, int depth) {
-  std::string text = nft::RuleText(t, r, NoCounters());
+std::string RuleTextWithBindings(const Table& t, const nft::Rule& r, int depth,
+                                 const std::map<uint32_t, std::string>* interfaces) {
+  nft::PrintOptions po = NoCounters();
+  if (interfaces != nullptr) po.interface_names = *interfaces;
+  std::string text = nft::RuleText(t, r, po);
   if (depth > 16) return text;
   // `jump __chain3` to a binding chain reads as the user wrote it: `jump { ...; }`.
   for (const auto& e : r.exprs) {
@@ -92,7 +95,7 @@ std::string RuleTextWithBindings(const Table& t, const nft::Rule& r, int depth) 
     const nft::Chain* c = t.FindChain(e.Str("chain"));
     if (c == nullptr || !IsBindingChain(*c)) continue;
     std::string inner;
-    for (const auto& x : c->rules) inner += RuleTextWithBindings(t, x, depth + 1) + "; ";
+    for (const auto& x : c->rules) inner += RuleTextWithBindings(t, x, depth + 1, interfaces) + "; ";
     for (const char* verb : {"jump ", "goto "}) {
       std::string from = verb + c->name;
       size_t pos = text.find(from);

@@ -51,6 +51,7 @@ struct Side {
   const nft::Ruleset* rs;
   Model* model;
   const nft::SourceMap* sources;
+  const std::map<uint32_t, std::string>* interfaces = nullptr;
 };
 
 // The packets changes can affect, per family.
@@ -306,8 +307,8 @@ class Comparer {
   }
 
   TrafficDiff Run() {
-    Side sc{&cur_, &*mcur_, o_.current_sources};
-    Side sp{&prop_, &*mprop_, o_.proposed_sources};
+    Side sc{&cur_, &*mcur_, o_.current_sources, &o_.current_interfaces};
+    Side sp{&prop_, &*mprop_, o_.proposed_sources, &o_.proposed_interfaces};
     Seeds seeds(sc, sp);
     CollectSeeds(seeds);
     auto region = seeds.Take();
@@ -443,7 +444,7 @@ class Comparer {
     } else {
       const nft::Rule& r = where.chain->rules[d.rule];
       c.handle = r.handle;
-      c.text = diff::RuleTextWithBindings(t, r);
+      c.text = diff::RuleTextWithBindings(t, r, 0, s.interfaces);
       if (s.sources != nullptr)
         c.location = s.sources->Rule(t.family, t.name, where.chain->name, r.handle);
     }
@@ -703,8 +704,8 @@ class Comparer {
   }
 
   TrafficDiff Build() {
-    Side sc{&cur_, &*mcur_, o_.current_sources};
-    Side sp{&prop_, &*mprop_, o_.proposed_sources};
+    Side sc{&cur_, &*mcur_, o_.current_sources, &o_.current_interfaces};
+    Side sp{&prop_, &*mprop_, o_.proposed_sources, &o_.proposed_interfaces};
     std::vector<Region> regions;
     for (auto& [path, pieces] : pieces_) {
       // Group pieces with the same outcomes and assumptions.
