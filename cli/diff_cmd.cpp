@@ -76,7 +76,8 @@ Outcome RunDiff(const DiffArgs& a) {
   } else {
     bool colour = isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
     std::cout << report::PlanToText(plan, colour);
-    if (moved) std::cout << "\n" << report::TrafficToText(*moved, colour);
+    // An empty plan changes no traffic: "No changes." says it all.
+    if (moved && !plan.empty()) std::cout << "\n" << report::TrafficToText(*moved, colour);
   }
   std::cout.flush();
   if (moved && a.confirm) {

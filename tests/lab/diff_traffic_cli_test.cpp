@@ -94,8 +94,10 @@ TEST_F(DiffTrafficCli, SelfDiffIsEmptyForEveryRulesetThatLoads) {
     auto r = RunFwgate({"diff", "--current", f.string(), "--proposed", f.string()});
     if (r.exit_code == 3) continue;  // this kernel cannot load it
     ASSERT_EQ(r.exit_code, 0) << f << r.err;
-    EXPECT_NE(r.out.find("No changes."), std::string::npos) << f << r.out;
-    EXPECT_NE(r.out.find("No traffic changes."), std::string::npos) << f << r.out;
+    EXPECT_EQ(r.out, "No changes.\n") << f;  // no plan, no traffic section
+    auto j = RunFwgate({"diff", "--current", f.string(), "--proposed", f.string(), "--json"});
+    ASSERT_EQ(j.exit_code, 0) << f << j.err;
+    EXPECT_TRUE(nlohmann::json::parse(j.out)["traffic"]["regions"].empty()) << f;
     ++compared;
   }
   EXPECT_GE(compared, 10u);
@@ -112,6 +114,14 @@ TEST_F(DiffTrafficCli, BadInputIsLocatedAndExitsTwo) {
   auto u = RunFwgate({"diff", "--current", (kTraffic / "narrow_a.nft").string(), "--proposed",
                       (kTraffic / "narrow_b.nft").string(), "--no-traffic", "--confirm"});
   EXPECT_EQ(u.exit_code, 2) << u.err;
+}
+
+TEST_F(DiffTrafficCli, EquivalentRewriteSaysNoTrafficChanges) {
+  auto r = RunFwgate({"diff", "--current", (kTraffic / "rewrite_a.nft").string(), "--proposed",
+                      (kTraffic / "rewrite_b.nft").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Plan: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("No traffic changes."), std::string::npos) << r.out;
 }
 
 TEST_F(DiffTrafficCli, NoTrafficKeepsThePlanOnly) {
