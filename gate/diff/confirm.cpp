@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "sys/ct_entries.h"
 #include "sys/netns.h"
@@ -329,6 +330,11 @@ Result<KernelVerdict> RunExample(const nft::LoadResult& loaded, Path path, const
   if (!a) return a.error();
   auto b = sys::CreateAnonymous();
   if (!b) return b.error();
+  if (v6) {
+    for (const char* c : {"all", "default"}) {
+      (void)sys::WriteSysctlIn(*t, std::string("net.ipv6.conf.") + c + ".accept_dad", "0");
+    }
+  }
   if (auto st = SetupLinks(*t, *a, *b, in_if, out_if); !st) return st.error();
   auto rtnl = sys::RtnlSocket::OpenIn(*t);
   if (!rtnl) return rtnl.error();
@@ -387,27 +393,38 @@ Result<KernelVerdict> RunExample(const nft::LoadResult& loaded, Path path, const
   auto listener = sys::TraceListener::OpenIn(*t);
   if (!listener) return listener.error();
   std::vector<uint8_t> bytes = sys::CraftPacket(plan.spec);
-  if (path == Path::kOutput) {
-    if (auto st = sys::SendRawIp(*t, bytes); !st) return st.error();
-  } else {
+  std::optional<std::array<uint8_t, 6>> to;
+  if (path != Path::kOutput) {
     auto mac = sys::LinkAddress(*t, in_if);
     if (!mac) return mac.error();
-    std::array<uint8_t, 6> to = *mac;
-    if (pkttype == 1) to = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    to = *mac;
+    if (pkttype == 1) to = std::array<uint8_t, 6>{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     if (pkttype == 2) {
       to = v6 ? std::array<uint8_t, 6>{0x33, 0x33, 0, 0, 0, 1}
               : std::array<uint8_t, 6>{0x01, 0x00, 0x5e, 0, 0, 1};
     }
-    if (auto st = sys::SendFrame(*a, "fwp0", to, bytes); !st) return st.error();
   }
   bool ended = false;
-  auto events = listener->Collect(options.wait, [&](const sys::TraceEvent& e) {
-    bool ours = e.table == kTraceTable;
-    if (ours && e.chain == "fw_last") ended = true;
-    if (!ours && e.verdict && (*e.verdict == kNfDrop || (*e.verdict & 0xff) == kNfQueue))
-      ended = true;
-    return ended;
-  });
+  Result<std::vector<sys::TraceEvent>> events = std::vector<sys::TraceEvent>{};
+  // A packet sent while a fresh link still settles (IPv6 in particular) can vanish before any
+  // verdict: such an attempt says nothing and is repeated.
+  for (int attempt = 0; attempt < 3 && !ended; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (path == Path::kOutput) {
+      if (auto st = sys::SendRawIp(*t, bytes); !st) return st.error();
+    } else {
+      if (auto st = sys::SendFrame(*a, "fwp0", *to, bytes); !st) return st.error();
+    }
+    events = listener->Collect(options.wait, [&](const sys::TraceEvent& e) {
+      bool ours = e.table == kTraceTable;
+      if (ours && e.chain == "fw_last") ended = true;
+      if (!ours && e.verdict && (*e.verdict == kNfDrop || (*e.verdict & 0xff) == kNfQueue)) {
+        ended = true;
+      }
+      return ended;
+    });
+    if (!events) return events.error();
+  }
   if (!events) return events.error();
   // The state conntrack gave the packet, from the state chain's jump.
   std::string want_state(CtStateName(static_cast<uint32_t>(p.Get(Field::kCtState))));

@@ -95,7 +95,8 @@ std::string RuleTextWithBindings(const Table& t, const nft::Rule& r, int depth,
     const nft::Chain* c = t.FindChain(e.Str("chain"));
     if (c == nullptr || !IsBindingChain(*c)) continue;
     std::string inner;
-    for (const auto& x : c->rules) inner += RuleTextWithBindings(t, x, depth + 1, interfaces) + "; ";
+    for (const auto& x : c->rules)
+      inner += RuleTextWithBindings(t, x, depth + 1, interfaces) + "; ";
     for (const char* verb : {"jump ", "goto "}) {
       std::string from = verb + c->name;
       size_t pos = text.find(from);

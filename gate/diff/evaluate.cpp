@@ -6,6 +6,8 @@ namespace fwgate::traffic {
 namespace {
 
 constexpr int kMaxDepth = 16;  // NFT_JUMP_STACK_SIZE
+// Unknown conditions one result may depend on; beyond, the verdict is unknown.
+constexpr size_t kMaxDecisions = 4;
 
 struct State {
   Box box;
@@ -274,6 +276,12 @@ class Evaluator {
           (d->holds ? yes : no).push_back(piece(std::move(b)));
           continue;
         }
+        if (s.decisions.size() >= kMaxDecisions) {
+          // So many unknown conditions on one path would multiply the pieces: fwgate stops
+          // telling the outcomes apart here.
+          undecidable_.push_back(piece(std::move(b)));
+          continue;
+        }
         State t = piece(b);
         Decide(t, key, true);
         yes.push_back(std::move(t));
@@ -390,6 +398,15 @@ class Evaluator {
       }
       // The rule ran to its end without a verdict: continue with the next rule.
       for (auto& s : cur) next.push_back(std::move(s));
+      for (auto& s : undecidable_) {
+        Out o;
+        o.kind = Out::kFinal;
+        o.st = std::move(s);
+        o.verdict = {VerdictKind::kUnknown, TooManyKey()};
+        o.decision = {base, ci, static_cast<int32_t>(ri), VerdictKind::kUnknown, o.verdict.key};
+        out.push_back(std::move(o));
+      }
+      undecidable_.clear();
       pending = std::move(next);
     }
     if (overflow_) {
@@ -410,6 +427,11 @@ class Evaluator {
       o.st = std::move(s);
       out.push_back(std::move(o));
     }
+  }
+
+  uint32_t TooManyKey() {
+    return m_.keys().Intern("too-many-unknowns",
+                            "more unknown conditions on one packet's path than fwgate follows");
   }
 
   uint32_t BudgetKey() {
@@ -580,6 +602,7 @@ class Evaluator {
   Hook hook_ = Hook::kInput;
   EvalResult res_;
   size_t live_ = 0;
+  std::vector<State> undecidable_;
   bool overflow_ = false;
 };
 

@@ -399,6 +399,11 @@ class RuleCompiler {
     rule_ = &rule;
     for (size_t i = 0; i < rule.exprs.size() && !done_; ++i) Handle(rule.exprs[i]);
     Flush();
+    // Matches followed by nothing that acts (counters, logs): the rule changes no packet.
+    if (!key_mode_ && std::all_of(out_.steps.begin(), out_.steps.end(),
+                                  [](const Step& s) { return s.kind == StepKind::kMatch; })) {
+      out_.steps.clear();
+    }
     if (!done_) {
       // Falls through: NFT_CONTINUE.
     }
@@ -1320,7 +1325,7 @@ class RuleCompiler {
     // Elements of one set are disjoint keys; their boxes overlap only through masks or constant
     // key bytes, which costs duplicate work in the evaluator, never a wrong verdict. Small
     // spaces are made disjoint anyway.
-    if (m.keys.size() <= 2048) {
+    if (m.keys.size() <= 256) {
       if (auto d = Disjoint(m.keys)) m.keys = std::move(*d);
     }
     if (!m.unknown.empty()) {

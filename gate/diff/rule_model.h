@@ -129,7 +129,7 @@ struct ModelOptions {
   // Interface names by index, for iif/oif matches (the kernel stores indexes).
   std::map<uint32_t, std::string> interface_names;
   // A set whose matching space holds more than this many boxes makes its lookup unknown.
-  size_t max_set_boxes = 1u << 18;
+  size_t max_set_boxes = 1u << 16;
   // A masked compare whose value set needs more intervals than this is unknown.
   size_t max_pattern_intervals = 4096;
 };

@@ -77,6 +77,7 @@ class Seeds {
     for (bool v6 : {false, true}) {
       if (!Sees(sides_[s].rs->tables[t].family, v6)) continue;
       const CompiledRule& r = m.Rule(ci, ri, v6);
+      if (r.steps.empty()) continue;  // a rule that acts on no packet changes no verdict
       Space acc{FamilyBox(v6)};
       for (const Step& st : r.steps) {
         if (st.kind == StepKind::kMatch || st.kind == StepKind::kVmap) {
@@ -712,7 +713,8 @@ class Comparer {
       std::map<std::string, std::vector<Piece*>> groups;
       for (auto& p : pieces) {
         std::string key = TrailKey(*p.before) + "#" + TrailKey(*p.after) + "#";
-        for (const auto& d : p.decisions) key += fmt::format("{}{};", d.key, d.holds ? '+' : '-');
+        // Uncertain pieces group by the conditions they depend on, whatever was assumed.
+        for (const auto& d : p.decisions) key += fmt::format("{};", d.key);
         groups[key].push_back(&p);
       }
       for (auto& [key, group] : groups) {
@@ -775,8 +777,10 @@ class Comparer {
             r.certain = any.decisions.empty() && r.before.verdict != VerdictKind::kUnknown &&
                         r.after.verdict != VerdictKind::kUnknown;
             for (const auto& d : any.decisions) {
-              r.depends_on.push_back(fmt::format("{} ({})", keys_.Describe(d.key),
-                                                 d.holds ? "when it holds" : "when it does not"));
+              const std::string& what = keys_.Describe(d.key);
+              if (std::find(r.depends_on.begin(), r.depends_on.end(), what) == r.depends_on.end()) {
+                r.depends_on.push_back(what);
+              }
             }
             r.boxes = std::move(shape.boxes);
             r.example = ExamplePacket(r.boxes.front(), path);

@@ -58,6 +58,15 @@ TEST_F(DiffTrafficCli, JsonMatchesTheSchema) {
     ASSERT_TRUE(j.contains("traffic"));
     EXPECT_EQ(Validate(r.out), "");
   }
+  // Every construct's output: uncertain regions, NAT, paths, IPv6, verdict maps.
+  for (const char* pair : {"limit", "nat", "paths", "ipv6", "vmap", "concat", "chains", "iface"}) {
+    SCOPED_TRACE(pair);
+    auto f =
+        RunFwgate({"diff", "--current", (kTraffic / (std::string(pair) + "_a.nft")).string(),
+                   "--proposed", (kTraffic / (std::string(pair) + "_b.nft")).string(), "--json"});
+    ASSERT_EQ(f.exit_code, 0) << f.err;
+    EXPECT_EQ(Validate(f.out), "");
+  }
   // With --confirm, the confirmation keys too.
   auto r = RunFwgate({"diff", "--current", (kTraffic / "narrow_a.nft").string(), "--proposed",
                       (kTraffic / "narrow_b.nft").string(), "--json", "--confirm"});
