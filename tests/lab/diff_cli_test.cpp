@@ -1,6 +1,7 @@
 // `fwgate diff` as a user runs it: the built program started with an argument vector (no shell)
 // on real files loaded through the kernel, and against a named namespace this test creates.
 #include <gtest/gtest.h>
+
 #include <unistd.h>
 
 #include <cstring>

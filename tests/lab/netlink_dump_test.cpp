@@ -7,8 +7,8 @@
 #include <string>
 #include <thread>
 
-#include "sys/netns.h"
 #include "sys/nft_netlink.h"
+#include "sys/netns.h"
 
 namespace nft = fwgate::nft;
 namespace sys = fwgate::sys;
@@ -125,8 +125,8 @@ TEST_F(NetlinkDump, DumpIsConsistentWhileTheRulesetChanges) {
   std::string err;
   bool loaded = false;
   ASSERT_TRUE(sys::RunInNetns(ns_, [&] {
-                loaded =
-                    RunNft("table inet t { set s { type inet_service; }; chain c { }; }", &err);
+                loaded = RunNft(
+                    "table inet t { set s { type inet_service; }; chain c { }; }", &err);
               }).ok());
   ASSERT_TRUE(loaded) << err;
 

@@ -28,9 +28,9 @@
 #include <string>
 #include <vector>
 
+#include "sys/nft_netlink.h"
 #include "gate/nft/printer.h"
 #include "sys/netns.h"
-#include "sys/nft_netlink.h"
 #include "sys/rtnl.h"
 
 namespace nft = fwgate::nft;

@@ -101,11 +101,10 @@ TEST_F(ReplayCli, UserReloadCommandRunsInEachNodeAndSurvives) {
 // Plumbing of --rolling and --loss; 4.4 class (continuous) so no kernel race is involved (the
 // lab kernel's own re-learning can drop a flight of a bulk flow, see simulator/replay/README.md).
 TEST_F(ReplayCli, RollingReloadWithLossStillSurvivesSafeChange) {
-  auto r = Fwgate(
-      {"replay",   "--current", kCurrent, "--proposed", kSafe,       "--reload", "flush-then-load",
-       "--kernel", "4.4",       "--gap",  "300",        "--rolling", "300",      "--loss",
-       "0.5",      "--nodes",   "2",      "--duration", "3",         "--warmup", "800",
-       "--json"});
+  auto r = Fwgate({"replay", "--current", kCurrent, "--proposed", kSafe, "--reload",
+                   "flush-then-load", "--kernel", "4.4", "--gap", "300", "--rolling", "300",
+                   "--loss", "0.5", "--nodes", "2", "--duration", "3", "--warmup", "800",
+                   "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("\"verdict\": \"survived\""), std::string::npos) << r.out;
 }

@@ -96,7 +96,8 @@ TEST_F(TopologyLab, ClientHasNoClusterLeg) {
   auto t = Topology::Build(o);
   ASSERT_TRUE(t.ok()) << t.error().ToString();
   bool has_cluster = true;
-  (void)sys::RunInNetns((*t)->client().ns, [&] { has_cluster = if_nametoindex(kClusterIf) != 0; });
+  (void)sys::RunInNetns((*t)->client().ns,
+                          [&] { has_cluster = if_nametoindex(kClusterIf) != 0; });
   EXPECT_FALSE(has_cluster);
   EXPECT_FALSE(TcpReaches((*t)->nodes()[0].ns, (*t)->client().ns, "10.30.0.11", 6801));
 }

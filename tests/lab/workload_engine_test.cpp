@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
-#include "simulator/workload/engine.h"
 #include "sys/netns.h"
 #include "sys/rtnl.h"
+#include "simulator/workload/engine.h"
 
 namespace fwgate::workload {
 namespace {
@@ -31,7 +31,7 @@ using std::chrono::milliseconds;
 
 #define SKIP_WITHOUT_NAMESPACES()                                                      \
   do {                                                                                 \
-    if (auto can = sys::CanCreateNamespaces(); !can) {                                 \
+    if (auto can = sys::CanCreateNamespaces(); !can) {                               \
       GTEST_SKIP() << "lab test needs network namespaces: " << can.error().ToString(); \
     }                                                                                  \
   } while (0)
