@@ -88,6 +88,7 @@ bool HasStatements(std::string_view text) {
   return false;
 }
 
+
 std::string Absolute(const std::string& path) {
   std::error_code ec;
   auto abs = fs::absolute(path, ec);
@@ -123,7 +124,8 @@ Result<Memfd> HoldText(const std::string& text) {
 
 // nft's diagnostics for the flat text, put back on the files and lines they came from.
 std::vector<Diagnostic> MapDiagnostics(std::vector<Diagnostic> ds, const FlatText& flat,
-                                       const std::string& memfd_path, const std::string& display) {
+                                       const std::string& memfd_path,
+                                       const std::string& display) {
   for (Diagnostic& d : ds) {
     if (d.file == memfd_path || d.file == "<cmdline>" || d.file == display) {
       if (d.line > 0) {
@@ -253,8 +255,8 @@ LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& dis
       result.diagnostics.push_back(std::move(d));
       return result;
     }
-    result.diagnostics =
-        MapDiagnostics(ParseNftErrors(run.errors, display), *flat, memfd->path, display);
+    result.diagnostics = MapDiagnostics(ParseNftErrors(run.errors, display), *flat, memfd->path,
+                                        display);
     if (run.ok) break;
     size_t progress = ensure(MissingInterfacesFromDiagnostics(result.diagnostics)) +
                       ensure_tables(MissingTablesFromDiagnostics(result.diagnostics));
@@ -282,13 +284,15 @@ LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& dis
       std::vector<std::string> names = result.placeholder_interfaces;
       names.push_back("lo");
       for (const auto& name : names) {
-        if (auto idx = rtnl->IndexOf(name))
+        if (auto idx = rtnl->IndexOf(name)) {
           result.interface_names[static_cast<uint32_t>(*idx)] = name;
+        }
       }
     }
     if (options.locate) {
-      result.sources = LocateRules(ParseEchoedRules(run.output), ScanStatements(flat->text),
-                                   [&](int line, int col) { return flat->Map(line, col); });
+      result.sources =
+          LocateRules(ParseEchoedRules(run.output), ScanStatements(flat->text),
+                      [&](int line, int col) { return flat->Map(line, col); });
     }
     return result;
   }
@@ -435,6 +439,7 @@ std::variant<PrecheckedFile, LoadResult> PrecheckRulesetFile(const std::string& 
   if (auto bad = PrecheckRulesetText(content, path, max_bytes)) return std::move(*bad);
   return PrecheckedFile{std::move(content)};
 }
+
 
 std::string DefaultIncludeRoot(const std::string& path) {
   std::string dir = DirectoryOf(path);
