@@ -1,5 +1,7 @@
-// `fwgate diff --current FILE | --live [--netns NAME] --proposed FILE [--json] [--exit-code]`:
-// the structural plan of what would change if the proposed ruleset replaced the current one.
+// `fwgate diff --current FILE | --live [--netns NAME] --proposed FILE [--json] [--exit-code]
+// [--no-traffic] [--confirm]`: the structural plan of what would change if the proposed ruleset
+// replaced the current one, then the traffic that changes verdict (per path, family and
+// conntrack state, with example packets; --confirm has the kernel check every example).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,7 +11,9 @@
 #include "base/outcome.h"
 #include "cli/command.h"
 #include "cli/ruleset_input.h"
+#include "gate/diff/confirm.h"
 #include "gate/diff/diff.h"
+#include "gate/diff/traffic.h"
 #include "gate/nft/loader.h"
 #include "report/diff_report.h"
 
@@ -20,7 +24,7 @@ struct DiffArgs {
   std::string current, proposed, netns;
   std::vector<std::string> include_dirs;
   sys::NftLimits nft_limits;
-  bool live = false, json = false, exit_code = false;
+  bool live = false, json = false, exit_code = false, no_traffic = false, confirm = false;
 };
 
 Outcome RunDiff(const DiffArgs& a) {
@@ -49,14 +53,49 @@ Outcome RunDiff(const DiffArgs& a) {
   if (auto o = LoadRulesetOrReport("diff", a.proposed, prop, options)) return *o;
   const nft::Ruleset& proposed = prop.ruleset;
 
+  if (a.confirm && a.no_traffic) return usage("--confirm needs the traffic comparison");
+
   diff::Plan plan = diff::DiffRulesets(current, proposed);
+  std::optional<traffic::TrafficDiff> moved;
+  if (!a.no_traffic) {
+    traffic::TrafficOptions to;
+    if (!a.live) {
+      to.current_sources = &cur.sources;
+      to.current_interfaces = cur.ruleset.interfaces;
+    }
+    to.proposed_sources = &prop.sources;
+    to.proposed_interfaces = prop.ruleset.interfaces;
+    moved = traffic::CompareTraffic(current, proposed, plan, to);
+    if (a.confirm) {
+      traffic::ConfirmOptions co;
+      if (auto st = traffic::ConfirmRegions(a.live ? nullptr : &cur, prop, *moved, co); !st) {
+        std::cerr << "fwgate: diff: --confirm: " << st.error().ToString() << "\n";
+        return OutcomeOf(st.error());
+      }
+    }
+  }
   if (a.json) {
-    std::cout << report::PlanToJson(plan).dump(2) << "\n";
+    nlohmann::json j = report::PlanToJson(plan);
+    if (moved) j["traffic"] = report::TrafficToJson(*moved);
+    std::cout << j.dump(2) << "\n";
   } else {
     bool colour = isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr;
     std::cout << report::PlanToText(plan, colour);
+    // An empty plan changes no traffic: "No changes." says it all.
+    if (moved && !plan.empty()) std::cout << "\n" << report::TrafficToText(*moved, colour);
   }
   std::cout.flush();
+  if (moved && a.confirm) {
+    for (const auto& r : moved->regions) {
+      for (const auto& c : r.confirm) {
+        if (c && c->status == traffic::ConfirmStatus::kDefect) {
+          std::cerr << "fwgate: diff: region " << r.id
+                    << ": the kernel's verdict disagrees with fwgate's (" << c->detail << ")\n";
+          return Outcome::kUndecided;
+        }
+      }
+    }
+  }
   return a.exit_code && !plan.empty() ? Outcome::kFail : Outcome::kPass;
 }
 
@@ -80,10 +119,21 @@ const Registrar kDiff{Command{
       AddNftLimitOptions(sub, args->nft_limits);
       sub->add_flag("--exit-code", args->exit_code,
                     "Exit 1 when there are changes (like git diff --exit-code)");
+      sub->add_flag("--no-traffic", args->no_traffic,
+                    "Only the structural plan: skip the traffic that changes verdict");
+      sub->add_flag("--confirm", args->confirm,
+                    "Have the kernel confirm every example packet: load each ruleset into a "
+                    "throwaway namespace, create the conntrack entry the packet's state needs, "
+                    "send it through a veth and trace its verdict");
       sub->footer(
           "Marks: + add, - remove, ~ change (before, then → after), > move (rule kept, new "
           "place).\n"
           "Rules are matched by content, not handle; counter/quota values are ignored.\n"
+          "Traffic: each region of packets whose verdict changes, per path (input, forward,\n"
+          "output), family and ct state, with the deciding rules before and after and an example\n"
+          "packet (docs/traffic-diff.md). \"may change\" marks regions that depend on what fwgate\n"
+          "does not model (rate limits, meta skuid, NAT, ...).\n"
+          "With --confirm, a region whose kernel verdict disagrees exits 3.\n"
           "Exit codes: 0 the plan was computed, whether or not there are changes (it is a plan,\n"
           "not a gate; with --exit-code: 1 when there are changes), 2 bad input or usage\n"
           "(unloadable file, unknown namespace), 3 could not decide (no privilege, kernel lacks a\n"

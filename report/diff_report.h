@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gate/diff/diff.h"
+#include "gate/diff/traffic.h"
 
 namespace fwgate::report {
 
@@ -38,5 +39,36 @@ namespace fwgate::report {
 
 // "Plan: 2 to add, 1 to remove, 1 to change, 0 to move." or "No changes."
 [[nodiscard]] std::string SummaryLine(const diff::Summary& summary);
+
+// The "traffic that changes" section printed after the plan. Regions with the same path and
+// predicate are listed together, one line per conntrack state, each with the deciding rules
+// before and after (FILE:LINE where known), the consequence, and its example packet:
+//   Traffic that changes:
+//     input ipv4: tcp to port 22 from 10.10.0.0/24 except 10.10.0.5
+//       [t1] ct state new: accept -> drop  (new connections refused; existing ...)
+//            before: accept by `ip saddr @mgmt_nets tcp dport 22 accept` (a.nft:52:3)
+//            after:  drop by policy drop of inet storage input (b.nft:44:3)
+//            example: tcp 10.10.0.1:40000 -> 198.51.100.1:22 [syn], in on "eth0", ct state new
+//   Traffic: 1 region changes (1 certain).
+// "No traffic changes." when there is none. With --confirm results, each example says what the
+// kernel did.
+[[nodiscard]] std::string TrafficToText(const traffic::TrafficDiff& diff, bool colour = false);
+
+// The `traffic` key of the diff JSON contract (docs/traffic-diff.md,
+// docs/schemas/diff.schema.json):
+// {"complete":bool,"notes":[...],"regions_total":N,
+//  "summary":{"regions":N,"certain":N,"uncertain":N,"by_state":{"new":N,...}},
+//  "regions":[{"id","path","family","ct_state","predicate","match":[{"field","any_of","except"}],
+//              "before":{"verdict","detail","decided_by":[{"hook","family","table",
+//                         "base_chain","chain","handle"?,"policy","text","location"?,"verdict"}],
+//                        "also_decided_by":[...same...],"more_rules":N},
+//              "after":{...},"certain","depends_on":[...],"consequence",
+//              "example":{"family","l4proto","saddr","daddr","sport"?,"dport"?,"icmp_type"?,
+//                         "icmp_code"?,"tcp_flags"?,"iifname","oifname","mark","pkttype",
+//                         "ct_state","text"},
+//              "as_new":{"before","after"},"as_established":{"before","after"},
+//              "confirm"?:{"current"?:{"status","kernel_verdict"?,"kernel_rule","detail"},
+//                          "proposed"?:{...}}}]}
+[[nodiscard]] nlohmann::json TrafficToJson(const traffic::TrafficDiff& diff);
 
 }  // namespace fwgate::report

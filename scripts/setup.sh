@@ -8,7 +8,7 @@ pkgs=(
   libgtest-dev googletest libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev
   openssh-server openssh-client
-  ansible-core prometheus-node-exporter python3-jsonschema strace time
+  ansible-core prometheus-node-exporter python3-jsonschema libnetfilter-conntrack-dev strace time
   clang libclang-rt-14-dev clang-format clang-tidy cppcheck
 )
 missing=()

@@ -9,6 +9,7 @@
 
 #include "gate/diff/align.h"
 #include "gate/diff/identity.h"
+#include "gate/diff/rule_model.h"
 #include "gate/nft/printer.h"
 
 namespace fwgate::diff {
@@ -69,10 +70,9 @@ std::string FlowtableDeclText(const Table& t, const nft::Flowtable& f) {
   return Braced("flowtable " + f.name, nft::FlowtableText(t, f));
 }
 
-nft::PrintOptions NoCounters(const std::map<uint32_t, std::string>& interfaces = {}) {
+nft::PrintOptions NoCounters() {
   nft::PrintOptions o;
   o.counters = false;
-  o.interface_names = interfaces;  // rules show interface names, as nft does
   return o;
 }
 
@@ -81,9 +81,40 @@ std::string ObjectDeclText(const Table& t, const nft::Object& o) {
                 nft::ObjectText(t, o, NoCounters()));
 }
 
+}  // namespace
+
+std::string RuleTextWithBindings(const Table& t, const nft::Rule& r, int depth,
+                                 const std::map<uint32_t, std::string>* interfaces) {
+  nft::PrintOptions po = NoCounters();
+  if (interfaces != nullptr) po.interface_names = *interfaces;
+  std::string text = nft::RuleText(t, r, po);
+  if (depth > 16) return text;
+  // `jump __chain3` to a binding chain reads as the user wrote it: `jump { ...; }`.
+  for (const auto& e : r.exprs) {
+    if (e.kind != "immediate" || !e.Has("chain")) continue;
+    const nft::Chain* c = t.FindChain(e.Str("chain"));
+    if (c == nullptr || !IsBindingChain(*c)) continue;
+    std::string inner;
+    for (const auto& x : c->rules)
+      inner += RuleTextWithBindings(t, x, depth + 1, interfaces) + "; ";
+    for (const char* verb : {"jump ", "goto "}) {
+      std::string from = verb + c->name;
+      size_t pos = text.find(from);
+      if (pos != std::string::npos) {
+        text.replace(pos, from.size(), std::string(verb) + "{ " + inner + "}");
+      }
+    }
+  }
+  return text;
+}
+
+namespace {
+
+// A rule's text with the interface names of its side (rules compare and print by name, as nft
+// prints them) and binding chains written inline.
 std::string PlainRuleText(const Table& t, const std::map<uint32_t, std::string>& interfaces,
                           const nft::Rule& r) {
-  return nft::RuleText(t, r, NoCounters(interfaces));
+  return RuleTextWithBindings(t, r, 0, &interfaces);
 }
 
 std::string HexFallback(const nft::SetElement& e) {
@@ -134,17 +165,36 @@ void Pair(const std::vector<T>& cur, const std::vector<T>& prop, KeyFn key, Visi
   for (const auto& [k, v] : m) visit(v.first, v.second);
 }
 
+// The traffic models of both rulesets, built when a gap needs them (rule pairing).
+struct Models {
+  const nft::Ruleset& cur;
+  const nft::Ruleset& prop;
+  traffic::KeyTable keys;
+  std::optional<traffic::Model> mcur, mprop;
+  traffic::Model& Of(bool proposed) {
+    auto& m = proposed ? mprop : mcur;
+    if (!m) m.emplace(proposed ? prop : cur, keys);
+    return *m;
+  }
+  size_t TableIndex(bool proposed, const Table* t) const {
+    const auto& rs = proposed ? prop : cur;
+    return static_cast<size_t>(t - rs.tables.data());
+  }
+};
+
 class TableDiffer {
  public:
   TableDiffer(const Table* cur, const Table* prop, const DiffOptions& options,
               const std::map<uint32_t, std::string>& cur_ifaces,
-              const std::map<uint32_t, std::string>& prop_ifaces, std::vector<Change>& out)
+              const std::map<uint32_t, std::string>& prop_ifaces, std::vector<Change>& out,
+              Models* models = nullptr)
       : cur_(cur),
         prop_(prop),
         options_(options),
         cur_ifaces_(cur_ifaces),
         prop_ifaces_(prop_ifaces),
-        out_(out) {
+        out_(out),
+        models_(models) {
     const Table& any = cur != nullptr ? *cur : *prop;
     family_ = any.family;
     table_ = any.name;
@@ -168,7 +218,12 @@ class TableDiffer {
     Pair(
         cur_ ? cur_->chains : kNoChains, prop_ ? prop_->chains : kNoChains,
         [](const nft::Chain& c) { return c.name; },
-        [&](const nft::Chain* a, const nft::Chain* b) { DiffChain(a, b); });
+        [&](const nft::Chain* a, const nft::Chain* b) {
+          if ((a != nullptr && IsBindingChain(*a)) || (b != nullptr && IsBindingChain(*b))) {
+            return;  // part of the rules that jump to them
+          }
+          DiffChain(a, b);
+        });
     Pair(
         cur_ ? cur_->sets : kNoSets, prop_ ? prop_->sets : kNoSets,
         [](const nft::Set& s) { return s.name; },
@@ -227,8 +282,7 @@ class TableDiffer {
     if (a == nullptr) {
       Emit(chain_change(Op::kAdd, *b, *prop_, std::nullopt));
       for (size_t j = 0; j < b->rules.size(); ++j) {
-        Change c = RuleChange(Op::kAdd, b->name, PlainRuleText(*prop_, prop_ifaces_, b->rules[j]),
-                              std::nullopt);
+        Change c = RuleChange(Op::kAdd, b->name, PlainRuleText(*prop_, prop_ifaces_, b->rules[j]), std::nullopt);
         c.index_after = j;
         Emit(std::move(c));
       }
@@ -285,6 +339,8 @@ class TableDiffer {
   }
 
   void DiffRules(const nft::Chain& ca, const nft::Chain& cb) {
+    chain_a_ = &ca;
+    chain_b_ = &cb;
     const auto& ra = ca.rules;
     const auto& rb = cb.rules;
     if (ra.empty() && rb.empty()) return;
@@ -343,8 +399,8 @@ class TableDiffer {
       if (!rem.empty() && !add.empty()) PairChanges(ra, rb, rem, add, a_peer, b_peer);
       for (uint32_t i : rem) {
         if (a_peer[i] != kFree) continue;
-        Change c = RuleChange(Op::kRemove, ca.name, PlainRuleText(*cur_, cur_ifaces_, ra[i]),
-                              HandleOf(ra[i].handle));
+        Change c =
+            RuleChange(Op::kRemove, ca.name, PlainRuleText(*cur_, cur_ifaces_, ra[i]), HandleOf(ra[i].handle));
         c.index_before = i;
         Emit(std::move(c));
       }
@@ -352,15 +408,13 @@ class TableDiffer {
         uint32_t peer = b_peer[j];
         if (peer == kKept) continue;
         if (peer == kFree) {
-          Change c = RuleChange(Op::kAdd, cb.name, PlainRuleText(*prop_, prop_ifaces_, rb[j]),
-                                std::nullopt);
+          Change c = RuleChange(Op::kAdd, cb.name, PlainRuleText(*prop_, prop_ifaces_, rb[j]), std::nullopt);
           c.index_after = j;
           Emit(std::move(c));
           continue;
         }
         Op op = b_is_move[j] ? Op::kMove : Op::kChange;
-        Change c = RuleChange(op, cb.name, PlainRuleText(*prop_, prop_ifaces_, rb[j]),
-                              HandleOf(ra[peer].handle));
+        Change c = RuleChange(op, cb.name, PlainRuleText(*prop_, prop_ifaces_, rb[j]), HandleOf(ra[peer].handle));
         c.index_before = peer;
         c.index_after = j;
         if (op == Op::kChange) {
@@ -374,24 +428,97 @@ class TableDiffer {
     }
   }
 
+  // What a rule matches, as the traffic model sees it: its packets (both families) and its
+  // service, the protocols and destination ports of those packets.
+  struct Service {
+    traffic::Space match;
+    std::string key;  // canonical (l4proto, dport) projection; "" when unknown
+  };
+  Service ServiceOf(bool proposed, const nft::Chain& chain, size_t ri) {
+    Service s;
+    if (models_ == nullptr) return s;
+    traffic::Model& m = models_->Of(proposed);
+    size_t t = models_->TableIndex(proposed, proposed ? prop_ : cur_);
+    int32_t ci = m.FindChain(t, chain.name);
+    if (ci < 0) return s;
+    const auto& mc = m.chains()[ci];
+    std::vector<std::pair<std::string, std::string>> parts;
+    for (bool v6 : {false, true}) {
+      if (!(v6 ? mc.v6 : mc.v4)) continue;
+      const traffic::CompiledRule& r = m.Rule(ci, ri, v6);
+      traffic::Space acc{traffic::Box()};
+      for (const auto& st : r.steps) {
+        if (st.kind != traffic::StepKind::kMatch) break;
+        traffic::Space cond = st.atom.sat;
+        cond.insert(cond.end(), st.atom.unknown.begin(), st.atom.unknown.end());
+        traffic::Space next;
+        for (const auto& x : acc) {
+          for (const auto& y : cond) {
+            if (auto z = x.Intersect(y)) next.push_back(std::move(*z));
+          }
+        }
+        acc = std::move(next);
+        if (acc.size() > 256) return Service{};
+      }
+      for (auto& b : acc) {
+        auto ivs = [](const traffic::IntervalSet& x) {
+          std::string o;
+          for (const auto& i : x.intervals()) {
+            o += traffic::U128Text(i.lo) + "-" + traffic::U128Text(i.hi) + ",";
+          }
+          return o;
+        };
+        parts.push_back({ivs(b.Get(traffic::Field::kL4proto)), ivs(b.Get(traffic::Field::kDport))});
+        s.match.push_back(std::move(b));
+      }
+    }
+    std::sort(parts.begin(), parts.end());
+    parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
+    for (const auto& [l4, port] : parts) s.key += l4 + "/" + port + ";";
+    return s;
+  }
+  static bool Overlap(const Service& a, const Service& b) {
+    for (const auto& x : a.match) {
+      for (const auto& y : b.match) {
+        if (x.Intersects(y)) return true;
+      }
+    }
+    return false;
+  }
+
+  // Pairs removed and added rules of one gap as changes, the way an operator edits: a pair that
+  // keeps the rule's service (protocol and ports) and verdict and changes its match first (the
+  // pair whose matches overlap before one that only looks alike), then by expression
+  // similarity.
   void PairChanges(const std::vector<nft::Rule>& ra, const std::vector<nft::Rule>& rb,
                    const std::vector<uint32_t>& rem, const std::vector<uint32_t>& add,
                    std::vector<uint32_t>& a_peer, std::vector<uint32_t>& b_peer) {
     std::vector<std::optional<RuleShape>> add_shapes(add.size());
+    std::vector<std::optional<Service>> add_services(add.size());
     const size_t w = options_.change_window;
     for (size_t k = 0; k < rem.size(); ++k) {
       size_t lo = k > w ? k - w : 0;
       size_t hi = std::min(add.size(), k + w + 1);
       if (lo >= hi) continue;
       RuleShape rs = Shape(CurCtx(), ra[rem[k]]);
-      double best = 0;
+      std::optional<Service> rsv;
+      std::tuple<bool, bool, double> best{false, false, 0.0};
       size_t best_l = hi;
       for (size_t l = lo; l < hi; ++l) {
         if (b_peer[add[l]] != UINT32_MAX) continue;  // already paired
         if (!add_shapes[l]) add_shapes[l] = Shape(PropCtx(), rb[add[l]]);
         double s = Similarity(rs, *add_shapes[l]);
-        if (s >= options_.change_similarity && s > best) {
-          best = s;
+        bool same_service = false, overlap = false;
+        if (rs.verdict == add_shapes[l]->verdict && chain_a_ != nullptr) {
+          if (!rsv) rsv = ServiceOf(false, *chain_a_, rem[k]);
+          if (!add_services[l]) add_services[l] = ServiceOf(true, *chain_b_, add[l]);
+          same_service = !rsv->key.empty() && rsv->key == add_services[l]->key;
+          overlap = same_service && Overlap(*rsv, *add_services[l]);
+        }
+        bool eligible = s >= options_.change_similarity || (same_service && overlap && s > 0);
+        std::tuple<bool, bool, double> score{same_service, overlap, s};
+        if (eligible && (best_l == hi || score > best)) {
+          best = score;
           best_l = l;
         }
       }
@@ -534,6 +661,9 @@ class TableDiffer {
   const std::map<uint32_t, std::string>& cur_ifaces_;
   const std::map<uint32_t, std::string>& prop_ifaces_;
   std::vector<Change>& out_;
+  Models* models_;
+  const nft::Chain* chain_a_ = nullptr;
+  const nft::Chain* chain_b_ = nullptr;
   nft::Family family_ = nft::Family::kInet;
   std::string table_;
   std::optional<IdentityContext> cur_ctx_, prop_ctx_;
@@ -580,11 +710,13 @@ std::string_view ObjectKindName(ObjectKind k) {
 Plan DiffRulesets(const nft::Ruleset& current, const nft::Ruleset& proposed,
                   const DiffOptions& options) {
   Plan plan;
+  Models models{current, proposed, {}, {}, {}};
   Pair(
       current.tables, proposed.tables,
       [](const Table& t) { return std::make_pair(std::string(nft::FamilyName(t.family)), t.name); },
       [&](const Table* a, const Table* b) {
-        TableDiffer(a, b, options, current.interfaces, proposed.interfaces, plan.changes).Run();
+        TableDiffer(a, b, options, current.interfaces, proposed.interfaces, plan.changes, &models)
+            .Run();
       });
   for (const auto& c : plan.changes) {
     switch (c.op) {

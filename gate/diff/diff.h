@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,5 +68,12 @@ struct DiffOptions {
 // compared.
 [[nodiscard]] Plan DiffRulesets(const nft::Ruleset& current, const nft::Ruleset& proposed,
                                 const DiffOptions& options = {});
+
+// A rule in nft syntax without counter values, jumps to binding chains written out as the user
+// wrote them (`jump { ip saddr 10.0.0.0/8 accept; }`).
+// `interfaces` (index -> name, as the load that made the model saw them) names iif/oif.
+[[nodiscard]] std::string RuleTextWithBindings(
+    const nft::Table& table, const nft::Rule& rule, int depth = 0,
+    const std::map<uint32_t, std::string>* interfaces = nullptr);
 
 }  // namespace fwgate::diff

@@ -55,10 +55,16 @@ bool IsSetRefAttr(std::string_view kind, std::string_view attr) {
          (kind == "objref" && attr == "set_name");
 }
 
-// Serialises one expression; `resolve` (may be null) maps a referenced set name to the
-// canonical content of an anonymous set (empty for named sets).
-template <typename Resolve>
-void AppendExprImpl(std::string& out, const Expr& e, Resolve&& resolve) {
+const std::string& NoChains(const std::string&) {
+  static const std::string kEmpty;
+  return kEmpty;
+}
+
+// Serialises one expression; `resolve` maps a referenced set name to the canonical content of
+// an anonymous set (empty for named sets), `chains` a jumped-to chain name to a binding chain's
+// content (empty for named chains).
+template <typename Resolve, typename Chains>
+void AppendExprImpl(std::string& out, const Expr& e, Resolve&& resolve, Chains&& chains) {
   out += 'E';
   AppendStr(out, e.kind);
   // Attributes in name order, usage values left out (no allocation for the usual few).
@@ -80,6 +86,15 @@ void AppendExprImpl(std::string& out, const Expr& e, Resolve&& resolve) {
     AttrPtr a = attrs[k];
     AppendStr(out, a->first);
     const auto* name = std::get_if<std::string>(&a->second);
+    if (name != nullptr && e.kind == "immediate" && a->first == "chain") {
+      const std::string& content = chains(*name);
+      if (!content.empty()) {
+        out += 'B';  // binding chain: its content stands for its (load-dependent) name
+        AppendLen(out, content.size());
+        out += content;
+        continue;
+      }
+    }
     if (name != nullptr && IsSetRefAttr(e.kind, a->first)) {
       const std::string& content = resolve(*name);
       if (!content.empty()) {
@@ -93,7 +108,7 @@ void AppendExprImpl(std::string& out, const Expr& e, Resolve&& resolve) {
   }
   out += 'N';
   AppendLen(out, e.nested.size());
-  for (const auto& n : e.nested) AppendExprImpl(out, n, resolve);
+  for (const auto& n : e.nested) AppendExprImpl(out, n, resolve, chains);
   out += 'e';
 }
 
@@ -120,7 +135,7 @@ std::string ElementValue(const nft::SetElement& e) {
   AppendInt(v, e.timeout_ms);
   AppendStr(v, e.comment);
   AppendInt(v, e.flags & ~(kElemIntervalEnd | kElemCatchall));
-  for (const auto& x : e.exprs) AppendExprImpl(v, x, NoSets);
+  for (const auto& x : e.exprs) AppendExprImpl(v, x, NoSets, NoChains);
   return v;
 }
 
@@ -145,7 +160,7 @@ void AppendSetCommon(std::string& out, const nft::Set& s) {
   AppendBytes(out, Bytes(s.field_lengths.begin(), s.field_lengths.end()));
   out += 'X';
   AppendLen(out, s.exprs.size());
-  for (const auto& x : s.exprs) AppendExprImpl(out, x, NoSets);
+  for (const auto& x : s.exprs) AppendExprImpl(out, x, NoSets, NoChains);
 }
 
 }  // namespace
@@ -284,6 +299,28 @@ IdentityContext::IdentityContext(const nft::Table& table,
                                  const std::map<uint32_t, std::string>* interfaces)
     : interfaces_(interfaces) {
   for (const auto& s : table.sets) sets_.emplace(s.name, &s);
+  for (const auto& c : table.chains) {
+    if (IsBindingChain(c)) bindings_.emplace(c.name, &c);
+  }
+}
+
+const std::string& IdentityContext::BindingChainContent(const std::string& name) {
+  static const std::string kEmpty;
+  auto it = bindings_.find(name);
+  if (it == bindings_.end() || binding_depth_ > 16) return kEmpty;
+  auto cached = binding_cache_.find(name);
+  if (cached != binding_cache_.end()) return cached->second;
+  ++binding_depth_;
+  std::string out = "C";
+  const nft::Chain& c = *it->second;
+  AppendLen(out, c.rules.size());
+  for (const auto& r : c.rules) {
+    std::string k = RuleKey(r);
+    AppendLen(out, k.size());
+    out += k;
+  }
+  --binding_depth_;
+  return binding_cache_.emplace(name, std::move(out)).first->second;
 }
 
 const std::string& IdentityContext::AnonymousSetContent(const std::string& name) {
@@ -307,9 +344,10 @@ const std::string& IdentityContext::AnonymousSetContent(const std::string& name)
 }
 
 void IdentityContext::AppendExpr(std::string& out, const Expr& expr) {
-  AppendExprImpl(out, expr, [this](const std::string& n) -> const std::string& {
-    return AnonymousSetContent(n);
-  });
+  AppendExprImpl(
+      out, expr,
+      [this](const std::string& n) -> const std::string& { return AnonymousSetContent(n); },
+      [this](const std::string& n) -> const std::string& { return BindingChainContent(n); });
 }
 
 std::string IdentityContext::ExprKey(const Expr& expr) {

@@ -31,7 +31,8 @@ struct ElementUnit {
 };
 
 // The elements of `set` as units, sorted by id (bytewise). Ids are unique within a set the
-// kernel accepted. With `interfaces`, elements of interface-index sets are identified by name.
+// kernel accepted.
+// With `interfaces`, elements of interface-index sets are identified by name.
 [[nodiscard]] std::vector<ElementUnit> ElementUnits(
     const nft::Set& set, const std::map<uint32_t, std::string>* interfaces = nullptr);
 
@@ -42,12 +43,14 @@ struct ElementUnit {
 // Computes rule identity keys within one table. A rule's key is the kind and attributes of each
 // expression (sorted by attribute name, usage values dropped, nested expressions included),
 // with references to ANONYMOUS sets (lookup/dynset "set", objref "set_name") replaced by the
-// set's canonical content (declaration + sorted elements), plus the rule comment.
-// Handles and positions are never part of a key. With `interfaces` (the dumped namespace's
-// names by index, Ruleset::interfaces), interface indexes compared by rules (`iif`, `oif`,
-// `fib ... oif`) and held by anonymous ifindex sets count by name: indexes differ between hosts.
+// set's canonical content (declaration + sorted elements), and jumps/gotos to BINDING chains by
+// the chain's content, plus the rule comment.
+// Handles and positions are never part of a key.
 class IdentityContext {
  public:
+  // With `interfaces` (the dumped namespace's names by index, Ruleset::interfaces), interface
+  // indexes compared by rules (`iif`, `oif`, `fib ... oif`) and held by anonymous ifindex sets
+  // count by name: indexes differ between hosts.
   explicit IdentityContext(const nft::Table& table,
                            const std::map<uint32_t, std::string>* interfaces = nullptr);
 
@@ -56,14 +59,24 @@ class IdentityContext {
   [[nodiscard]] std::string ExprKey(const nft::Expr& expr);
   // Canonical content of the named set when it is anonymous; empty when it is not (or unknown).
   [[nodiscard]] const std::string& AnonymousSetContent(const std::string& set_name);
+  // Canonical content of the named chain when it is a binding (anonymous, `jump { ... }`)
+  // chain: its rules' keys. Empty when it is not. The kernel names binding chains __chainN with
+  // an N that differs on every load, so rules jumping to them are keyed by this content.
+  [[nodiscard]] const std::string& BindingChainContent(const std::string& chain_name);
 
  private:
   void AppendExpr(std::string& out, const nft::Expr& expr);
 
   const std::map<uint32_t, std::string>* interfaces_ = nullptr;
   std::unordered_map<std::string_view, const nft::Set*> sets_;
+  std::unordered_map<std::string_view, const nft::Chain*> bindings_;
   std::unordered_map<std::string, std::string> anon_cache_;
+  std::unordered_map<std::string, std::string> binding_cache_;
+  int binding_depth_ = 0;
 };
+
+// True for binding (anonymous) chains: NFT_CHAIN_BINDING.
+[[nodiscard]] inline bool IsBindingChain(const nft::Chain& c) { return (c.flags & 4) != 0; }
 
 // What a rule does at its end, for pairing a removed and an added rule as one "change":
 // the key of its final verdict-like expression (immediate to the verdict register, reject,
