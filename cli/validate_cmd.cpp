@@ -12,6 +12,8 @@
 namespace fwgate::cli {
 namespace {
 
+constexpr int kValidateSchemaVersion = 1;
+
 struct Counts {
   size_t tables = 0, chains = 0, rules = 0, sets = 0;
 };
@@ -48,6 +50,20 @@ nlohmann::json ToJson(const std::string& file, const nft::LoadResult& r) {
                       {"sets", c.sets}};
   if (r.status != nft::LoadStatus::kOk) j["reason"] = r.reason;
   return j;
+}
+
+// The one shape of `validate --json` (docs/schemas/validate.schema.json): an object with every
+// file's entry in "files". With exactly one file its keys are also copied to the top level, so
+// consumers of the single-object form from before schema_version keep working.
+nlohmann::json ValidateDocument(const nlohmann::json& entries) {
+  nlohmann::json doc = nlohmann::json::object();
+  if (entries.size() == 1) doc = entries[0];
+  bool valid = std::all_of(entries.begin(), entries.end(),
+                           [](const nlohmann::json& e) { return e.value("valid", false); });
+  doc["schema_version"] = kValidateSchemaVersion;
+  doc["files"] = entries;
+  doc["valid"] = valid;
+  return doc;
 }
 
 void PrintText(const std::string& file, const nft::LoadResult& r) {
@@ -109,7 +125,9 @@ const Registrar kValidate{Command{
       AddIncludeDirOption(sub, *include_dirs);
       sub->add_option("FILE", *files, "nftables ruleset file(s), as given to `nft -f`")->required();
       sub->add_flag("--json", *json,
-                    "Print JSON (one object, or an array for several files) to stdout");
+                    "Print JSON to stdout: {\"schema_version\":1,\"files\":[...],\"valid\":...}; "
+                    "with one FILE its keys are also at the top level "
+                    "(docs/schemas/validate.schema.json)");
       return [=]() -> Outcome {
         nft::LoadOptions options;
         if (auto bad = IncludeDirsOrReport("validate", *include_dirs, options)) return *bad;
@@ -124,7 +142,7 @@ const Registrar kValidate{Command{
             PrintText(file, r);
           }
         }
-        if (*json) std::cout << (files->size() == 1 ? all[0] : all).dump(2) << "\n";
+        if (*json) std::cout << ValidateDocument(all).dump(2) << "\n";
         return worst;
       };
     }}};
