@@ -138,6 +138,7 @@ Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
   load.kind = Step::Kind::kNftText;
   load.label = "load proposed";
   load.text = proposed.text;
+  load.format = proposed.format;
   switch (procedure.style) {
     case Style::kAtomic:
       plan.emulation = emulation;

@@ -138,8 +138,9 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
     if (nr.kernel.empty()) {
       choice.why = "no kernel given: the lab kernel " + lab_kernel->ToString() + " runs natively";
     }
-    reload::Plan plan = reload::PlanReload(o.procedure, choice.emulation,
-                                           {o.proposed->flat->text, o.proposed_path});
+    reload::Plan plan =
+        reload::PlanReload(o.procedure, choice.emulation,
+                           {o.proposed->flat->text, o.proposed_path, o.proposed->format});
     nr.emulation = std::string(hazards::EmulationName(plan.emulation));
     // The plan's note matters when the procedure changes what the emulation can do (atomic:
     // nothing to emulate; command: runs as written) or when nothing is emulated.
