@@ -9,6 +9,7 @@ pkgs=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev
   openssh-server openssh-client
   ansible-core prometheus-node-exporter python3-jsonschema strace time
+  help2man bash-completion dpkg-dev file
 )
 missing=()
 for p in "${pkgs[@]}"; do
