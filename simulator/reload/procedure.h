@@ -78,6 +78,8 @@ struct Plan {
 //   plus the pin table plus raw-priority notrack chains in one transaction: hooks stay registered
 //   but the node's packets bypass conntrack for the gap; gap; proposed file. Hooks are never
 //   re-registered, so no window fix-up runs: the stale state of a 4.15 node.
+// - flush-then-load with a proposed file that is not nft text (iptables-restore, JSON): after
+//   the load, one more transaction drops the pin and gap tables, which that load leaves.
 // - command: the user's argv with {} substituted, run as written (emulation cannot reach inside
 //   the user's steps; reported as native with the reason).
 [[nodiscard]] Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,

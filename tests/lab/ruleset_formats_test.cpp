@@ -193,6 +193,36 @@ TEST_F(RulesetFormats, FirewalldZoneIsUnsupportedInputWithTheReason) {
   EXPECT_NE(r.err.find("unsupported input"), std::string::npos) << r.err;
 }
 
+TEST_F(RulesetFormats, ReplayOfIptablesRulesetsBreaksTheStaleGapNodeLikeNftDoes) {
+  // The 2019 incident with iptables-restore files: a flush-then-load reload, node1 on 4.15
+  // with be_liberal=0 (docs/kernel-conntrack.md §3.4: stale windows, INVALID, dropped by the
+  // ruleset's ctstate INVALID rule), node2 on the lab kernel re-learning its windows (§3.5).
+  std::string rules =
+      "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+      "-A INPUT -m conntrack --ctstate INVALID -j DROP\n"
+      "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+      "-A INPUT -p tcp -m multiport --dports 3300,6789,6800:7300 -j ACCEPT\nCOMMIT\n";
+  fs::path current = Write("current.rules", rules);
+  std::string changed = rules;
+  changed.replace(changed.find("3300,6789"), 9, "3300,6789,9283");
+  fs::path proposed = Write("proposed.rules", changed);
+  ProcessResult r =
+      RunFwgate({"replay", "--current", current.string(), "--proposed", proposed.string(),
+                 "--nodes", "2", "--connections-per-node", "2", "--duration", "3", "--reload",
+                 "flush-then-load", "--kernel", "node1=4.15", "--be-liberal", "0", "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(testing::JsonSchemaErrors(r.out, "replay.schema.json"), "");
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["verdict"], "broken");
+  ASSERT_FALSE(j["broken_connections"].empty());
+  for (const auto& c : j["broken_connections"]) {
+    EXPECT_TRUE(c["from"] == "node1" || c["to"] == "node1") << c.dump();
+  }
+  EXPECT_GT(j["nodes"][0]["conntrack"]["invalid"].get<int>(), 0);
+  // Connections that do not touch node1 (client <-> node2) kept going.
+  EXPECT_GT(j["connections"]["survived"].get<int>(), 0) << j["connections"].dump();
+}
+
 TEST_F(RulesetFormats, FirewalldNodeIsNamedByTheProbe) {
   // A node where firewalld is active: its `firewalld` table, in a namespace made for it.
   ProcessResult r = testing::RunProcess(
