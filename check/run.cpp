@@ -11,6 +11,7 @@
 #include "gate/hazards/policy.h"
 #include "gate/hazards/reload_lint.h"
 #include "gate/nft/git_files.h"
+#include "gate/nft/input_format.h"
 #include "gate/nft/live.h"
 #include "gate/nft/nft_text.h"
 #include "gate/nft/printer.h"
@@ -45,17 +46,17 @@ std::vector<Finding> LoadFindings(const nft::LoadResult& r, const std::string& w
   std::vector<Finding> out;
   Severity sev = r.status == nft::LoadStatus::kInvalid ? Severity::kBlocking : Severity::kWarning;
   for (const auto& d : r.diagnostics) {
-    Finding f = StageFinding(r.status == nft::LoadStatus::kInvalid ? "ruleset-invalid"
-                                                                    : "ruleset-not-loadable-here",
-                             sev, which + " ruleset: " + d.message, "validate");
+    Finding f = StageFinding(
+        r.status == nft::LoadStatus::kInvalid ? "ruleset-invalid" : "ruleset-not-loadable-here",
+        sev, which + " ruleset: " + d.message, "validate");
     if (d.line > 0) f.location = SourceLocation{d.file, d.line, d.column};
     f.undecided = r.status != nft::LoadStatus::kInvalid;
     out.push_back(std::move(f));
     if (out.size() >= 20) break;
   }
   if (out.empty()) {
-    Finding f = StageFinding("ruleset-not-loadable-here", sev, which + " ruleset: " + r.reason,
-                             "validate");
+    Finding f =
+        StageFinding("ruleset-not-loadable-here", sev, which + " ruleset: " + r.reason, "validate");
     f.undecided = r.status != nft::LoadStatus::kInvalid;
     out.push_back(std::move(f));
   }
@@ -84,8 +85,10 @@ bool FlushesRuleset(const std::string& text) {
 Outcome StageOutcome(const std::vector<Finding>& fs) {
   Outcome o = Outcome::kPass;
   for (const auto& f : fs) {
-    if (f.undecided) o = Combine(o, Outcome::kUndecided);
-    else if (f.severity == Severity::kBlocking) o = Combine(o, Outcome::kFail);
+    if (f.undecided)
+      o = Combine(o, Outcome::kUndecided);
+    else if (f.severity == Severity::kBlocking)
+      o = Combine(o, Outcome::kFail);
   }
   return o;
 }
@@ -198,7 +201,8 @@ nft::LoadResult LoadCurrent(const CheckOptions& o, Inputs& in, std::vector<Findi
 
 Result<CheckReport> RunCheck(const CheckOptions& o) {
   auto t0 = Clock::now();
-  int sources = (!o.current_file.empty() ? 1 : 0) + (o.live ? 1 : 0) + (!o.base_rev.empty() ? 1 : 0);
+  int sources =
+      (!o.current_file.empty() ? 1 : 0) + (o.live ? 1 : 0) + (!o.base_rev.empty() ? 1 : 0);
   if (o.proposed.empty()) return Error::BadInput("--proposed FILE is required");
   if (sources != 1) {
     return Error::BadInput(sources == 0 ? "give the current ruleset: --current FILE, --live, or "
@@ -207,8 +211,9 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
   }
   if (!o.live_netns.empty() && !o.live) return Error::BadInput("--netns only goes with --live");
   if (o.probe_fleet && !o.kernel_spec.empty()) {
-    return Error::BadInput("give the fleet either by probing (--inventory/--from) or declared "
-                           "(--kernel/--be-liberal), not both");
+    return Error::BadInput(
+        "give the fleet either by probing (--inventory/--from) or declared "
+        "(--kernel/--be-liberal), not both");
   }
   auto procedure = o.reload == "auto" ? Result<reload::Procedure>(reload::Procedure{})
                                       : reload::ParseProcedure(o.reload);
@@ -234,8 +239,8 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
 
   CheckReport rep;
   rep.proposed = o.proposed;
-  rep.reload = o.reload == "auto" ? "auto (what each node's firewall service does)"
-                                  : procedure->Describe();
+  rep.reload =
+      o.reload == "auto" ? "auto (what each node's firewall service does)" : procedure->Describe();
   Inputs in;
   std::error_code ec;
   in.proposed_abs = fs::absolute(o.proposed, ec).lexically_normal().string();
@@ -250,9 +255,9 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
   std::vector<Finding> extra;
   in.current = LoadCurrent(o, in, extra);
   rep.current = !o.current_file.empty() ? o.current_file
-                : !o.base_rev.empty()  ? (in.current.display_name.empty()
-                                             ? o.base_rev + ":" + o.proposed
-                                             : in.current.display_name)
+                : !o.base_rev.empty()
+                    ? (in.current.display_name.empty() ? o.base_rev + ":" + o.proposed
+                                                       : in.current.display_name)
                 : o.live_netns.empty() ? "live ruleset of this host"
                                        : "live ruleset of netns " + o.live_netns;
   for (auto* r : {&in.proposed, &in.current}) {
@@ -337,11 +342,11 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
     StageResult plan{StageId::kPlan, true};
     rep.plan = diff::DiffRulesets(in.current.ruleset, in.proposed.ruleset);
     const auto& s = rep.plan.summary;
-    plan.summary = rep.plan.empty() ? "no changes"
-                                    : std::to_string(s.add) + " to add, " +
-                                          std::to_string(s.remove) + " to remove, " +
-                                          std::to_string(s.change) + " to change, " +
-                                          std::to_string(s.move) + " to move";
+    plan.summary = rep.plan.empty()
+                       ? "no changes"
+                       : std::to_string(s.add) + " to add, " + std::to_string(s.remove) +
+                             " to remove, " + std::to_string(s.change) + " to change, " +
+                             std::to_string(s.move) + " to move";
     plan.took = Since(t);
     rep.stages.push_back(plan);
   } else {
@@ -359,10 +364,15 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
     pi.proposed = &in.proposed.ruleset;
     pi.proposed_sources = &in.proposed.sources;
     pi.plan = &rep.plan;
-    pi.proposed_flushes_ruleset = in.proposed.flat && FlushesRuleset(in.proposed.flat->text);
+    pi.proposed_flushes_ruleset =
+        in.proposed.flat && (in.proposed.format == sys::RulesetFormat::kNftJson
+                                 ? nft::NftJsonFlushesRuleset(in.proposed.flat->text)
+                                 : FlushesRuleset(in.proposed.flat->text));
+    pi.proposed_replaces_own_tables = in.proposed.format == sys::RulesetFormat::kIptables ||
+                                      in.proposed.format == sys::RulesetFormat::kIp6tables;
     pi.proposed_file = o.proposed;
-    if (o.live) pi.live.push_back({o.live_netns.empty() ? "this host" : o.live_netns,
-                                   in.current.ruleset});
+    if (o.live)
+      pi.live.push_back({o.live_netns.empty() ? "this host" : o.live_netns, in.current.ruleset});
     size_t loaded_live = 0;
     for (const auto& n : facts) {
       if (n.ruleset) {
@@ -377,11 +387,12 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
     }
     policy.findings = hazards::JudgeChange(pi);
     policy.outcome = StageOutcome(policy.findings);
-    policy.summary = policy.outcome == Outcome::kPass
-                         ? (policy.findings.size() == 1 && policy.findings[0].id == "harmless-change"
-                                ? "harmless: " + policy.findings[0].message
-                                : "no blocking finding")
-                         : "the change cuts open connections or opens the node";
+    policy.summary =
+        policy.outcome == Outcome::kPass
+            ? (policy.findings.size() == 1 && policy.findings[0].id == "harmless-change"
+                   ? "harmless: " + policy.findings[0].message
+                   : "no blocking finding")
+            : "the change cuts open connections or opens the node";
     policy.took = Since(t);
     rep.stages.push_back(policy);
   } else {
@@ -463,9 +474,9 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
     lint.outcome = StageOutcome(lint.findings);
     lint.summary = lint.outcome == Outcome::kFail
                        ? "the reload procedure breaks busy connections on some nodes"
-                       : lint.outcome == Outcome::kUndecided ? "how some nodes reload is not known"
-                                                             : "the reload procedure is safe on "
-                                                               "these kernels";
+                   : lint.outcome == Outcome::kUndecided ? "how some nodes reload is not known"
+                                                         : "the reload procedure is safe on "
+                                                           "these kernels";
     lint.took = Since(t);
     rep.stages.push_back(lint);
   }
@@ -535,9 +546,8 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
       ro.be_liberal.named[lab_node] = groups[g].be_liberal.value_or(0);
       stands_for.push_back({lab_node, groups[g].members});
       for (auto& row : rep.nodes) {
-        if (row.lab_node.empty() &&
-            std::find(groups[g].members.begin(), groups[g].members.end(), row.name) !=
-                groups[g].members.end()) {
+        if (row.lab_node.empty() && std::find(groups[g].members.begin(), groups[g].members.end(),
+                                              row.name) != groups[g].members.end()) {
           row.lab_node = lab_node;
         }
       }
@@ -564,8 +574,8 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
     };
     rep.baseline = run("baseline", in.current,
                        "the reload procedure alone: current -> current, " + procedure->Describe());
-    rep.proposed_run = run("proposed", in.proposed,
-                           "the change: current -> proposed, " + procedure->Describe());
+    rep.proposed_run =
+        run("proposed", in.proposed, "the change: current -> proposed, " + procedure->Describe());
     auto verdict_of = [](const std::optional<ReplayRun>& r) {
       return r ? r->report.verdict : replay::Verdict::kUnknown;
     };
@@ -577,7 +587,8 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
         ++total;
         if (c.broken) ++broken;
       }
-      std::string s = std::to_string(broken) + " of " + std::to_string(total) + " connections broke";
+      std::string s =
+          std::to_string(broken) + " of " + std::to_string(total) + " connections broke";
       std::vector<std::string> culprits;
       for (const auto& n : r.report.nodes) {
         if (broken == 0 || n.conns_broken != broken) continue;
@@ -594,39 +605,38 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
       return s;
     };
     if (prop_v == replay::Verdict::kBroken) {
-      Finding f = StageFinding(base_v == replay::Verdict::kBroken ? "replay-broken-by-reload"
-                                                                   : "replay-broken-by-change",
-                               Severity::kBlocking,
-                               "lab replay of the change: " + broken_summary(*rep.proposed_run),
-                               "replay");
+      Finding f =
+          StageFinding(base_v == replay::Verdict::kBroken ? "replay-broken-by-reload"
+                                                          : "replay-broken-by-change",
+                       Severity::kBlocking,
+                       "lab replay of the change: " + broken_summary(*rep.proposed_run), "replay");
       f.source = "docs/kernel-conntrack.md §7";
       rs.findings.push_back(f);
     }
     if (base_v == replay::Verdict::kBroken) {
-      Finding f = StageFinding(
-          "replay-reload-procedure-breaks", Severity::kBlocking,
-          "lab replay of the reload procedure alone (current -> current): " +
-              broken_summary(*rep.baseline) +
-              ": the way production reloads breaks connections whatever the change",
-          "replay");
+      Finding f =
+          StageFinding("replay-reload-procedure-breaks", Severity::kBlocking,
+                       "lab replay of the reload procedure alone (current -> current): " +
+                           broken_summary(*rep.baseline) +
+                           ": the way production reloads breaks connections whatever the change",
+                       "replay");
       f.source = "docs/kernel-conntrack.md §7";
       f.fix = "reload atomically, or set nf_conntrack_tcp_be_liberal=1 on the affected nodes";
       rs.findings.push_back(f);
     }
     for (const auto* r : {&rep.baseline, &rep.proposed_run}) {
       if (*r && (*r)->report.verdict == replay::Verdict::kUnknown) {
-        Finding f = StageFinding("replay-undecided", Severity::kWarning,
-                                 "lab replay (" + (*r)->label + ") could not decide: " +
-                                     (*r)->report.reason,
-                                 "replay");
+        Finding f = StageFinding(
+            "replay-undecided", Severity::kWarning,
+            "lab replay (" + (*r)->label + ") could not decide: " + (*r)->report.reason, "replay");
         f.undecided = true;
         rs.findings.push_back(f);
       }
     }
     rs.outcome = StageOutcome(rs.findings);
     rs.summary = "baseline " + std::string(replay::VerdictName(base_v)) + ", proposed " +
-                 std::string(replay::VerdictName(prop_v)) + " (" +
-                 std::to_string(groups.size()) + " lab nodes)";
+                 std::string(replay::VerdictName(prop_v)) + " (" + std::to_string(groups.size()) +
+                 " lab nodes)";
     rs.took = Since(t);
     rep.stages.push_back(rs);
   }

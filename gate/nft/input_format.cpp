@@ -234,6 +234,18 @@ std::vector<std::string> JsonInterfaceNames(std::string_view text, size_t max) {
   return out;
 }
 
+bool NftJsonFlushesRuleset(std::string_view text) {
+  nlohmann::json doc = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  if (!doc.is_object() || !doc.contains("nftables") || !doc["nftables"].is_array()) return false;
+  for (const auto& cmd : doc["nftables"]) {
+    if (cmd.is_object() && cmd.contains("flush") && cmd["flush"].is_object() &&
+        cmd["flush"].contains("ruleset")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<JsonCommandSpan> NftJsonCommands(std::string_view text) {
   std::vector<JsonCommandSpan> out;
   size_t i = 0;

@@ -40,6 +40,10 @@ namespace fwgate::nft {
 // as for nft text (gate/nft/interface_scan.h). Empty for text that is not valid JSON.
 [[nodiscard]] std::vector<std::string> JsonInterfaceNames(std::string_view text, size_t max);
 
+// Whether a JSON ruleset holds a `{"flush": {"ruleset": ...}}` command (it then replaces every
+// table, as `flush ruleset` does in nft text). False for text that is not valid JSON.
+[[nodiscard]] bool NftJsonFlushesRuleset(std::string_view text);
+
 // The commands of a JSON ruleset (the elements of its "nftables" array), as spans of `text`
 // with the 1-based line and column each starts at. Empty when `text` has no such array. For
 // locating the command libnftables refused (its JSON errors carry no position).

@@ -223,6 +223,21 @@ TEST_F(RulesetFormats, ReplayOfIptablesRulesetsBreaksTheStaleGapNodeLikeNftDoes)
   EXPECT_GT(j["connections"]["survived"].get<int>(), 0) << j["connections"].dump();
 }
 
+TEST_F(RulesetFormats, CheckJudgesHowEachFormatReplacesTables) {
+  // iptables-restore replaces exactly the tables it names: no flush finding.
+  ProcessResult ipt =
+      RunFwgate({"check", "--current", (kData / "storage.rules").string(), "--proposed",
+                 (kData / "storage-changed.rules").string(), "--no-lab", "--format", "json"});
+  EXPECT_EQ(ipt.exit_code, 0) << ipt.err;
+  EXPECT_EQ(testing::JsonSchemaErrors(ipt.out, "check.schema.json"), "");
+  EXPECT_EQ(ipt.out.find("no-flush-ruleset"), std::string::npos) << ipt.out;
+  // nft's JSON listing has no flush command: loading it adds to what the node has.
+  fs::path json = Write("ceph-node.json", NftJsonListing(kRulesets / "ceph-node.nft"));
+  ProcessResult js = RunFwgate({"check", "--current", (kRulesets / "ceph-node.nft").string(),
+                                "--proposed", json.string(), "--no-lab", "--format", "json"});
+  EXPECT_NE(js.out.find("no-flush-ruleset"), std::string::npos) << js.out;
+}
+
 TEST_F(RulesetFormats, FirewalldNodeIsNamedByTheProbe) {
   // A node where firewalld is active: its `firewalld` table, in a namespace made for it.
   ProcessResult r = testing::RunProcess(

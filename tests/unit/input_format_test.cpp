@@ -95,6 +95,28 @@ TEST(CheckNftJson, TopLevelMustHoldAnNftablesArray) {
   EXPECT_TRUE(CheckNftJson("{\"nftables\": ", "r.json"));
 }
 
+TEST(NftJsonFlushesRuleset, FindsTheFlushCommand) {
+  EXPECT_TRUE(NftJsonFlushesRuleset(
+      R"({"nftables": [{"flush": {"ruleset": null}}, {"table": {"family": "inet", "name": "t"}}]})"));
+  EXPECT_FALSE(
+      NftJsonFlushesRuleset(R"({"nftables": [{"table": {"family": "inet", "name": "t"}}]})"));
+  EXPECT_FALSE(NftJsonFlushesRuleset(R"({"nftables": [{"flush": {"table": {"name": "t"}}}]})"));
+  EXPECT_FALSE(NftJsonFlushesRuleset("{\"nftables\": ["));
+}
+
+TEST(NftJsonCommands, SpansOfEachCommandWithTheirPositions) {
+  std::string text = "{\"nftables\": [\n  {\"a\": \"x,]}\"},\n  {\"b\": [1, {\"c\": 2}]}\n]}";
+  auto spans = NftJsonCommands(text);
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(text.substr(spans[0].begin, spans[0].end - spans[0].begin), "{\"a\": \"x,]}\"}");
+  EXPECT_EQ(spans[0].line, 2);
+  EXPECT_EQ(spans[0].column, 3);
+  EXPECT_EQ(text.substr(spans[1].begin, spans[1].end - spans[1].begin), "{\"b\": [1, {\"c\": 2}]}");
+  EXPECT_EQ(spans[1].line, 3);
+  EXPECT_EQ(NftJsonPrefix(text, spans, 1), "{\"nftables\": [{\"a\": \"x,]}\"}]}\n");
+  EXPECT_TRUE(NftJsonCommands("[1, 2]").empty());
+}
+
 TEST(ParseIptablesRestoreErrors, LocatesTheQuotedOption) {
   std::string text =
       "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dportz 22 -j ACCEPT\nCOMMIT\n";
