@@ -11,6 +11,7 @@
 #include "gate/hazards/policy.h"
 #include "gate/hazards/reload_lint.h"
 #include "gate/nft/git_files.h"
+#include "gate/nft/input_format.h"
 #include "gate/nft/live.h"
 #include "gate/nft/nft_text.h"
 #include "gate/nft/printer.h"
@@ -363,7 +364,12 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
     pi.proposed = &in.proposed.ruleset;
     pi.proposed_sources = &in.proposed.sources;
     pi.plan = &rep.plan;
-    pi.proposed_flushes_ruleset = in.proposed.flat && FlushesRuleset(in.proposed.flat->text);
+    pi.proposed_flushes_ruleset =
+        in.proposed.flat && (in.proposed.format == sys::RulesetFormat::kNftJson
+                                 ? nft::NftJsonFlushesRuleset(in.proposed.flat->text)
+                                 : FlushesRuleset(in.proposed.flat->text));
+    pi.proposed_replaces_own_tables = in.proposed.format == sys::RulesetFormat::kIptables ||
+                                      in.proposed.format == sys::RulesetFormat::kIp6tables;
     pi.proposed_file = o.proposed;
     if (o.live)
       pi.live.push_back({o.live_netns.empty() ? "this host" : o.live_netns, in.current.ruleset});

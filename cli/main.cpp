@@ -5,6 +5,8 @@
 
 #include "base/outcome.h"
 #include "cli/command.h"
+#include "cli/help.h"
+#include "fwgate_version.h"
 
 namespace fwgate::cli {
 std::vector<Command>& Registry() {
@@ -37,8 +39,10 @@ int Main(int argc, char** argv) {
       "fwgate: will the TCP connections open right now survive this firewall reload?\n"
       "Exit codes: 0 pass, 1 the gate says no, 2 bad input or usage, 3 could not decide.",
       "fwgate"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "fwgate 0.1.0");
+  app.require_subcommand(0, 1);
+  // The commit is `git describe --always --dirty` at build time, "unknown" from a tarball.
+  app.set_version_flag(
+      "--version", std::string("fwgate ") + FWGATE_VERSION + " (commit " + FWGATE_GIT_COMMIT + ")");
   auto& commands = Registry();
   std::stable_sort(commands.begin(), commands.end(),
                    [](const auto& a, const auto& b) { return a.order < b.order; });
@@ -48,6 +52,15 @@ int Main(int argc, char** argv) {
     auto run = c.setup(app);
     auto subs = app.get_subcommands({});
     if (subs.size() > before) runs.emplace_back(subs.back(), std::move(run));
+  }
+  // A first word that names no command: suggest the closest one (before CLI11, which would only
+  // say the argument was not expected).
+  if (argc > 1 && argv[1][0] != '-' && argv[1][0] != '\0') {
+    auto known = app.get_subcommands([&](const CLI::App* s) { return s->get_name() == argv[1]; });
+    if (known.empty()) {
+      std::cerr << fwgate::cli::UnknownCommandMessage(app, argv[1]) << "\n";
+      return fwgate::cli::ExitCodeFor(fwgate::Outcome::kBadInput);
+    }
   }
   try {
     app.parse(argc, argv);
@@ -59,6 +72,11 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);  // prints the message to stderr
+    return fwgate::cli::ExitCodeFor(fwgate::Outcome::kBadInput);
+  }
+  if (app.get_subcommands().empty()) {
+    // No command: the list of commands (a usage error, so on stderr with exit 2).
+    std::cerr << app.help();
     return fwgate::cli::ExitCodeFor(fwgate::Outcome::kBadInput);
   }
   for (auto& [sub, run] : runs) {

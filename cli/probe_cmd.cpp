@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -15,6 +17,7 @@
 #include "base/outcome.h"
 #include "base/text.h"
 #include "cli/command.h"
+#include "cli/progress.h"
 #include "gate/hazards/findings.h"
 #include "gate/probe/fleet.h"
 #include "gate/probe/inventory.h"
@@ -33,6 +36,7 @@ struct ProbeFlags {
   std::string from;
   bool json = false;
   bool prometheus = false;
+  bool quiet = false;
   int concurrency = 16;
   double timeout_s = 20;
   std::vector<std::string> ssh_options;
@@ -142,6 +146,26 @@ Outcome Run(const ProbeFlags& f) {
     req.ssh.config_file = f.ssh_config;
     req.ssh.connect_timeout_s = std::max(1, static_cast<int>(f.timeout_s / 2));
     req.probe = opt;
+    // Nodes done and time left, on a terminal (worker threads call on_done).
+    auto progress = std::make_shared<Progress>("probe", f.quiet);
+    if (progress->enabled()) {
+      auto started = std::chrono::steady_clock::now();
+      auto total = std::make_shared<std::atomic<size_t>>(0);
+      auto done = std::make_shared<std::atomic<size_t>>(0);
+      req.on_start = [=](size_t n) {
+        *total = n;
+        progress->Say("nodes: 0/" + std::to_string(n) + " done");
+      };
+      req.on_done = [=](const probe::NodeFacts& n) {
+        size_t d = ++*done;
+        auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - started);
+        progress->Say("nodes: " + std::to_string(d) + "/" + std::to_string(total->load()) +
+                      " done (last: " + TerminalSafe(n.name) +
+                      (n.reachable ? "" : ", unreachable") + "), " +
+                      TimeLeft(d, total->load(), elapsed));
+      };
+    }
     auto gathered = probe::GatherFleet(req);
     if (!gathered) {
       // Inventory parse errors read "FILE:LINE:COL: message"; others carry their context.
@@ -214,6 +238,9 @@ const Registrar kProbe{Command{
           "--json` run by Ansible/Salt/pdsh) instead of connecting");
       auto* j = sub->add_flag("--json", f->json, "JSON output");
       auto* p = sub->add_flag("--prometheus", f->prometheus, "Prometheus text output");
+      sub->add_flag("--quiet", f->quiet,
+                    "No progress on stderr (fleet probes show nodes done and time left when "
+                    "stderr is a terminal)");
       j->excludes(p);
       sub->add_option("--concurrency", f->concurrency, "Nodes probed at once (default 16)")
           ->check(CLI::Range(1, 1024));

@@ -8,6 +8,7 @@
 
 #include "base/outcome.h"
 #include "cli/command.h"
+#include "cli/progress.h"
 #include "cli/ruleset_input.h"
 #include "report/replay_report.h"
 #include "simulator/replay/replay.h"
@@ -47,6 +48,7 @@ struct Args {
   int delay_ms = 0;
   double loss_percent = 0;
   bool json = false;
+  bool quiet = false;
   std::vector<std::string> include_dirs;
   sys::NftLimits nft_limits;
 };
@@ -113,8 +115,11 @@ Outcome Run(const Args& a) {
     return Outcome::kUndecided;
   }
 
+  Progress progress("replay", a.quiet);
+  if (progress.enabled()) o.progress = [&](const std::string& s) { progress.Say(s); };
   bool interrupted = false;
   auto rep = replay::RunReplay(o, &interrupted);
+  if (rep) progress.Say("done: " + std::string(replay::VerdictName(rep->verdict)));
   if (!rep) {
     if (interrupted) {
       std::cerr << "fwgate: interrupted; the lab was torn down\n";
@@ -148,8 +153,15 @@ const Registrar kReplay{Command{
           "current ruleset loaded, the proposed one reloaded mid-run; do open connections "
           "survive?\nExit: 0 survived, 1 broken, 2 bad input, 3 could not run or decide.");
       auto a = std::make_shared<Args>();
-      sub->add_option("--current", a->current, "Ruleset loaded before the reload")->required();
-      sub->add_option("--proposed", a->proposed, "Ruleset the reload loads")->required();
+      sub->add_option("--current", a->current,
+                      "Ruleset loaded before the reload (nft text, nft -j JSON or "
+                      "iptables-save)")
+          ->required()
+          ->type_name("FILE");
+      sub->add_option("--proposed", a->proposed,
+                      "Ruleset the reload loads (nft text, nft -j JSON or iptables-save)")
+          ->required()
+          ->type_name("FILE");
       sub->add_option("--reload", a->reload,
                       "atomic | flush-then-load | command:ARGV... (your reload command, split on "
                       "spaces, quotes group words, never a shell; {} = proposed file's path; runs "
@@ -205,6 +217,8 @@ const Registrar kReplay{Command{
       sub->add_option("--loss", a->loss_percent, "Percent of frames dropped on every link")
           ->check(FiniteRange(0, 100));
       sub->add_flag("--json", a->json, "JSON report on stdout");
+      sub->add_flag("--quiet", a->quiet,
+                    "No progress on stderr (shown only when stderr is a terminal)");
       AddIncludeDirOption(sub, a->include_dirs);
       AddNftLimitOptions(sub, a->nft_limits);
       return [a]() -> Outcome { return Run(*a); };

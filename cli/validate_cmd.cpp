@@ -12,6 +12,8 @@
 namespace fwgate::cli {
 namespace {
 
+constexpr int kValidateSchemaVersion = 1;
+
 struct Counts {
   size_t tables = 0, chains = 0, rules = 0, sets = 0;
 };
@@ -39,6 +41,7 @@ nlohmann::json ToJson(const std::string& file, const nft::LoadResult& r) {
   nlohmann::json j = {{"file", file},
                       {"valid", r.status == nft::LoadStatus::kOk},
                       {"status", std::string(nft::LoadStatusName(r.status))},
+                      {"format", std::string(sys::RulesetFormatName(r.format))},
                       {"diagnostics", diags},
                       {"placeholder_interfaces", r.placeholder_interfaces},
                       {"placeholder_tables", r.placeholder_tables},
@@ -50,12 +53,30 @@ nlohmann::json ToJson(const std::string& file, const nft::LoadResult& r) {
   return j;
 }
 
+// The one shape of `validate --json` (docs/schemas/validate.schema.json): an object with every
+// file's entry in "files". With exactly one file its keys are also copied to the top level, so
+// consumers of the single-object form from before schema_version keep working.
+nlohmann::json ValidateDocument(const nlohmann::json& entries) {
+  nlohmann::json doc = nlohmann::json::object();
+  if (entries.size() == 1) doc = entries[0];
+  bool valid = std::all_of(entries.begin(), entries.end(),
+                           [](const nlohmann::json& e) { return e.value("valid", false); });
+  doc["schema_version"] = kValidateSchemaVersion;
+  doc["files"] = entries;
+  doc["valid"] = valid;
+  return doc;
+}
+
 void PrintText(const std::string& file, const nft::LoadResult& r) {
   switch (r.status) {
     case nft::LoadStatus::kOk: {
       Counts c = CountOf(r.ruleset);
-      std::cout << file << ": ok (" << c.tables << " tables, " << c.chains << " chains, " << c.rules
-                << " rules, " << c.sets << " sets)\n";
+      // nft text as before; other formats say which they were read as.
+      std::string format = r.format == sys::RulesetFormat::kNft
+                               ? ""
+                               : std::string(sys::RulesetFormatName(r.format)) + ", ";
+      std::cout << file << ": ok (" << format << c.tables << " tables, " << c.chains << " chains, "
+                << c.rules << " rules, " << c.sets << " sets)\n";
       if (!r.placeholder_interfaces.empty()) {
         std::cout << file << ": note: created placeholder interfaces for names the ruleset uses:";
         for (size_t i = 0; i < r.placeholder_interfaces.size(); ++i) {
@@ -93,7 +114,11 @@ const Registrar kValidate{Command{
       sub->footer(
           "Each FILE is loaded with nft's own parser (define, include relative to the file, sets)\n"
           "into a fresh network namespace that vanishes afterwards; nothing is applied to this\n"
-          "host. Interfaces the file binds to (iif, oif, device, devices) get placeholder links\n"
+          "host. The format is told from the content: an `nft -j` JSON ruleset is loaded by\n"
+          "libnftables' JSON parser, an iptables-save file (`*filter` ... `COMMIT`) by\n"
+          "iptables-nft-restore (ip6tables-nft-restore when its header or addresses say IPv6)\n"
+          "inside the namespace. Interfaces the file binds to (iif, oif, device, devices) get "
+          "placeholder links\n"
           "in that namespace, so a ruleset written for a real host validates here.\n"
           "\n"
           "Output: 'FILE: ok (N tables, M chains, K rules, S sets)' on stdout; errors on stderr "
@@ -109,9 +134,15 @@ const Registrar kValidate{Command{
       AddIncludeDirOption(sub, *include_dirs);
       auto limits = std::make_shared<sys::NftLimits>();
       AddNftLimitOptions(sub, *limits);
-      sub->add_option("FILE", *files, "nftables ruleset file(s), as given to `nft -f`")->required();
+      sub->add_option("FILE", *files,
+                      "Ruleset file(s): nft text (as given to `nft -f`), an `nft -j` JSON "
+                      "ruleset, or an iptables-save/iptables-restore file (IPv4 or IPv6)")
+          ->required()
+          ->type_name("FILE");
       sub->add_flag("--json", *json,
-                    "Print JSON (one object, or an array for several files) to stdout");
+                    "Print JSON to stdout: {\"schema_version\":1,\"files\":[...],\"valid\":...}; "
+                    "with one FILE its keys are also at the top level "
+                    "(docs/schemas/validate.schema.json)");
       return [=]() -> Outcome {
         nft::LoadOptions options;
         options.nft = *limits;
@@ -127,7 +158,7 @@ const Registrar kValidate{Command{
             PrintText(file, r);
           }
         }
-        if (*json) std::cout << (files->size() == 1 ? all[0] : all).dump(2) << "\n";
+        if (*json) std::cout << ValidateDocument(all).dump(2) << "\n";
         return worst;
       };
     }}};

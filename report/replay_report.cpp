@@ -9,6 +9,7 @@ using namespace fwgate::replay;  // the report types rendered here
 
 json ReplayToJson(const replay::ReplayReport& r) {
   json j;
+  j["schema_version"] = kReplaySchemaVersion;
   j["verdict"] = std::string(VerdictName(r.verdict));
   j["reason"] = r.reason;
   j["reload"] = r.reload;

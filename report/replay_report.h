@@ -8,10 +8,13 @@
 
 namespace fwgate::report {
 
-// {"verdict", "reload", "nodes":[{name, kernel_class, emulation, emulation_reason, be_liberal,
-// conntrack{invalid, drop, early_drop, insert_failed, count}, connections{total, broken}}],
-// "connections":{total, survived, broken}, "max_stall_ms", "broken_connections":[{from, to,
-// class, reason}], "timeline":{bucket_ms, series}} plus added keys (reason, classes, counters).
+inline constexpr int kReplaySchemaVersion = 1;
+
+// {"schema_version", "verdict", "reload", "nodes":[{name, kernel_class, emulation,
+// emulation_reason, be_liberal, conntrack{invalid, drop, early_drop, insert_failed, count},
+// connections{total, broken}}], "connections":{total, survived, broken}, "max_stall_ms",
+// "broken_connections":[{from, to, class, reason}], "timeline":{bucket_ms, series}} plus added keys
+// (reason, classes, counters).
 [[nodiscard]] nlohmann::json ReplayToJson(const replay::ReplayReport& report);
 
 // A short table per node and per connection class, the broken connections, and the verdict in

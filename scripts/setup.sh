@@ -10,6 +10,7 @@ pkgs=(
   openssh-server openssh-client
   ansible-core prometheus-node-exporter python3-jsonschema libnetfilter-conntrack-dev strace time
   clang libclang-rt-14-dev clang-format clang-tidy cppcheck
+  help2man bash-completion dpkg-dev file
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -103,7 +103,7 @@ Result<NftResult> RunNft(const NetnsHandle& ns, const NftRequest& r) {
     return Error::Internal("refusing to run nft in the host's own network namespace");
   }
   nlohmann::json req = {{"text", r.text},        {"path", r.path},
-                        {"echo", r.echo},        {"json", r.json_output},
+                        {"echo", r.echo},        {"json", r.json_output || r.json_input},
                         {"check", r.check_only}, {"include_dirs", r.include_dirs}};
   SpawnOptions o;
   o.argv = {SelfExecutable()};

@@ -35,6 +35,9 @@ struct NftRequest {
   bool check_only = false;   // nft -c: checked by the kernel, nothing committed
   bool echo = false;         // nft -e -a: print what was added, with handles
   bool json_output = false;  // nft -j for the output buffer
+  // The input is an `nft -j` JSON ruleset (libnftables 1.0.6 parses input as JSON when the JSON
+  // flag is set, so the output buffer is JSON too).
+  bool json_input = false;
   NftLimits limits;
 };
 

@@ -88,6 +88,26 @@ std::string RuleTextWithBindings(const Table& t, const nft::Rule& r, int depth,
   nft::PrintOptions po = NoCounters();
   if (interfaces != nullptr) po.interface_names = *interfaces;
   std::string text = nft::RuleText(t, r, po);
+  // The printer writes binding chains inline over several lines, as nft lists them; a plan
+  // shows one rule per line: `jump { a; b; }`.
+  if (text.find('\n') != std::string::npos) {
+    std::vector<std::string> parts;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+      size_t nl = text.find('\n', pos);
+      std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      size_t b = line.find_first_not_of(" \t");
+      if (b != std::string::npos) parts.push_back(line.substr(b));
+      if (nl == std::string::npos) break;
+      pos = nl + 1;
+    }
+    std::string one = parts.empty() ? std::string() : parts[0];
+    for (size_t i = 1; i < parts.size(); ++i) {
+      one += parts[i - 1].back() == '{' ? " " : "; ";
+      one += parts[i];
+    }
+    text = one;
+  }
   if (depth > 16) return text;
   // `jump __chain3` to a binding chain reads as the user wrote it: `jump { ...; }`.
   for (const auto& e : r.exprs) {

@@ -364,6 +364,25 @@ const std::vector<Row>& Rows() {
          }
          return std::nullopt;
        }},
+      {{"firewalld-managed", Severity::kWarning, "docs/inputs.md (firewalld)", false,
+        "firewalld generates this node's rules from its zones: not a ruleset fwgate can read"},
+       [](const NodeFacts& n, const FindingsConfig&) -> std::optional<Finding> {
+         bool table = std::any_of(n.backends.nft_tables.begin(), n.backends.nft_tables.end(),
+                                  [](const auto& t) { return t.name == "firewalld"; });
+         bool unit = std::any_of(n.services.begin(), n.services.end(),
+                                 [](const auto& s) { return s.name == "firewalld"; });
+         if (!table && !unit) return std::nullopt;
+         Finding f =
+             Msg(std::string(table ? "firewalld is active (nftables table firewalld)"
+                                   : "firewalld is installed") +
+                 ": its rules are generated from zones and services (firewall-cmd), so a ruleset "
+                 "file is not what this node reloads; fwgate does not read firewalld zones "
+                 "(unsupported input)");
+         f.fix =
+             "gate the ruleset firewalld generates: apply the zone change on a test host, save "
+             "`nft -j list ruleset`, and pass that file as --proposed";
+         return f;
+       }},
       {{"log-invalid-off", Severity::kInfo, "docs/kernel-conntrack.md §5", false,
         "nf_conntrack_log_invalid=0: INVALID drops leave no log line"},
        [](const NodeFacts& n, const FindingsConfig&) -> std::optional<Finding> {

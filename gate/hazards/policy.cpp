@@ -398,6 +398,7 @@ void RejectRule(const PolicyInput& in, std::vector<Finding>& out) {
 }
 
 void FlushRules(const PolicyInput& in, std::vector<Finding>& out) {
+  if (in.proposed_replaces_own_tables) return;
   std::set<std::pair<Family, std::string>> proposed_tables;
   for (const Table& t : in.proposed->tables) proposed_tables.insert({t.family, t.name});
   if (!in.proposed_flushes_ruleset) {

@@ -24,6 +24,9 @@ struct PolicyInput {
   const diff::Plan* plan = nullptr;
   // The proposed file's first statement is `flush ruleset` (it replaces every table).
   bool proposed_flushes_ruleset = true;
+  // The proposed file is an iptables-restore file: it replaces exactly the tables it names and
+  // leaves every other table alone, so neither flush finding applies.
+  bool proposed_replaces_own_tables = false;
   std::string proposed_file;  // for findings about the file as a whole
   // Rulesets the nodes really have (the live ruleset, or probed nodes'), for tables other
   // software keeps there; empty when unknown.

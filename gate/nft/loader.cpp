@@ -11,6 +11,7 @@
 #include <fstream>
 #include <set>
 
+#include "gate/nft/input_format.h"
 #include "gate/nft/nft_text.h"
 #include "sys/fd.h"
 #include "sys/netns.h"
@@ -167,12 +168,73 @@ std::string NftLimitMessage(const std::string& limit_hit) {
          " (see --nft-memory-limit / --nft-time-limit)";
 }
 
+// libnftables' JSON errors carry no position ("internal:0:0-0: Error: Could not process rule"):
+// the refused command is the one whose prefix of the document first fails a check-only run
+// (a binary search, at most ~log2(commands) + 1 runs in the same throwaway namespace, where the
+// failed load committed nothing). Its diagnostic points at that command's line and column.
+std::optional<Diagnostic> LocateJsonFailure(const sys::NetnsHandle& ns, const FlatText& flat,
+                                            const std::string& display,
+                                            const sys::NftLimits& limits) {
+  const std::string& text = flat.text;
+  auto commands = NftJsonCommands(text);
+  if (commands.empty()) return std::nullopt;
+  std::string last_errors;
+  auto fails = [&](size_t count) -> std::optional<bool> {
+    sys::NftRequest req;
+    req.text = NftJsonPrefix(text, commands, count);
+    req.json_input = true;
+    req.check_only = true;
+    req.limits = limits;
+    auto r = sys::RunNft(ns, req);
+    if (!r || !r->limit_hit.empty()) return std::nullopt;
+    if (!r->ok) last_errors = r->errors;
+    return !r->ok;
+  };
+  size_t ok = 0, bad = commands.size();  // prefix(ok) passes, prefix(bad) fails
+  auto whole = fails(bad);
+  if (!whole || !*whole) return std::nullopt;
+  std::string errors = last_errors;
+  for (int runs = 0; bad - ok > 1 && runs < 64; ++runs) {
+    size_t mid = ok + (bad - ok) / 2;
+    auto f = fails(mid);
+    if (!f) return std::nullopt;
+    if (*f) {
+      bad = mid;
+      errors = last_errors;
+    } else {
+      ok = mid;
+    }
+  }
+  const JsonCommandSpan& culprit = commands[bad - 1];
+  auto ds = ParseNftErrors(errors, display);
+  Diagnostic d =
+      ds.empty() ? Diagnostic{display, 0, 0, "Error: nft refused this command"} : ds.front();
+  d.file = display;
+  d.line = culprit.line;
+  d.column = culprit.column;
+  std::string_view src = flat.Line(display, culprit.line);
+  d.source_line = std::string(src);
+  size_t end_on_line = src.size();
+  d.end_column = static_cast<int>(std::min(
+      end_on_line, static_cast<size_t>(culprit.column) - 1 + (culprit.end - culprit.begin)));
+  return d;
+}
+
 LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& display,
-                    const LoadOptions& options) {
+                    const LoadOptions& options,
+                    sys::RulesetFormat format = sys::RulesetFormat::kNft) {
   LoadResult result;
   result.flat = flat;
   result.display_name = display;
-  std::vector<std::string> wanted = ScanInterfaceNames(flat->text, options.max_placeholders + 1);
+  result.format = format;
+  const bool nft_text = format == sys::RulesetFormat::kNft;
+  const bool iptables =
+      format == sys::RulesetFormat::kIptables || format == sys::RulesetFormat::kIp6tables;
+  // iptables-nft matches interfaces by name (iifname): it needs no links.
+  std::vector<std::string> wanted =
+      nft_text   ? ScanInterfaceNames(flat->text, options.max_placeholders + 1)
+      : iptables ? std::vector<std::string>{}
+                 : JsonInterfaceNames(flat->text, options.max_placeholders + 1);
   auto memfd = HoldText(flat->text);
   if (!memfd) {
     result.status = LoadStatus::kUnsupported;
@@ -234,24 +296,48 @@ LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& dis
   sys::NftRequest req;
   req.path = memfd->path;
   req.pass_fds = {memfd->fd.get()};
-  req.echo = options.locate && options.dump;
-  req.check_only = !options.dump;
+  // Rules are located from nft's echo of nft text; JSON and iptables inputs are not located.
+  req.echo = nft_text && options.locate && options.dump;
+  req.check_only = !options.dump && !iptables;
+  req.json_input = format == sys::RulesetFormat::kNftJson;
   req.limits = options.nft;
   sys::NftResult run;
   for (int round = 0; round < std::max(1, options.max_rounds); ++round) {
-    auto r = sys::RunNft(*ns, req);
-    if (!r) {
-      result.status = LoadStatus::kUnsupported;
-      result.reason = r.error().ToString();
-      return result;
+    if (iptables) {
+      // The kernel is the parser here too: iptables-nft-restore runs inside the namespace.
+      auto r = sys::RunIptablesRestore(*ns, flat->text, format == sys::RulesetFormat::kIp6tables,
+                                       options.nft);
+      if (!r) {
+        result.status = LoadStatus::kUnsupported;
+        result.reason = r.error().ToString();
+        return result;
+      }
+      run = {};
+      run.ok = r->ok;
+      run.errors = r->errors;
+      run.limit_hit = r->limit_hit;
+    } else {
+      auto r = sys::RunNft(*ns, req);
+      if (!r) {
+        result.status = LoadStatus::kUnsupported;
+        result.reason = r.error().ToString();
+        return result;
+      }
+      run = std::move(*r);
     }
-    run = std::move(*r);
     if (!run.limit_hit.empty()) {
       result.status = LoadStatus::kInvalid;
-      Diagnostic d{display, 0, 0, NftLimitMessage(run.limit_hit)};
+      Diagnostic d{display, 0, 0,
+                   iptables ? "Error: iptables-nft-restore stopped at " + run.limit_hit
+                            : NftLimitMessage(run.limit_hit)};
       result.reason = d.ToString();
       result.diagnostics.push_back(std::move(d));
       return result;
+    }
+    if (iptables) {
+      result.diagnostics = run.ok ? std::vector<Diagnostic>{}
+                                  : ParseIptablesRestoreErrors(run.errors, flat->text, display);
+      break;  // iptables-nft needs no placeholders
     }
     result.diagnostics =
         MapDiagnostics(ParseNftErrors(run.errors, display), *flat, memfd->path, display);
@@ -274,11 +360,18 @@ LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& dis
       return result;
     }
     result.ruleset = std::move(*dumped);
-    if (options.locate) {
+    if (options.locate && nft_text) {
       result.sources = LocateRules(ParseEchoedRules(run.output), ScanStatements(flat->text),
                                    [&](int line, int col) { return flat->Map(line, col); });
     }
     return result;
+  }
+  if (format == sys::RulesetFormat::kNftJson && !result.diagnostics.empty() &&
+      std::none_of(result.diagnostics.begin(), result.diagnostics.end(),
+                   [](const Diagnostic& d) { return d.line > 0; })) {
+    if (auto located = LocateJsonFailure(*ns, *flat, display, options.nft)) {
+      result.diagnostics = {std::move(*located)};
+    }
   }
   for (const auto& d : result.diagnostics) {
     if (IsPrivilegeError(d)) {
@@ -356,6 +449,38 @@ LoadResult LoadResolved(RulesetFiles& files, const std::string& path, const std:
     r.diagnostics.insert(r.diagnostics.begin(), std::move(d));
   }
   return r;
+}
+
+// A JSON or iptables-restore input: loaded as it is (no includes), after its own syntax checks.
+LoadResult LoadForeign(std::string content, const std::string& display, sys::RulesetFormat format,
+                       const LoadOptions& options);
+
+// The result for content that is not nft text (another format, or one fwgate does not read);
+// nullopt for nft text, which the caller flattens and loads.
+std::optional<LoadResult> LoadOtherFormat(std::string& content, const std::string& display,
+                                          const LoadOptions& options) {
+  if (auto why = UnsupportedInputReason(content)) {
+    return InvalidAt({display, 1, 1}, *why, content.substr(0, content.find('\n')));
+  }
+  auto f = DetectRulesetFormat(content);
+  if (f == sys::RulesetFormat::kNft) return std::nullopt;
+  return LoadForeign(std::move(content), display, f, options);
+}
+
+LoadResult LoadForeign(std::string content, const std::string& display, sys::RulesetFormat format,
+                       const LoadOptions& options) {
+  if (format == sys::RulesetFormat::kNftJson) {
+    if (auto d = CheckNftJson(content, display)) {
+      LoadResult r;
+      r.status = LoadStatus::kInvalid;
+      r.format = format;
+      r.reason = d->ToString();
+      r.diagnostics.push_back(std::move(*d));
+      return r;
+    }
+  }
+  auto flat = std::make_shared<FlatText>(FlatTextOf(std::move(content), display));
+  return LoadFlat(flat, display, options, format);
 }
 
 }  // namespace
@@ -458,12 +583,14 @@ LoadResult LoadRulesetFile(const std::string& path, const LoadOptions& options) 
     if (auto bad = PrecheckRulesetText(*content, display, options.max_file_bytes)) {
       return std::move(*bad);
     }
+    if (auto other = LoadOtherFormat(*content, display, options)) return std::move(*other);
     return LoadResolved(*options.files, abs, display, options, std::move(*content));
   }
   // The root file's own checks first, with the messages users know ("cannot open", ...).
   auto checked = PrecheckRulesetFile(path, options.max_file_bytes);
   if (auto* bad = std::get_if<LoadResult>(&checked)) return std::move(*bad);
   std::string content = std::move(std::get<PrecheckedFile>(checked).content);
+  if (auto other = LoadOtherFormat(content, path, options)) return std::move(*other);
   std::vector<std::string> roots = {DefaultIncludeRoot(path), DirectoryOf(path)};
   for (const auto& d : options.include_dirs) roots.push_back(d.dir);
   auto files = DiskFiles(roots);
@@ -479,6 +606,8 @@ LoadResult LoadRulesetText(const std::string& text, const std::string& display_n
   if (auto bad = PrecheckRulesetText(text, display_name, options.max_file_bytes)) {
     return std::move(*bad);
   }
+  std::string copy = text;
+  if (auto other = LoadOtherFormat(copy, display_name, options)) return std::move(*other);
   std::error_code ec;
   std::string cwd = fs::current_path(ec).string();
   std::string root = (fs::path(cwd) / "fwgate-text.nft").string();
@@ -515,6 +644,10 @@ Status LoadIntoNamespace(const sys::NetnsHandle& ns, const LoadResult& loaded,
     return Error::Internal("LoadIntoNamespace needs a ruleset that loaded");
   }
   if (auto st = CreatePlaceholders(ns, loaded); !st) return st;
+  if (loaded.format != sys::RulesetFormat::kNft) {
+    return sys::ApplyRulesetText(ns, loaded.format, loaded.flat->text,
+                                 "loading " + loaded.display_name, limits);
+  }
   auto memfd = HoldText(loaded.flat->text);
   if (!memfd) return memfd.error();
   sys::NftRequest req;

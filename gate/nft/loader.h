@@ -27,6 +27,7 @@
 #include "gate/nft/rule_locations.h"
 #include "gate/nft/source.h"
 #include "sys/nft_runner.h"
+#include "sys/ruleset_apply.h"
 
 namespace fwgate::nft {
 
@@ -53,6 +54,12 @@ struct LoadResult {
   // lab loads exactly this text.
   std::shared_ptr<const FlatText> flat;
   std::string display_name;  // the file as the user named it
+  // The input format, told from the content (gate/nft/input_format.h). nft text is flattened
+  // (includes resolved) and located; an `nft -j` JSON ruleset is loaded by libnftables' JSON
+  // parser and an iptables-restore file by (ip6)iptables-nft-restore, both as the file is (they
+  // have no includes; `sources` stays empty). `flat` is then the file's own text, and
+  // LoadIntoNamespace loads it the same way.
+  sys::RulesetFormat format = sys::RulesetFormat::kNft;
 };
 
 // Limits and inputs of a load; the defaults suit any real host's ruleset (docs/limits.md).
@@ -97,9 +104,9 @@ std::string_view LoadStatusName(LoadStatus status);  // "ok", "invalid", "unsupp
 // ok: pass; invalid: bad input; unsupported or no privilege: undecided.
 [[nodiscard]] Outcome OutcomeOf(LoadStatus status);
 
-// Loads `loaded.flat` (a ruleset a LoadRuleset* call accepted) into `ns` as one transaction,
-// creating its placeholder interfaces and tables there first: how the lab's nodes load the
-// rulesets validate accepted.
+// Loads `loaded.flat` (a ruleset a LoadRuleset* call accepted) into `ns` as one transaction, in
+// its format (nft text, JSON, iptables-restore), creating its placeholder interfaces and tables
+// there first: how the lab's nodes load the rulesets validate accepted.
 [[nodiscard]] Status LoadIntoNamespace(const sys::NetnsHandle& ns, const LoadResult& loaded,
                                        const sys::NftLimits& limits = {});
 // The placeholder links and tables `loaded` needed, created in `ns`.

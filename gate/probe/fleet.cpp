@@ -88,6 +88,7 @@ Result<std::vector<NodeFacts>> GatherFleet(const FleetRequest& f) {
     have_targets = true;
   }
   std::vector<NodeFacts> nodes;
+  if (have_targets && f.on_start) f.on_start(targets.size());
   if (!f.from.empty()) {
     auto loaded = LoadProbeDir(f.from);
     if (!loaded) return loaded.error();

@@ -26,6 +26,7 @@ struct FleetRequest {
   SshOptions ssh;
   ProbeOptions probe;
   std::function<void(const NodeFacts&)> on_done;  // as each node finishes (worker threads)
+  std::function<void(size_t nodes)> on_start;     // once the nodes are known, before any runs
 };
 
 // The nodes, in inventory order (or file order for --from alone). Errors: bad input (the

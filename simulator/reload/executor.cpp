@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "sys/nft_runner.h"
+#include "sys/ruleset_apply.h"
 
 namespace fwgate::reload {
 namespace {
@@ -75,7 +76,7 @@ std::vector<NodeOutcome> RunReloads(const std::vector<NodeReload>& nodes,
         Status st = OkStatus();
         switch (s.kind) {
           case Step::Kind::kNftText:
-            st = sys::ApplyNft(*n.ns, s.text, s.label);
+            st = sys::ApplyRulesetText(*n.ns, s.format, s.text, s.label);
             break;
           case Step::Kind::kCommand: {
             auto r = sys::RunProcess(CommandSpawnOptions(*n.ns, s.argv, s.working_dir,

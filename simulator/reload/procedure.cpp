@@ -138,6 +138,7 @@ Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
   load.kind = Step::Kind::kNftText;
   load.label = "load proposed";
   load.text = proposed.text;
+  load.format = proposed.format;
   switch (procedure.style) {
     case Style::kAtomic:
       plan.emulation = emulation;
@@ -194,6 +195,18 @@ Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
   plan.steps.push_back(first);
   load.wait_before = procedure.gap;
   plan.steps.push_back(load);
+  if (emulation != Emulation::kNative && proposed.format != sys::RulesetFormat::kNft) {
+    // An iptables-restore file replaces only its own tables (and a JSON listing adds), so the
+    // pin and gap tables would outlive the load: they go right after it, in one transaction
+    // (`add` first, so the step holds whether or not the load already removed them).
+    Step drop;
+    drop.kind = Step::Kind::kNftText;
+    drop.label = "drop pin + gap";
+    for (const char* t : {kPinTable, kGapTable}) {
+      drop.text += std::string("add table inet ") + t + "\ndelete table inet " + t + "\n";
+    }
+    plan.steps.push_back(drop);
+  }
   return plan;
 }
 

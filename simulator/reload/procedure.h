@@ -10,6 +10,7 @@
 
 #include "base/result.h"
 #include "gate/hazards/kernel_class.h"
+#include "sys/ruleset_apply.h"
 
 namespace fwgate::reload {
 
@@ -40,8 +41,10 @@ struct Procedure {
 
 struct Step {
   enum class Kind { kNftText, kCommand } kind = Kind::kNftText;
-  std::string label;                         // "flush", "load proposed", ...
-  std::string text;                          // kNftText: one transaction
+  std::string label;  // "flush", "load proposed", ...
+  std::string text;   // kNftText: one transaction
+  // kNftText: the format of `text` (the proposed ruleset's own; the emulation's steps are nft).
+  sys::RulesetFormat format = sys::RulesetFormat::kNft;
   std::vector<std::string> argv;             // kCommand
   std::string working_dir;                   // kCommand: the proposed file's directory
   std::chrono::milliseconds wait_before{0};  // pause after the previous step
@@ -52,6 +55,9 @@ struct Step {
 struct ProposedRuleset {
   std::string text;
   std::string path;  // absolute
+  // nft text, an nft JSON ruleset or an iptables-restore file: the load step applies it as
+  // production would (nft -f, nft -j -f, iptables-nft-restore), one transaction.
+  sys::RulesetFormat format = sys::RulesetFormat::kNft;
 };
 
 struct Plan {
@@ -72,6 +78,8 @@ struct Plan {
 //   plus the pin table plus raw-priority notrack chains in one transaction: hooks stay registered
 //   but the node's packets bypass conntrack for the gap; gap; proposed file. Hooks are never
 //   re-registered, so no window fix-up runs: the stale state of a 4.15 node.
+// - flush-then-load with a proposed file that is not nft text (iptables-restore, JSON): after
+//   the load, one more transaction drops the pin and gap tables, which that load leaves.
 // - command: the user's argv with {} substituted, run as written (emulation cannot reach inside
 //   the user's steps; reported as native with the reason).
 [[nodiscard]] Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,

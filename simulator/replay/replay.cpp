@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "simulator/reload/executor.h"
@@ -29,6 +31,26 @@ bool SleepFor(milliseconds d, const std::atomic<bool>* stop) {
     std::this_thread::sleep_for(std::min<Clock::duration>(end - Clock::now(), milliseconds(10)));
   }
   return !Stopped(stop);
+}
+
+// SleepFor with a progress report about once a second: `what(left)` says what is going on.
+bool SleepWithProgress(milliseconds d, const std::atomic<bool>* stop,
+                       const std::function<void(const std::string&)>& progress,
+                       const std::function<std::string(milliseconds)>& what) {
+  if (!progress) return SleepFor(d, stop);
+  auto end = Clock::now() + d;
+  while (true) {
+    auto left = std::chrono::duration_cast<milliseconds>(end - Clock::now());
+    if (left.count() <= 0) return !Stopped(stop);
+    progress(what(left));
+    if (!SleepFor(std::min(left, milliseconds(1000)), stop)) return false;
+  }
+}
+
+std::string Seconds(milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(d.count()) / 1000.0);
+  return buf;
 }
 
 // Writes (when `value` is set) and reads back be_liberal inside `ns` (never the host's).
@@ -117,6 +139,11 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   rep.stall_threshold = o.stall_threshold;
   rep.warmup = o.warmup;
 
+  // Stages: 1 lab, 2 rulesets, 3 connections, 4 traffic and reload, 5 judge.
+  auto say = [&](const std::string& s) {
+    if (o.progress) o.progress(s);
+  };
+  say("stage 1/5 lab: building the nodes, client and switch namespaces");
   auto topo = lab::Topology::Build(o.topology);
   if (!topo) return topo.error().Wrap("building the lab");
   auto& lab = **topo;
@@ -124,6 +151,8 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   if (Stopped(o.stop)) return stop_error();
 
   // Per node: kernel class, emulation, plan, be_liberal; the current ruleset loaded.
+  say("stage 2/5 rulesets: loading the current ruleset into " + std::to_string(nodes.size()) +
+      " nodes");
   std::vector<reload::NodeReload> reloads;
   for (auto& n : nodes) {
     NodeReport nr;
@@ -138,8 +167,9 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
     if (nr.kernel.empty()) {
       choice.why = "no kernel given: the lab kernel " + lab_kernel->ToString() + " runs natively";
     }
-    reload::Plan plan = reload::PlanReload(o.procedure, choice.emulation,
-                                           {o.proposed->flat->text, o.proposed_path});
+    reload::Plan plan =
+        reload::PlanReload(o.procedure, choice.emulation,
+                           {o.proposed->flat->text, o.proposed_path, o.proposed->format});
     nr.emulation = std::string(hazards::EmulationName(plan.emulation));
     // The plan's note matters when the procedure changes what the emulation can do (atomic:
     // nothing to emulate; command: runs as written) or when nothing is emulated.
@@ -194,6 +224,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
     cs.sndbuf = cs.rcvbuf = c.buffer;
     if (auto id = engine.AddConnection(cs); !id) return id.error();
   }
+  say("stage 3/5 connections: establishing " + std::to_string(wp.conns.size()) + " connections");
   if (auto st = engine.Establish(); !st) {
     // The current ruleset (or the lab) does not let the workload connect: no verdict possible.
     (void)engine.Stop();
@@ -208,7 +239,13 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
     (void)engine.Stop();
     return e;
   };
-  if (!SleepFor(o.warmup, o.stop)) return abort_run(stop_error());
+  milliseconds after_estimate = AfterMarkTime(o, static_cast<int>(nodes.size()));
+  if (!SleepWithProgress(o.warmup, o.stop, o.progress, [&](milliseconds left) {
+        return "stage 4/5 traffic: reload in " + Seconds(left) + " (about " +
+               Seconds(left + after_estimate) + " left)";
+      })) {
+    return abort_run(stop_error());
+  }
 
   std::vector<std::optional<sys::ConntrackStats>> before(nodes.size());
   std::vector<std::vector<NamedCounter>> counters_before(nodes.size());
@@ -223,6 +260,8 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   ro.rolling = o.rolling;
   ro.command_timeout = o.procedure.timeout;
   ro.stop = o.stop;
+  say("stage 4/5 traffic: reloading " + std::to_string(reloads.size()) + " nodes (" + rep.reload +
+      ")");
   auto outcomes = reload::RunReloads(reloads, ro);
   for (size_t i = 0; i < outcomes.size(); ++i) {
     for (const auto& s : outcomes[i].steps) {
@@ -240,7 +279,14 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   milliseconds after = AfterMarkTime(o, static_cast<int>(nodes.size()));
   rep.after_mark = after;
   auto spent = std::chrono::duration_cast<milliseconds>(Clock::now() - mark_time);
-  if (spent < after && !SleepFor(after - spent, o.stop)) return abort_run(stop_error());
+  if (spent < after &&
+      !SleepWithProgress(after - spent, o.stop, o.progress, [&](milliseconds left) {
+        return "stage 4/5 traffic: reload done, watching the connections (about " + Seconds(left) +
+               " left)";
+      })) {
+    return abort_run(stop_error());
+  }
+  say("stage 5/5 judge: measuring " + std::to_string(wp.conns.size()) + " connections");
 
   workload::Report wr = engine.Stop();
   for (size_t i = 0; i < nodes.size(); ++i) {

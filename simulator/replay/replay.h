@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "base/result.h"
@@ -32,6 +33,9 @@ struct ReplayOptions {
   std::chrono::milliseconds stall_threshold{2000};
   std::chrono::milliseconds rolling{0};
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
+  // Called (on the calling thread) at each stage and about once a second while traffic runs:
+  // "stage 4/5 traffic: reload in 1.5 s (about 6 s left)". Optional.
+  std::function<void(const std::string&)> progress;
 };
 
 // Why a replay could not run to a verdict: the kind maps to an exit code by the caller.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sys/netns.h"
+#include "tests/support/json_schema.h"
 #include "tests/support/subprocess.h"
 
 namespace {
@@ -77,14 +78,19 @@ TEST_F(ValidateCli, NotesPlaceholderInterfaces) {
   EXPECT_NE(r.out.find("bond0"), std::string::npos) << r.out;
 }
 
-TEST_F(ValidateCli, JsonForSeveralFilesIsAnArrayAndTheWorstExitCodeWins) {
+TEST_F(ValidateCli, JsonForSeveralFilesIsOneObjectAndTheWorstExitCodeWins) {
   std::string ok = (kRulesets / "ceph-node-safe-change.nft").string();
   std::string bad = (kData / "syntax-error.nft").string();
   std::string ifs = (kData / "interfaces.nft").string();
   ProcessResult r = Fwgate({"validate", "--json", ok, bad, ifs});
   EXPECT_EQ(r.exit_code, 2);
-  auto j = nlohmann::json::parse(r.out, nullptr, false);
-  ASSERT_TRUE(j.is_array()) << r.out;
+  EXPECT_EQ(fwgate::testing::JsonSchemaErrors(r.out, "validate.schema.json"), "");
+  auto doc = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << r.out;
+  EXPECT_EQ(doc["schema_version"], 1);
+  EXPECT_EQ(doc["valid"], false);
+  EXPECT_FALSE(doc.contains("file")) << "per-file keys stay inside files[] with several files";
+  const auto& j = doc["files"];
   ASSERT_EQ(j.size(), 3u);
   EXPECT_EQ(j[0]["file"], ok);
   EXPECT_EQ(j[0]["valid"], true);
@@ -95,6 +101,7 @@ TEST_F(ValidateCli, JsonForSeveralFilesIsAnArrayAndTheWorstExitCodeWins) {
   EXPECT_EQ(j[1]["status"], "invalid");
   ASSERT_FALSE(j[1]["diagnostics"].empty());
   EXPECT_EQ(j[1]["diagnostics"][0]["file"], bad);
+  // Positions are 1-based in JSON as in the text ("syntax-error.nft:5:38: Error: ...").
   EXPECT_EQ(j[1]["diagnostics"][0]["line"], 5);
   EXPECT_EQ(j[1]["diagnostics"][0]["column"], 38);
   EXPECT_EQ(j[2]["placeholder_interfaces"].size(), 5u);
@@ -104,12 +111,34 @@ TEST_F(ValidateCli, JsonForSeveralFilesIsAnArrayAndTheWorstExitCodeWins) {
   }
 }
 
-TEST_F(ValidateCli, JsonForOneFileIsAnObject) {
-  ProcessResult r = Fwgate({"validate", "--json", (kRulesets / "ceph-node.nft").string()});
+TEST_F(ValidateCli, JsonForOneFileKeepsTheSingleObjectKeysAtTheTop) {
+  std::string f = (kRulesets / "ceph-node.nft").string();
+  ProcessResult r = Fwgate({"validate", "--json", f});
   EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(fwgate::testing::JsonSchemaErrors(r.out, "validate.schema.json"), "");
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.out;
+  // The keys consumers of the single-object form read...
+  EXPECT_EQ(j["file"], f);
+  EXPECT_EQ(j["valid"], true);
+  EXPECT_EQ(j["status"], "ok");
   EXPECT_EQ(j["tables"], 1);
+  EXPECT_EQ(j["rules"], 11);
+  // ...and the one shape every run has.
+  EXPECT_EQ(j["schema_version"], 1);
+  ASSERT_EQ(j["files"].size(), 1u);
+  EXPECT_EQ(j["files"][0]["file"], f);
+  EXPECT_EQ(j["files"][0]["rules"], 11);
+}
+
+TEST_F(ValidateCli, JsonForAnInvalidFileMatchesTheSchema) {
+  std::string f = (kData / "syntax-error.nft").string();
+  ProcessResult r = Fwgate({"validate", "--json", f});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(fwgate::testing::JsonSchemaErrors(r.out, "validate.schema.json"), "");
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_EQ(j["valid"], false);
+  EXPECT_EQ(j["status"], "invalid");
 }
 
 TEST(ValidateCliUsage, HelpExplainsExitCodes) {

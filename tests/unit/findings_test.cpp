@@ -165,6 +165,27 @@ TEST(Findings, ModuleUnloadingServiceWarns) {
   EXPECT_EQ(FindId(JudgeNode(n), "module-unload-on-restart"), nullptr);
 }
 
+TEST(Findings, FirewalldManagedNodeIsNamedWithTheReason) {
+  NodeFacts plain = Node("n", "6.1.0", 0);
+  EXPECT_EQ(FindId(JudgeNode(plain), "firewalld-managed"), nullptr);
+  NodeFacts active = plain;
+  active.backends.nft_tables.push_back({"inet", "firewalld", false, 120});
+  auto active_findings = JudgeNode(active);
+  const Finding* f = FindId(active_findings, "firewalld-managed");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->severity, Severity::kWarning);
+  EXPECT_NE(f->message.find("firewalld is active"), std::string::npos) << f->message;
+  EXPECT_NE(f->message.find("unsupported input"), std::string::npos) << f->message;
+  EXPECT_NE(f->fix.find("nft -j list ruleset"), std::string::npos) << f->fix;
+  NodeFacts installed = plain;
+  installed.services.push_back(
+      {"firewalld", "/lib/systemd/system/firewalld.service", "", "unknown", ""});
+  auto installed_findings = JudgeNode(installed);
+  const Finding* g = FindId(installed_findings, "firewalld-managed");
+  ASSERT_NE(g, nullptr);
+  EXPECT_NE(g->message.find("firewalld is installed"), std::string::npos) << g->message;
+}
+
 TEST(Findings, FleetMixingKernelClassesOrBeLiberalWarns) {
   std::vector<NodeFacts> fleet = {Node("a", "4.4.0", 0), Node("b", "4.15.0", 0),
                                   Node("c", "4.15.0", 1)};

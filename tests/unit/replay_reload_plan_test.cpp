@@ -92,6 +92,26 @@ TEST(ReloadPlan, StaleGapPinsHooksAndBypassesConntrackAtRawPriority) {
   EXPECT_EQ(plan.steps[1].text, kNew.text);
 }
 
+TEST(ReloadPlan, NonNftLoadIsFollowedByDroppingThePinAndGapTables) {
+  // iptables-nft-restore replaces only its own tables: the emulation's tables must go after it.
+  const ProposedRuleset ipt{"*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", "/r/rules.v4",
+                            sys::RulesetFormat::kIptables};
+  Procedure p;
+  p.style = Style::kFlushThenLoad;
+  Plan plan = PlanReload(p, Emulation::kStaleGap, ipt);
+  ASSERT_EQ(plan.steps.size(), 3u);
+  EXPECT_EQ(plan.steps[1].format, sys::RulesetFormat::kIptables);
+  EXPECT_EQ(plan.steps[1].text, ipt.text);
+  EXPECT_EQ(plan.steps[2].format, sys::RulesetFormat::kNft);
+  EXPECT_EQ(plan.steps[2].wait_before.count(), 0);
+  EXPECT_NE(plan.steps[2].text.find("delete table inet fwgate_pin"), std::string::npos);
+  EXPECT_NE(plan.steps[2].text.find("delete table inet fwgate_gap"), std::string::npos);
+  // Native flush-then-load and atomic reloads add nothing; nft text drops them itself.
+  EXPECT_EQ(PlanReload(p, Emulation::kNative, ipt).steps.size(), 2u);
+  EXPECT_EQ(PlanReload(p, Emulation::kStaleGap, kNew).steps.size(), 2u);
+  EXPECT_EQ(PlanReload(Procedure{}, Emulation::kStaleGap, ipt).steps.size(), 1u);
+}
+
 TEST(ReloadPlan, CommandRunsAsWrittenAndSaysEmulationDidNotApply) {
   auto p = ParseProcedure("command:nft -f {}");
   ASSERT_TRUE(p.ok());

@@ -9,6 +9,7 @@
 #include "simulator/replay/spec.h"
 #include "simulator/replay/verdict.h"
 #include "simulator/replay/workload_shape.h"
+#include "tests/support/json_schema.h"
 
 namespace fwgate::replay {
 namespace {
@@ -221,6 +222,15 @@ TEST(ReplayJson, CarriesTheContractKeys) {
   EXPECT_EQ(j["broken_connections"][0]["reason"], "stall");
   EXPECT_EQ(j["timeline"]["bucket_ms"], 100);
   EXPECT_EQ(j["timeline"]["series"][0]["class"], "replication");
+}
+
+TEST(ReplayJson, CarriesItsSchemaVersionAndMatchesTheSchema) {
+  auto rep = ReportWith({Conn("node1", "node2", 3000), Conn("node2", "node1", 10)});
+  rep.timeline.bucket = milliseconds(100);
+  rep.timeline.series.push_back({ConnClass::kReplication, {1, 2, 3}});
+  auto j = report::ReplayToJson(rep);
+  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(fwgate::testing::JsonSchemaErrors(j.dump(), "replay.schema.json"), "");
 }
 
 TEST(ReplayText, EndsWithTheVerdictInOneLine) {
