@@ -26,6 +26,11 @@ namespace fwgate {
 // A Prometheus HELP text: ValidUtf8, backslash and newline escaped, other controls as text.
 [[nodiscard]] std::string PrometheusHelp(std::string_view s);
 
+// For XML 1.0 and HTML, in text and in quoted attribute values: ValidUtf8; control characters
+// (C0 but tab, newline and carriage return, which XML 1.0 forbids; DEL; C1) shown as escape text
+// ("\x1b", "\u0085"), U+FFFE and U+FFFF as U+FFFD; & < > " ' as character references.
+[[nodiscard]] std::string XmlSafe(std::string_view s);
+
 // At most `max_bytes` bytes of `s`, cut at a UTF-8 character boundary.
 [[nodiscard]] std::string_view Utf8Prefix(std::string_view s, size_t max_bytes);
 
