@@ -48,11 +48,11 @@ struct Finding {
   // annotates); `related` holds other places (the removed rule in the current ruleset).
   std::optional<SourceLocation> location;
   std::vector<RelatedLocation> related;
-  std::string fix;                         // what to do, in words
-  std::vector<std::string> fix_commands;   // commands that apply the fix now
-  std::vector<std::string> fix_config;     // lines that make it persistent ("FILE: line")
-  std::string node;                        // the node it is about; empty for fleet/ruleset
-  std::string stage;                       // the stage that found it (check); empty elsewhere
+  std::string fix;                        // what to do, in words
+  std::vector<std::string> fix_commands;  // commands that apply the fix now
+  std::vector<std::string> fix_config;    // lines that make it persistent ("FILE: line")
+  std::string node;                       // the node it is about; empty for fleet/ruleset
+  std::string stage;                      // the stage that found it (check); empty elsewhere
 };
 
 }  // namespace fwgate

@@ -31,10 +31,10 @@ enum class StageId { kValidate, kPlan, kPolicy, kReloadLint, kFleet, kReplay };
 
 struct StageResult {
   StageId id = StageId::kValidate;
-  bool ran = false;             // false: skipped (see skipped_reason)
-  std::string skipped_reason;   // "validation failed", "--no-lab", ...
+  bool ran = false;            // false: skipped (see skipped_reason)
+  std::string skipped_reason;  // "validation failed", "--no-lab", ...
   Outcome outcome = Outcome::kPass;
-  std::string summary;          // one line
+  std::string summary;            // one line
   std::vector<Finding> findings;  // stage is set on each
   std::chrono::milliseconds took{0};
 };
@@ -46,9 +46,9 @@ struct NodeRow {
   std::string kernel_class;  // "continuous" | "stale-gap" | "refixup" | ""
   int be_liberal = -1;       // -1: unknown
   bool reachable = true;
-  std::string lab_node;      // the lab node that stands for it in the replay ("node2")
+  std::string lab_node;  // the lab node that stands for it in the replay ("node2")
   Outcome outcome = Outcome::kPass;
-  std::string note;          // why not pass, in a few words
+  std::string note;  // why not pass, in a few words
 };
 
 // One lab replay the gate ran.

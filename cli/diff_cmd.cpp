@@ -18,6 +18,8 @@ namespace {
 
 struct DiffArgs {
   std::string current, proposed, netns;
+  std::vector<std::string> include_dirs;
+  sys::NftLimits nft_limits;
   bool live = false, json = false, exit_code = false;
 };
 
@@ -33,15 +35,18 @@ Outcome RunDiff(const DiffArgs& a) {
   if (!a.netns.empty() && !a.live) return usage("--netns only goes with --live");
   if (a.proposed.empty()) return usage("--proposed FILE is required");
 
+  nft::LoadOptions options;
+  options.nft = a.nft_limits;
+  if (auto bad = IncludeDirsOrReport("diff", a.include_dirs, options)) return *bad;
   nft::Ruleset current;
   nft::LoadResult cur, prop;
   if (a.live) {
     if (auto o = ReadLiveOrReport("diff", a.netns, current)) return *o;
   } else {
-    if (auto o = LoadRulesetOrReport("diff", a.current, cur)) return *o;
+    if (auto o = LoadRulesetOrReport("diff", a.current, cur, options)) return *o;
     current = std::move(cur.ruleset);
   }
-  if (auto o = LoadRulesetOrReport("diff", a.proposed, prop)) return *o;
+  if (auto o = LoadRulesetOrReport("diff", a.proposed, prop, options)) return *o;
   const nft::Ruleset& proposed = prop.ruleset;
 
   diff::Plan plan = diff::DiffRulesets(current, proposed);
@@ -71,6 +76,8 @@ const Registrar kDiff{Command{
           ->type_name("NAME");
       sub->add_option("--proposed", args->proposed, "Proposed ruleset file")->type_name("FILE");
       sub->add_flag("--json", args->json, "Machine-readable output (stable JSON contract)");
+      AddIncludeDirOption(sub, args->include_dirs);
+      AddNftLimitOptions(sub, args->nft_limits);
       sub->add_flag("--exit-code", args->exit_code,
                     "Exit 1 when there are changes (like git diff --exit-code)");
       sub->footer(

@@ -16,6 +16,7 @@
 #include "base/text.h"
 #include "cli/command.h"
 #include "gate/hazards/findings.h"
+#include "gate/probe/fleet.h"
 #include "gate/probe/inventory.h"
 #include "gate/probe/probe_script.h"
 #include "gate/probe/prober.h"
@@ -57,95 +58,6 @@ bool ValidSshOption(const std::string& o) {
   for (unsigned char c : o)
     if (c < 0x20) return false;
   return true;
-}
-
-// SshTransport plus the validated per-host ssh arguments (ansible_ssh_common_args /
-// ansible_ssh_extra_args, Target::ssh_args), placed before "--" HOST: each one argv element,
-// never through a shell.
-class SshWithHostArgs : public probe::Transport {
- public:
-  explicit SshWithHostArgs(probe::SshOptions o) : options_(o), ssh_(std::move(o)) {}
-  Result<probe::RunOutput> Run(const probe::Target& t, std::string_view script,
-                               std::chrono::milliseconds timeout, size_t max_output) override {
-    if (t.ssh_args.empty()) return ssh_.Run(t, script, timeout, max_output);
-    return probe::RunProcess(options_.ssh_binary, Arguments(t), script, timeout, max_output);
-  }
-  std::vector<std::string> Arguments(const probe::Target& t) const {
-    std::vector<std::string> a = ssh_.Arguments(t);
-    auto dashdash = std::find(a.begin(), a.end(), "--");
-    a.insert(dashdash, t.ssh_args.begin(), t.ssh_args.end());
-    return a;
-  }
-
- private:
-  probe::SshOptions options_;
-  probe::SshTransport ssh_;
-};
-
-// The inventory as `ansible-inventory -i FILE --list` sees it (plugins, dynamic inventories,
-// group_vars/ and host_vars/ next to it), read back as JSON.
-Result<probe::Inventory> InventoryThroughAnsible(const std::string& program,
-                                                 const std::string& file) {
-  auto run = probe::RunProcess(program, {"-i", file, "--list"}, "", std::chrono::seconds(300),
-                               4 * probe::kMaxInventoryBytes);
-  if (!run) return run.error().Wrap("running " + program);
-  if (run->truncated) return Error::BadInput(program + " -i " + file + " --list: output too large");
-  if (run->exit_code != 0) {
-    std::string err = std::string(Utf8Prefix(run->err, 2000));
-    return Error::BadInput(program + " -i " + file + " --list failed (exit " +
-                           std::to_string(run->exit_code) + "): " + TerminalSafe(err));
-  }
-  return probe::ParseAnsibleInventoryJson(run->out, file + " (via " + program + ")");
-}
-
-// One saved output of the probe script as a node. The nonce is the one the script was printed
-// with (`fwgate probe --print-script --nonce N`); without it, the first version marker names it.
-probe::NodeFacts NodeFromSavedOutput(const std::string& file, const std::string& name,
-                                     std::string nonce) {
-  probe::NodeFacts n;
-  n.name = name;
-  n.transport = "file";
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    n.readable = false;
-    n.error = file + ": cannot open: " + std::strerror(errno ? errno : ENOENT);
-    return n;
-  }
-  std::string text;
-  text.resize(probe::kMaxProbeOutput + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > probe::kMaxProbeOutput) {
-    n.error =
-        file + ": probe output larger than " + std::to_string(probe::kMaxProbeOutput) + " bytes";
-    return n;
-  }
-  if (nonce.empty()) {
-    const std::string key = "==fwgate:";
-    for (size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + 1)) {
-      if (pos != 0 && text[pos - 1] != '\n') continue;
-      size_t colon = text.find(':', pos + key.size());
-      if (colon == std::string::npos) break;
-      static constexpr std::string_view kVersion = ":section version==";
-      if (text.compare(colon, kVersion.size(), kVersion) == 0) {
-        nonce = text.substr(pos + key.size(), colon - pos - key.size());
-        break;
-      }
-    }
-  }
-  if (nonce.empty()) {
-    n.error = file + ": no probe output (no fwgate section markers)";
-    return n;
-  }
-  auto parsed = probe::ParseProbeOutput(text, nonce);
-  if (!parsed) {
-    n.error = file + ": " + parsed.error().context;
-    return n;
-  }
-  probe::NodeFacts f = std::move(parsed).value();
-  f.name = name;
-  f.transport = "file";
-  return f;
 }
 
 std::string HostName() {
@@ -203,7 +115,7 @@ Outcome Run(const ProbeFlags& f) {
 
   std::vector<probe::NodeFacts> nodes;
   if (!f.parse_output.empty()) {
-    probe::NodeFacts n = NodeFromSavedOutput(f.parse_output, f.name, f.nonce);
+    probe::NodeFacts n = probe::NodeFromSavedOutput(f.parse_output, f.name, f.nonce);
     std::string why(Utf8Prefix(f.reason, 2000));
     while (!why.empty() && std::isspace(static_cast<unsigned char>(why.back()))) why.pop_back();
     while (!why.empty() && std::isspace(static_cast<unsigned char>(why.front()))) why.erase(0, 1);
@@ -219,61 +131,29 @@ Outcome Run(const ProbeFlags& f) {
     }
     nodes.push_back(std::move(n).value());
   } else {
-    std::vector<probe::Target> targets;
-    bool have_targets = false;
-    if (!f.inventory.empty()) {
-      auto inv = f.ansible_inventory
-                     ? InventoryThroughAnsible(f.ansible_inventory_program, f.inventory)
-                     : probe::LoadInventory(f.inventory);
-      if (!inv) {
-        // Parse errors are "FILE:LINE:COL: message"; I/O errors carry errno text.
-        std::cerr << (inv.error().kind == ErrorKind::kBadInput && !inv.error().code
-                          ? inv.error().context
-                          : "fwgate probe: " + inv.error().ToString())
-                  << "\n";
-        return OutcomeOf(inv.error());
-      }
-      auto sel = inv->Select(f.limit);
-      if (!sel) {
-        std::cerr << "fwgate probe: " << f.inventory << ": " << sel.error().context << "\n";
-        return Outcome::kBadInput;
-      }
-      targets = std::move(sel).value();
-      have_targets = true;
+    probe::FleetRequest req;
+    req.inventory = f.inventory;
+    req.limit = f.limit;
+    req.ansible_inventory = f.ansible_inventory;
+    req.ansible_inventory_program = f.ansible_inventory_program;
+    req.from = f.from;
+    req.ssh.ssh_binary = f.ssh_program;
+    req.ssh.extra_options = f.ssh_options;
+    req.ssh.config_file = f.ssh_config;
+    req.ssh.connect_timeout_s = std::max(1, static_cast<int>(f.timeout_s / 2));
+    req.probe = opt;
+    auto gathered = probe::GatherFleet(req);
+    if (!gathered) {
+      // Inventory parse errors read "FILE:LINE:COL: message"; others carry their context.
+      const Error& e = gathered.error();
+      std::cerr << (e.kind == ErrorKind::kBadInput && !e.code &&
+                            e.context.find(':') != std::string::npos
+                        ? e.context
+                        : "fwgate probe: " + e.ToString())
+                << "\n";
+      return OutcomeOf(e);
     }
-    if (!f.from.empty()) {
-      auto loaded = report::LoadProbeDir(f.from);
-      if (!loaded) {
-        std::cerr << "fwgate probe: " << loaded.error().ToString() << "\n";
-        return Outcome::kBadInput;
-      }
-      if (have_targets) {
-        // The inventory decides which nodes matter; a node without a file is unreadable.
-        for (const auto& t : targets) {
-          auto it = std::find_if(loaded->begin(), loaded->end(),
-                                 [&](const probe::NodeFacts& n) { return n.name == t.name; });
-          if (it != loaded->end()) {
-            nodes.push_back(*it);
-          } else {
-            probe::NodeFacts missing;
-            missing.name = t.name;
-            missing.transport = "file";
-            missing.error = "no probe file for this node in " + f.from;
-            nodes.push_back(std::move(missing));
-          }
-        }
-      } else {
-        nodes = std::move(loaded).value();
-      }
-    } else {
-      probe::SshOptions so;
-      so.ssh_binary = f.ssh_program;
-      so.extra_options = f.ssh_options;
-      so.config_file = f.ssh_config;
-      so.connect_timeout_s = std::max(1, static_cast<int>(f.timeout_s / 2));
-      SshWithHostArgs ssh(so);
-      nodes = probe::ProbeFleet(ssh, targets, opt);
-    }
+    nodes = std::move(gathered).value();
     if (nodes.empty()) {
       std::cerr << "fwgate probe: no nodes to probe\n";
       return Outcome::kBadInput;

@@ -47,6 +47,8 @@ struct Args {
   int delay_ms = 0;
   double loss_percent = 0;
   bool json = false;
+  std::vector<std::string> include_dirs;
+  sys::NftLimits nft_limits;
 };
 
 Outcome Run(const Args& a) {
@@ -89,9 +91,12 @@ Outcome Run(const Args& a) {
     return Outcome::kUndecided;
   }
   // Both files must load before anything is built (FILE:LINE:COL diagnostics, exit 2).
+  nft::LoadOptions load;
+  load.nft = a.nft_limits;
+  if (auto bad = IncludeDirsOrReport("replay", a.include_dirs, load)) return *bad;
   nft::LoadResult current, proposed;
-  if (auto out = LoadRulesetOrReport("replay", a.current, current)) return *out;
-  if (auto out = LoadRulesetOrReport("replay", a.proposed, proposed)) return *out;
+  if (auto out = LoadRulesetOrReport("replay", a.current, current, load)) return *out;
+  if (auto out = LoadRulesetOrReport("replay", a.proposed, proposed, load)) return *out;
   std::error_code ec;
   o.current = &current;
   o.proposed = &proposed;
@@ -151,44 +156,57 @@ const Registrar kReplay{Command{
                       "inside each node's namespace)")
           ->capture_default_str();
       sub->add_option("--gap", a->gap_ms, "flush-then-load: ms between flush and load")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(0, 600000));
       sub->add_option("--reload-timeout", a->reload_timeout_ms,
                       "command: kill the reload command after this many ms (exit 3)")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(100, 3600000));
       sub->add_option("--rolling", a->rolling_ms,
                       "Reload nodes one after another, this many ms apart (0: all together)")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(0, 600000));
       sub->add_option("--kernel", a->kernel,
                       "Kernel the nodes run: VERSION (all) or node1=4.15,node2=4.4,... "
                       "(others: the lab's own). Mapped to an emulation: <= 4.13 continuous, "
                       "4.14-4.18 stale-gap, newer native");
       sub->add_option("--be-liberal", a->be_liberal,
                       "nf_conntrack_tcp_be_liberal inside the nodes: 0|1 or node1=1,...");
-      sub->add_option("--nodes", a->nodes, "Storage nodes")->capture_default_str();
+      sub->add_option("--nodes", a->nodes, "Storage nodes")
+          ->capture_default_str()
+          ->check(FiniteRange(1, 64));
       sub->add_option(
              "--connections-per-node", a->per_node,
              "Replication connections from, and client connections to, each node; the first 2 of "
              "each carry bulk data, the rest are sessions with small periodic messages")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(1, 20000));
       sub->add_option("--duration", a->duration_s,
                       "Seconds of traffic in all (extended when too short to see a stall)")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(1, 3600));
       sub->add_option("--warmup", a->warmup_ms, "ms of traffic before the reload")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(0, 600000));
       sub->add_option("--stall-threshold", a->stall_threshold_ms,
                       "A connection that makes no progress for longer than this (ms) after the "
                       "reload began is broken. Default 2000: longer than three back-to-back "
                       "retransmission timeouts from the 200 ms minimum (200+400+800 ms), so a "
                       "flow that recovers by retransmission is not called broken; far below the "
                       "300 s a stale conntrack entry blocks (docs/kernel-conntrack.md §3.4)")
-          ->capture_default_str();
+          ->capture_default_str()
+          ->check(FiniteRange(200, 600000));
       sub->add_option("--public-net", a->public_net, "Public network CIDR")->capture_default_str();
       sub->add_option("--cluster-net", a->cluster_net, "Cluster network CIDR")
           ->capture_default_str();
       sub->add_option("--delay", a->delay_ms,
-                      "ms of latency added to every packet a node sends (needs sch_netem)");
-      sub->add_option("--loss", a->loss_percent, "Percent of frames dropped on every link");
+                      "ms of latency added to every packet a node sends (needs sch_netem)")
+          ->check(FiniteRange(0, 10000));
+      sub->add_option("--loss", a->loss_percent, "Percent of frames dropped on every link")
+          ->check(FiniteRange(0, 100));
       sub->add_flag("--json", a->json, "JSON report on stdout");
+      AddIncludeDirOption(sub, a->include_dirs);
+      AddNftLimitOptions(sub, a->nft_limits);
       return [a]() -> Outcome { return Run(*a); };
     }}};
 

@@ -6,6 +6,7 @@
 
 #include "base/outcome.h"
 #include "cli/command.h"
+#include "cli/ruleset_input.h"
 #include "gate/nft/loader.h"
 
 namespace fwgate::cli {
@@ -104,14 +105,21 @@ const Registrar kValidate{Command{
           "invalid, else 3 if any could not be decided.");
       auto files = std::make_shared<std::vector<std::string>>();
       auto json = std::make_shared<bool>(false);
+      auto include_dirs = std::make_shared<std::vector<std::string>>();
+      AddIncludeDirOption(sub, *include_dirs);
+      auto limits = std::make_shared<sys::NftLimits>();
+      AddNftLimitOptions(sub, *limits);
       sub->add_option("FILE", *files, "nftables ruleset file(s), as given to `nft -f`")->required();
       sub->add_flag("--json", *json,
                     "Print JSON (one object, or an array for several files) to stdout");
       return [=]() -> Outcome {
+        nft::LoadOptions options;
+        options.nft = *limits;
+        if (auto bad = IncludeDirsOrReport("validate", *include_dirs, options)) return *bad;
         Outcome worst = Outcome::kPass;
         nlohmann::json all = nlohmann::json::array();
         for (const auto& file : *files) {
-          nft::LoadResult r = nft::LoadRulesetFile(file);
+          nft::LoadResult r = nft::LoadRulesetFile(file, options);
           worst = Combine(worst, nft::OutcomeOf(r.status));
           if (*json) {
             all.push_back(ToJson(file, r));

@@ -10,6 +10,7 @@
 #include "base/result.h"
 #include "gate/hazards/findings.h"
 #include "gate/probe/facts.h"
+#include "gate/probe/probe_json.h"
 
 namespace fwgate::report {
 
@@ -34,17 +35,6 @@ inline constexpr int kProbeSchemaVersion = 1;
 
 // `j` with every string and key made valid UTF-8 (invalid bytes become U+FFFD).
 void MakeValidUtf8(nlohmann::json& j);
-
-// One node back from its JSON object (as ProbeJson wrote it, from any fleet tool). Findings in
-// the input are ignored: they are recomputed from the facts. A key of the wrong type is an error
-// (the caller makes that node unreadable), never an exception.
-[[nodiscard]] Result<probe::NodeFacts> NodeFactsFromJson(const nlohmann::json& node);
-
-// Every *.json entry of `dir` (one node per file, or a whole ProbeJson document). An entry that
-// cannot be read or parsed (a broken link, a directory, a FIFO or device, never opened; no
-// permission; bad JSON; a node of the wrong shape) becomes an unreadable node named after the
-// file, with the reason. Error only when the directory itself cannot be read.
-[[nodiscard]] Result<std::vector<probe::NodeFacts>> LoadProbeDir(const std::string& dir);
 
 // Table, at most 100 columns wide: one row per node (name, kernel, class, be_liberal, count/max,
 // worst finding and count), the findings every reachable node shares (once), each node's own

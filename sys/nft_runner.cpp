@@ -21,8 +21,9 @@ constexpr const char* kRole = "nft-runner";
 // Exit codes of the runner role beyond nft's own result.
 constexpr int kExitBadRequest = 90;
 constexpr int kExitOutOfMemory = 91;
-// libnftables calls exit(NFT_EXIT_NOMEM) (3) when an allocation fails (memory_allocation_error).
-constexpr int kNftExitNoMem = 3;
+// libnftables calls exit(NFT_EXIT_NOMEM) (2 in nftables 1.0.6) when an allocation fails
+// (memory_allocation_error prints "Memory allocation failure").
+constexpr int kNftExitNoMem = 2;
 
 struct CtxDeleter {
   void operator()(nft_ctx* c) const { nft_ctx_free(c); }
@@ -130,8 +131,10 @@ Result<NftResult> RunNft(const NetnsHandle& ns, const NftRequest& r) {
     out.limit_hit = "the CPU time limit of " + std::to_string(o.cpu_limit_seconds) + " s";
   } else if (run->truncated) {
     out.limit_hit = "the output limit of " + MiB(r.limits.max_output);
-  } else if (run->exit_code == kExitOutOfMemory || run->exit_code == kNftExitNoMem ||
-             (run->signal == SIGSEGV || run->signal == SIGABRT)) {
+  } else if (run->exit_code == kExitOutOfMemory ||
+             (run->exit_code == kNftExitNoMem &&
+              run->err.find("Memory allocation failure") != std::string::npos) ||
+             run->signal == SIGSEGV || run->signal == SIGABRT) {
     // Allocation failures surface as nft's NOMEM exit, std::bad_alloc, or an abort in a
     // library that does not check: all are the memory bound being reached.
     out.limit_hit = "the memory limit of " + MiB(r.limits.memory_bytes);

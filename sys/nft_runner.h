@@ -18,7 +18,7 @@ namespace fwgate::sys {
 // Bounds of one libnftables run (docs/limits.md; `--nft-memory-limit` and friends).
 struct NftLimits {
   uint64_t memory_bytes = uint64_t{2} << 30;  // the runner's address space
-  std::chrono::milliseconds time{60000};      // wall time (CPU time is bounded to match)
+  std::chrono::milliseconds time{30000};      // wall time (CPU time is bounded to match)
   size_t max_output = size_t{64} << 20;       // nft's output buffer (listings, echo)
   size_t max_errors = size_t{1} << 20;        // nft's error buffer
 };

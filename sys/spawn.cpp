@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -361,6 +362,10 @@ std::string SpawnResult::Describe() const {
 }
 
 Result<SpawnResult> RunProcess(const SpawnOptions& o) {
+  // A child that exits without reading its stdin must not kill fwgate with SIGPIPE: writes then
+  // fail with EPIPE instead. Children get SIGPIPE back (ChildMain resets every signal).
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { std::signal(SIGPIPE, SIG_IGN); });
   auto start_time = Clock::now();
   auto started = StartChild(o, true);
   if (!started) {

@@ -344,7 +344,18 @@ LoadResult LoadResolved(RulesetFiles& files, const std::string& path, const std:
   if (!text->files.empty()) text->files[0].display = display;
   for (auto& p : text->pieces) (void)p;
   if (auto bad = CheckContents(*text, options.max_file_bytes)) return std::move(*bad);
-  return LoadFlat(std::move(text), display, options);
+  LoadResult r = LoadFlat(text, display, options);
+  for (const auto& u : text->unmatched) {
+    Diagnostic d{u.where.file, u.where.line, u.where.column,
+                 "Warning: include \"" + u.path + "\" matched no file" +
+                     (u.path.front() == '/' ? " (a directory of the node? map it onto a local "
+                                              "folder with --include-dir " +
+                                                  u.path.substr(0, u.path.rfind('/')) + "=DIR)"
+                                            : "")};
+    d.source_line = std::string(text->Line(u.where.file, u.where.line));
+    r.diagnostics.insert(r.diagnostics.begin(), std::move(d));
+  }
+  return r;
 }
 
 }  // namespace
@@ -438,13 +449,21 @@ std::string DefaultIncludeRoot(const std::string& path) {
 LoadResult LoadRulesetFile(const std::string& path) { return LoadRulesetFile(path, {}); }
 
 LoadResult LoadRulesetFile(const std::string& path, const LoadOptions& options) {
+  if (options.files != nullptr) {
+    // A tree other than the disk (a git revision): the root comes from it too.
+    std::string abs = Absolute(path);
+    std::string display = options.files->DisplayName(abs);
+    auto content = options.files->Read(abs, options.max_file_bytes);
+    if (!content) return InvalidFile(display, content.error().context);
+    if (auto bad = PrecheckRulesetText(*content, display, options.max_file_bytes)) {
+      return std::move(*bad);
+    }
+    return LoadResolved(*options.files, abs, display, options, std::move(*content));
+  }
   // The root file's own checks first, with the messages users know ("cannot open", ...).
   auto checked = PrecheckRulesetFile(path, options.max_file_bytes);
   if (auto* bad = std::get_if<LoadResult>(&checked)) return std::move(*bad);
   std::string content = std::move(std::get<PrecheckedFile>(checked).content);
-  if (options.files != nullptr) {
-    return LoadResolved(*options.files, path, path, options, std::move(content));
-  }
   std::vector<std::string> roots = {DefaultIncludeRoot(path), DirectoryOf(path)};
   for (const auto& d : options.include_dirs) roots.push_back(d.dir);
   auto files = DiskFiles(roots);

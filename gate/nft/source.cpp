@@ -44,7 +44,8 @@ class Disk final : public RulesetFiles {
   explicit Disk(const std::vector<std::string>& roots) {
     for (auto& r : roots) {
       char buf[PATH_MAX];
-      roots_.push_back(::realpath(r.c_str(), buf) != nullptr ? std::string(buf) : Absolute(r));
+      std::string root = ::realpath(r.c_str(), buf) != nullptr ? std::string(buf) : Absolute(r);
+      if (std::find(roots_.begin(), roots_.end(), root) == roots_.end()) roots_.push_back(root);
     }
   }
 
@@ -194,6 +195,7 @@ class Flattener {
       }
       auto targets = Resolve(inc.path);
       if (!targets) return FlattenError{where, targets.error().context};
+      if (targets->empty()) out_.unmatched.push_back({where, inc.path});
       for (const std::string& target : *targets) {
         if (out_.files.size() >= options_.max_files) {
           return FlattenError{where, "too many included files (the limit is " +
@@ -202,8 +204,10 @@ class Flattener {
         size_t room = options_.max_total_bytes > total_ ? options_.max_total_bytes - total_ : 0;
         auto text = files_.Read(target, room);
         if (!text) {
-          return FlattenError{where, "include \"" + inc.path + "\" (" + files_.DisplayName(target) +
-                                         "): " + text.error().context};
+          std::string shown = files_.DisplayName(target);
+          return FlattenError{where, "include \"" + inc.path + "\"" +
+                                         (shown == inc.path ? "" : " (" + shown + ")") + ": " +
+                                         text.error().context};
         }
         total_ += text->size();
         out_.files.push_back({target, DisplayOf(target), std::move(*text)});
@@ -211,6 +215,12 @@ class Flattener {
       }
       pos = inc.end;
       shift = lines.At(inc.end).second - 1;
+      // Nothing but blanks after the statement: the next line follows the included text.
+      size_t nl = content.find('\n', pos);
+      if (nl != std::string::npos && content.find_first_not_of(" \t\r;", pos) >= nl) {
+        pos = nl + 1;
+        shift = 0;
+      }
     }
     Emit(content, pos, content.size(), index, lines, shift);
     return std::nullopt;

@@ -75,6 +75,13 @@ struct FlatText {
   };
   std::vector<File> files;  // [0] is the root file
   std::vector<FlatPiece> pieces;
+  // Includes that matched no file (a glob; nft accepts that silently): worth a warning, since an
+  // absolute one usually means a directory of the node that is not mapped (--include-dir).
+  struct Unmatched {
+    SourceLocation where;
+    std::string path;
+  };
+  std::vector<Unmatched> unmatched;
 
   // The file location of a flat line/column; unknown location for lines outside the text.
   [[nodiscard]] SourceLocation Map(int flat_line, int flat_column) const;

@@ -65,6 +65,8 @@ std::vector<std::string> SshTransport::Arguments(const Target& t) const {
     a.push_back("-i");
     a.push_back(t.identity);
   }
+  // Validated per-host arguments (ansible_ssh_common_args/extra_args), each one argv element.
+  a.insert(a.end(), t.ssh_args.begin(), t.ssh_args.end());
   // "--" ends ssh's options: the host can never be read as one (the inventory also rejects it).
   a.push_back("--");
   a.push_back(t.host);

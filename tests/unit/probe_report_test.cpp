@@ -69,7 +69,7 @@ TEST(ProbeJson, HasTheContractKeysWithNumericSysctls) {
 TEST(ProbeJson, RoundTripsThroughNodeFactsFromJson) {
   auto r = fwgate::report::Judge({Sample("n1")});
   json j = fwgate::report::ProbeJson(r);
-  auto back = fwgate::report::NodeFactsFromJson(j["nodes"][0]);
+  auto back = fwgate::probe::NodeFactsFromJson(j["nodes"][0]);
   ASSERT_TRUE(back.ok()) << back.error().ToString();
   EXPECT_EQ(back->kernel, "4.15.0-112-generic");
   EXPECT_EQ(back->sysctls, Sample("n1").sysctls);
@@ -80,13 +80,13 @@ TEST(ProbeJson, RoundTripsThroughNodeFactsFromJson) {
 }
 
 TEST(ProbeJson, RejectsWrongTypes) {
-  EXPECT_FALSE(fwgate::report::NodeFactsFromJson(json::array()).ok());
-  EXPECT_FALSE(fwgate::report::NodeFactsFromJson({{"name", "x"}}).ok());
-  EXPECT_FALSE(fwgate::report::NodeFactsFromJson({{"name", 5}, {"reachable", true}}).ok());
-  EXPECT_FALSE(fwgate::report::NodeFactsFromJson(
+  EXPECT_FALSE(fwgate::probe::NodeFactsFromJson(json::array()).ok());
+  EXPECT_FALSE(fwgate::probe::NodeFactsFromJson({{"name", "x"}}).ok());
+  EXPECT_FALSE(fwgate::probe::NodeFactsFromJson({{"name", 5}, {"reachable", true}}).ok());
+  EXPECT_FALSE(fwgate::probe::NodeFactsFromJson(
                    {{"name", "x"}, {"reachable", true}, {"sysctls", {{"nf_conntrack_max", "big"}}}})
                    .ok());
-  EXPECT_FALSE(fwgate::report::NodeFactsFromJson(
+  EXPECT_FALSE(fwgate::probe::NodeFactsFromJson(
                    {{"name", "x"}, {"reachable", true}, {"stats", {{"drop", -1}}}})
                    .ok());
 }
@@ -223,7 +223,7 @@ TEST(ProbeJson, AWrongTypeMakesOneNodeUnreadableNeverAnException) {
     bad["services"] = json::array({{{"name", "nftables"}}});
     bad[json::json_pointer(ptr)] = value;
     fwgate::Result<NodeFacts> n = fwgate::Error::Internal("not run");
-    EXPECT_NO_THROW(n = fwgate::report::NodeFactsFromJson(bad)) << ptr;
+    EXPECT_NO_THROW(n = fwgate::probe::NodeFactsFromJson(bad)) << ptr;
     EXPECT_FALSE(n.ok()) << ptr;
   }
 }
@@ -241,7 +241,7 @@ TEST(ProbeFromDir, EveryEntryThatCannotBeReadIsAnUnreadableNodeAndNothingBlocks)
   std::ofstream(d / "wrongtype.json") << R"({"name": "w", "reachable": true, "readable": "yes"})";
   std::ofstream(d / "notes.txt") << "ignored: not *.json";
   auto start = std::chrono::steady_clock::now();
-  auto loaded = fwgate::report::LoadProbeDir(d.string());
+  auto loaded = fwgate::probe::LoadProbeDir(d.string());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
   std::map<std::string, NodeFacts> by;
