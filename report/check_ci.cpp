@@ -2,6 +2,7 @@
 // scanning) and GitHub Actions workflow commands. Pure functions of the report.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -324,7 +325,7 @@ ojson ResultJson(const SarifResult& sr, size_t rule_index, const std::string& so
   }
   for (const Finding* f : sr.findings) {
     std::string t;
-    if (!f->node.empty()) t += SarifText(f->node) + ": ";
+    if (!f->node.empty() && !f->message.starts_with(f->node)) t += SarifText(f->node) + ": ";
     t += Sentence(SarifText(f->message));
     for (const auto& rel : f->related) {
       std::string label = rel.message.empty() ? "related place" : SarifText(rel.message);
@@ -433,30 +434,11 @@ ojson RuleJson(const Finding& f) {
 // ---------------------------------------------------------------------------------------------
 // GitHub workflow commands
 
-// ValidUtf8, other control characters than newline and carriage return shown as escape text.
-std::string NoControls(std::string_view in) {
-  std::string s = ValidUtf8(in);
-  std::string o;
-  o.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if ((c < 0x20 && c != '\n' && c != '\r') || c == 0x7f) {
-      o += fmt::format("\\x{:02x}", c);
-    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
-      o += fmt::format("\\u{:04x}", static_cast<unsigned char>(s[i + 1]));
-      ++i;
-    } else {
-      o += static_cast<char>(c);
-    }
-  }
-  return o;
-}
-
 // The workflow-command escaping of @actions/core: data escapes %, CR, LF; property values also
 // ':' and ','.
 std::string GithubData(std::string_view in) {
   std::string o;
-  for (char c : NoControls(in)) {
+  for (char c : ControlsAsText(in, "\n\r")) {
     switch (c) {
       case '%':
         o += "%25";
@@ -592,7 +574,7 @@ std::string CheckToSarif(const CheckReport& r, const std::string& source_root) {
     }
     if (!uri) {
       std::string text;
-      if (!f->node.empty()) text += SarifText(f->node) + ": ";
+      if (!f->node.empty() && !f->message.starts_with(f->node)) text += SarifText(f->node) + ": ";
       text += Sentence(SarifText(f->message));
       if (f->location && f->location->known())
         text += " At " + SarifText(f->location->ToString()) + ".";

@@ -5,6 +5,8 @@
 #include <filesystem>
 
 #include "gate/hazards/findings.h"
+#include "gate/hazards/policy.h"
+#include "gate/hazards/reload_lint.h"
 
 namespace fwgate::report::check_render {
 
@@ -78,7 +80,8 @@ std::string_view CauseSentence(check::Cause cause) {
 }
 
 std::string RuleSummary(std::string_view id) {
-  for (const auto& table : {hazards::NodeRules(), hazards::FleetRules()}) {
+  for (const auto& table : {hazards::PolicyRules(), hazards::ReloadLintRules(),
+                            hazards::NodeRules(), hazards::FleetRules()}) {
     for (const auto& rule : table) {
       if (rule.id == id) {
         std::string s(rule.summary);

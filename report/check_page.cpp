@@ -23,20 +23,6 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Shared
 
-std::string_view OutcomeLabel(Outcome o) {
-  switch (o) {
-    case Outcome::kPass:
-      return "pass";
-    case Outcome::kFail:
-      return "fail";
-    case Outcome::kUndecided:
-      return "undecided";
-    case Outcome::kBadInput:
-      return "bad input";
-  }
-  return "undecided";
-}
-
 // Bytes per second in the unit that reads best ("512 MB/s", "3.8 kB/s"), decimal units.
 std::string Rate(double bytes_per_s) {
   if (bytes_per_s <= 0) return "0";
@@ -111,25 +97,13 @@ std::vector<std::string> BacktickPieces(std::string_view s) {
 // ---------------------------------------------------------------------------------------------
 // Markdown
 
-// ValidUtf8, controls as escape text, newlines as spaces.
+// Controls as escape text, line breaks and tabs as spaces.
 std::string MdClean(std::string_view in) {
-  std::string s = ValidUtf8(in);
-  std::string o;
-  o.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '\n' || c == '\r' || c == '\t') {
-      o += ' ';
-    } else if (c < 0x20 || c == 0x7f) {
-      o += fmt::format("\\x{:02x}", c);
-    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
-      o += fmt::format("\\u{:04x}", static_cast<unsigned char>(s[i + 1]));
-      ++i;
-    } else {
-      o += static_cast<char>(c);
-    }
+  std::string s = ControlsAsText(in, "\n\r\t");
+  for (char& c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
   }
-  return o;
+  return s;
 }
 
 bool Alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
@@ -305,22 +279,8 @@ std::string HRich(std::string_view in) {
   return o;
 }
 
-std::string_view OutcomeClass(Outcome o) {
-  switch (o) {
-    case Outcome::kPass:
-      return "pass";
-    case Outcome::kFail:
-      return "fail";
-    case Outcome::kUndecided:
-      return "undecided";
-    case Outcome::kBadInput:
-      return "badinput";
-  }
-  return "undecided";
-}
-
 std::string Pill(Outcome o) {
-  return fmt::format("<span class=\"pill {}\">{}</span>", OutcomeClass(o), OutcomeLabel(o));
+  return fmt::format("<span class=\"pill {}\">{}</span>", OutcomeName(o), OutcomeName(o));
 }
 
 // Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
@@ -332,9 +292,12 @@ std::string_view ClassColour(std::string_view cls) {
   return "#666666";
 }
 
-// Heartbeats and mon sessions carry about the same few kB/s: mon is dashed so that both stay
-// visible where their lines coincide.
+// Lines of classes that carry about the same rate coincide (replication and client streams,
+// heartbeats and mon sessions): the earlier-drawn line is wider, so it shows as a border around
+// the later one, and mon is dashed.
 std::string_view ClassDash(std::string_view cls) {
+  if (cls == "replication") return " stroke-width=\"4\"";
+  if (cls == "heartbeat") return " stroke-width=\"3.2\"";
   return cls == "mon" ? " stroke-dasharray=\"7 4\"" : "";
 }
 
@@ -434,7 +397,9 @@ std::vector<Panel> MakePanels(const std::vector<const ReplayRun*>& runs) {
       if (!series[r]) continue;
       const auto& buckets = *series[r];
       Series s{std::string(want), {}, half};
-      int n = static_cast<int>(buckets.size());
+      // The engine's last bucket ends where the run stopped, part of the way through: it is
+      // left out rather than drawn as a drop.
+      int n = static_cast<int>(buckets.size()) - (buckets.size() > 1 ? 1 : 0);
       int width = std::min(n, 2 * half + 1);
       for (int i = 0; i < n; ++i) {
         // At the ends the window keeps its width and moves inward.
@@ -533,7 +498,8 @@ std::string ChartSvg(const Panel& p, const Scale& sc, std::string_view label) {
     o += fmt::format(
         "<g class=\"legend\"><line x1=\"{:.1f}\" y1=\"16\" x2=\"{:.1f}\" y2=\"16\" stroke=\"{}\" "
         "stroke-width=\"3\"{}/><text x=\"{:.1f}\" y=\"20\">{}</text></g>\n",
-        lx, lx + 22, ClassColour(s.cls), ClassDash(s.cls), lx + 27, H(s.cls));
+        lx, lx + 22, ClassColour(s.cls), s.cls == "mon" ? " stroke-dasharray=\"7 4\"" : "", lx + 27,
+        H(s.cls));
     lx += 27 + 7.2 * static_cast<double>(s.cls.size()) + 20;
   }
   // Grid and y axis: one line per decade, and the zero line.
@@ -647,18 +613,18 @@ header{border-bottom:1px solid var(--line);padding:22px 0 18px}
 header.pass{background:var(--pass-bg);border-top:6px solid var(--pass)}
 header.fail{background:var(--fail-bg);border-top:6px solid var(--fail)}
 header.undecided{background:var(--und-bg);border-top:6px solid var(--und)}
-header.badinput{background:var(--bad-bg);border-top:6px solid var(--bad)}
+header.bad-input{background:var(--bad-bg);border-top:6px solid var(--bad)}
 .verdictrow{display:flex;align-items:center;gap:18px;flex-wrap:wrap}
 .verdict{font-size:30px;font-weight:800;letter-spacing:.06em;color:#fff;padding:4px 18px;border-radius:8px}
 header.pass .verdict{background:var(--pass)}header.fail .verdict{background:var(--fail)}
-header.undecided .verdict{background:var(--und)}header.badinput .verdict{background:var(--bad)}
+header.undecided .verdict{background:var(--und)}header.bad-input .verdict{background:var(--bad)}
 h1{font-size:22px;margin:0}
 .pipeline{display:flex;flex-wrap:wrap;gap:6px;list-style:none;padding:0;margin:14px 0 0}
 .pipeline li{font-size:13px;padding:2px 11px;border-radius:12px;background:#fff;border:1px solid var(--line);color:var(--muted)}
 .pipeline li.pass{color:var(--pass);border-color:#8fd19e}
 .pipeline li.fail{color:#fff;background:var(--fail);border-color:var(--fail);font-weight:600}
 .pipeline li.undecided{color:#fff;background:var(--und);border-color:var(--und);font-weight:600}
-.pipeline li.badinput{color:#fff;background:var(--bad);border-color:var(--bad);font-weight:600}
+.pipeline li.bad-input{color:#fff;background:var(--bad);border-color:var(--bad);font-weight:600}
 .cause{margin:12px 0 0;font-size:16px;font-weight:600;max-width:1000px}
 .reasons{margin:10px 0 0;padding-left:22px}
 .inputs{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:14px 0 0;font-size:14px}
@@ -689,7 +655,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 td code{overflow-wrap:anywhere}
 .pill{display:inline-block;font-size:12px;font-weight:700;padding:1px 9px;border-radius:10px;white-space:nowrap}
 .pill.pass{background:var(--pass-bg);color:var(--pass)}.pill.fail{background:var(--fail-bg);color:var(--fail)}
-.pill.undecided{background:var(--und-bg);color:var(--und)}.pill.badinput{background:var(--bad-bg);color:var(--bad)}
+.pill.undecided{background:var(--und-bg);color:var(--und)}.pill.bad-input{background:var(--bad-bg);color:var(--bad)}
 .pill.skipped{background:var(--soft);color:var(--muted)}
 .muted{color:var(--muted)}.bad{color:var(--fail)}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:18px}
@@ -925,7 +891,7 @@ std::string PlanHtml(const CheckReport& r) {
 
 std::string CheckToMarkdown(const CheckReport& r) {
   std::string o = fmt::format("## {} fwgate check: **{}** \xE2\x80\x94 {}\n\n", MdEmoji(r.verdict),
-                              OutcomeLabel(r.verdict), VerdictHeadline(r.verdict));
+                              OutcomeName(r.verdict), VerdictHeadline(r.verdict));
   if (auto cs = CauseSentence(r.cause); !cs.empty()) o += "> **" + std::string(cs) + "**\n\n";
   if (!r.reasons.empty()) {
     for (size_t i = 0; i < r.reasons.size(); ++i) {
@@ -1049,7 +1015,7 @@ std::string CheckToMarkdown(const CheckReport& r) {
 }
 
 std::string CheckToHtml(const CheckReport& r) {
-  std::string cls(OutcomeClass(r.verdict));
+  std::string cls(OutcomeName(r.verdict));
   std::string o =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -1057,11 +1023,11 @@ std::string CheckToHtml(const CheckReport& r) {
       // offline, and text from users' files cannot pull in a script or an image.
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
       "style-src 'unsafe-inline'; img-src data:\">\n";
-  o += "<title>fwgate check: " + H(OutcomeLabel(r.verdict)) +
+  o += "<title>fwgate check: " + H(OutcomeName(r.verdict)) +
        (r.proposed.empty() ? "" : " \xE2\x80\x94 " + H(r.proposed)) + "</title>\n";
   o += "<style>" + std::string(kCss) + "</style>\n</head>\n<body>\n";
   o += "<header class=\"" + cls + "\"><div class=\"inner\">\n<div class=\"verdictrow\">";
-  o += "<div class=\"verdict\">" + H(OutcomeLabel(r.verdict)) + "</div>";
+  o += "<div class=\"verdict\">" + H(OutcomeName(r.verdict)) + "</div>";
   o += "<h1>fwgate check: " + H(VerdictHeadline(r.verdict)) + "</h1></div>\n";
   if (!r.stages.empty()) {
     // The stages at a glance: what ran and what each said.
@@ -1073,7 +1039,7 @@ std::string CheckToHtml(const CheckReport& r) {
                               : shown == Outcome::kUndecided ? "?"
                                                              : "&#10007;";
       o += fmt::format("<li class=\"{}\" title=\"{}\">{} {}</li>",
-                       st.ran ? OutcomeClass(shown) : "skipped",
+                       st.ran ? OutcomeName(shown) : "skipped",
                        H(st.ran ? st.summary : "skipped: " + st.skipped_reason), mark,
                        H(check::StageName(st.id)));
     }
