@@ -9,6 +9,7 @@ pkgs=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev
   openssh-server openssh-client
   ansible-core prometheus-node-exporter python3-jsonschema strace time
+  clang libclang-rt-14-dev clang-format clang-tidy cppcheck
   chromium libxml2-utils
 )
 # Node.js and npm run the SARIF multitool (an npm package). Where Node.js already brings its npm

@@ -13,7 +13,9 @@ namespace fwgate::sys {
 void NetlinkSocket::Closer::operator()(mnl_socket* s) const { mnl_socket_close(s); }
 
 NetlinkSocket::NetlinkSocket(mnl_socket* s)
-    : sock_(s), seq_(static_cast<uint32_t>(time(nullptr))), buf_(MNL_SOCKET_BUFFER_SIZE * 4) {}
+    : sock_(s),
+      seq_(static_cast<uint32_t>(time(nullptr))),
+      buf_(MNL_SOCKET_BUFFER_SIZE * 4 + kGuardBytes, 0) {}
 NetlinkSocket::NetlinkSocket(NetlinkSocket&&) noexcept = default;
 NetlinkSocket& NetlinkSocket::operator=(NetlinkSocket&&) noexcept = default;
 NetlinkSocket::~NetlinkSocket() = default;
@@ -80,7 +82,7 @@ Status NetlinkSocket::Exchange(nlmsghdr* nlh, std::string_view what, const Messa
   }
   CallbackCtx ctx{&on_message, OkStatus(), first_only};
   for (;;) {
-    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size());
+    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size() - kGuardBytes);
     if (n < 0) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) {
@@ -88,6 +90,7 @@ Status NetlinkSocket::Exchange(nlmsghdr* nlh, std::string_view what, const Messa
       }
       return Error::FromErrno(err, std::string(what));
     }
+    Guard(static_cast<size_t>(n));
     errno = 0;
     // mnl_cb_run checks port and sequence, turns NLMSG_ERROR into errno and NLMSG_DONE into
     // STOP, and (libmnl 1.0.4) reports NLM_F_DUMP_INTR as EINTR.
@@ -127,11 +130,12 @@ Result<bool> NetlinkSocket::ReceiveEvents(std::chrono::milliseconds timeout,
     return Error::FromErrno(errno, "waiting for netlink events");
   }
   if (r == 0) return false;
-  ssize_t n = recv(fd(), buf_.data(), buf_.size(), MSG_DONTWAIT);
+  ssize_t n = recv(fd(), buf_.data(), buf_.size() - kGuardBytes, MSG_DONTWAIT);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
     return Error::FromErrno(errno, "receiving netlink events");
   }
+  Guard(static_cast<size_t>(n));
   CallbackCtx ctx{&on_message, OkStatus(), false};
   // Events carry sequence 0 and port 0: no checks.
   int ret = mnl_cb_run(buf_.data(), static_cast<size_t>(n), 0, 0, Trampoline, &ctx);

@@ -4,7 +4,9 @@
 // interrupted dumps). Thread-safety: one socket belongs to one thread at a time.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -71,6 +73,16 @@ class NetlinkSocket {
   explicit NetlinkSocket(mnl_socket* s);
   Status Exchange(nlmsghdr* nlmsg, std::string_view what, const MessageFn& on_message,
                   bool first_only);
+
+  // Zeros after the received bytes: libnftnl reads string attributes with strcmp/strdup without
+  // checking their terminating NUL (libnftnl 1.2.4 nftnl_expr_parse, found by
+  // tests/fuzz/netlink_fuzz); a malformed reply then reads into these zeros, never past the
+  // buffer.
+  static constexpr size_t kGuardBytes = 4096;
+  void Guard(size_t received) {
+    std::fill(buf_.begin() + static_cast<std::ptrdiff_t>(received),
+              buf_.begin() + static_cast<std::ptrdiff_t>(received + kGuardBytes), 0);
+  }
 
   std::unique_ptr<mnl_socket, Closer> sock_;
   uint32_t seq_ = 0;

@@ -79,7 +79,8 @@ TEST_F(Hostile, ASymlinkToASecretIsRefusedToo) {
 TEST_F(Hostile, DevicesFifosAndDirectoriesAreNeverRead) {
   ASSERT_EQ(mkfifo((dir_ / "pipe.nft").c_str(), 0600), 0);
   fs::create_directories(dir_ / "adir.nft");
-  for (const std::string target : {"/dev/zero", "/dev/urandom", "pipe.nft", "adir.nft", "/sys/kernel/notes"}) {
+  for (const std::string target :
+       {"/dev/zero", "/dev/urandom", "pipe.nft", "adir.nft", "/sys/kernel/notes"}) {
     fs::path f = Write("main.nft", "include \"" + target + "\"\ntable inet t {\n}\n");
     ProcessResult r = Validate(f);  // a FIFO would block forever if it were opened for reading
     EXPECT_EQ(r.exit_code, 2) << target << ": " << r.err;
@@ -122,9 +123,10 @@ TEST_F(Hostile, UnbalancedInputIsRejectedWithoutQuadraticWork) {
 
 TEST_F(Hostile, OutOfRangeLimitsAreUsageErrors) {
   fs::path f = Write("ok.nft", "table inet t {\n}\n");
-  for (const std::vector<std::string>& flag :
-       {std::vector<std::string>{"--nft-memory-limit", "1"}, {"--nft-memory-limit", "nan"},
-        {"--nft-time-limit", "-5"}, {"--nft-time-limit", "inf"}}) {
+  for (const std::vector<std::string>& flag : {std::vector<std::string>{"--nft-memory-limit", "1"},
+                                               {"--nft-memory-limit", "nan"},
+                                               {"--nft-time-limit", "-5"},
+                                               {"--nft-time-limit", "inf"}}) {
     ProcessResult r = Validate(f, flag);
     EXPECT_EQ(r.exit_code, 2) << flag[0] << " " << flag[1];
     EXPECT_NE(r.err.find("is not a number from"), std::string::npos) << r.err;

@@ -1,10 +1,10 @@
 // Includes resolved by fwgate itself (gate/nft/source.h), over an in-memory file tree and a
 // faulty one: nft 1.0.6's search rules, the line map back to each file, confinement and bounds.
+#include "gate/nft/source.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
-
-#include "gate/nft/source.h"
 
 namespace fwgate::nft {
 namespace {
@@ -85,8 +85,8 @@ TEST(Flatten, RelativeIncludesSearchTheRootDirectoryThenIncludeDirsAndMapLinesBa
 }
 
 TEST(Flatten, IncludeInsideABlockKeepsTheRestOfItsLine) {
-  MemoryFiles files({{"/r/m.nft", "table inet t { include \"c.nft\" }\n"},
-                     {"/r/c.nft", "chain c {\n}\n"}});
+  MemoryFiles files(
+      {{"/r/m.nft", "table inet t { include \"c.nft\" }\n"}, {"/r/c.nft", "chain c {\n}\n"}});
   FlatText f = FlattenOk(files, "/r/m.nft");
   EXPECT_EQ(f.text, "table inet t { \nchain c {\n}\n }\n");
   // The closing brace after the include is line 1 of m.nft, at its own column.
