@@ -412,8 +412,8 @@ ojson RuleJson(const Finding& f) {
     md += "```";
   }
   if (!f.source.empty()) {
-    help += "\nThe kernel fact: " + f.source + " in fwgate's documentation.";
-    md += "\n\nThe kernel fact: " + f.source + " in fwgate's documentation.";
+    help += "\nRests on " + f.source + " in fwgate's documentation.";
+    md += "\n\nRests on " + f.source + " in fwgate's documentation.";
   }
   ojson tags = ojson::array({"fwgate", "firewall", "conntrack"});
   if (!f.stage.empty()) tags.push_back(f.stage);
