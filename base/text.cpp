@@ -123,6 +123,63 @@ std::string PrometheusHelp(std::string_view in) {
   return o;
 }
 
+std::string ControlsAsText(std::string_view in, std::string_view keep) {
+  std::string s = ValidUtf8(in);
+  std::string o;
+  o.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c < 0x20 || c == 0x7f) && keep.find(static_cast<char>(c)) == std::string_view::npos) {
+      Hex(o, c);
+    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);  // C1 control U+0080..U+009F
+      o += "\\u00";
+      o += kHex[c1 >> 4];
+      o += kHex[c1 & 15];
+      ++i;
+    } else {
+      o += static_cast<char>(c);
+    }
+  }
+  return o;
+}
+
+std::string XmlSafe(std::string_view in) {
+  std::string s = ControlsAsText(in, "\t\n\r");  // the only controls XML 1.0 allows
+  std::string o;
+  o.reserve(s.size() + s.size() / 8);
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&#39;";
+        break;
+      default:
+        if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
+            (static_cast<unsigned char>(s[i + 2]) == 0xBE ||
+             static_cast<unsigned char>(s[i + 2]) == 0xBF)) {
+          o += kReplacement;  // U+FFFE, U+FFFF: not XML 1.0 characters
+          i += 2;
+        } else {
+          o += static_cast<char>(c);
+        }
+    }
+  }
+  return o;
+}
+
 std::string_view Utf8Prefix(std::string_view s, size_t max_bytes) {
   if (s.size() <= max_bytes) return s;
   size_t end = max_bytes;

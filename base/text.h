@@ -26,6 +26,15 @@ namespace fwgate {
 // A Prometheus HELP text: ValidUtf8, backslash and newline escaped, other controls as text.
 [[nodiscard]] std::string PrometheusHelp(std::string_view s);
 
+// ValidUtf8, then every control character (C0, DEL, C1) except those in `keep` shown as escape
+// text ("\x1b", "\u009b"), for formats that quote text from outside in their own syntax.
+[[nodiscard]] std::string ControlsAsText(std::string_view s, std::string_view keep);
+
+// For XML 1.0 and HTML, in text and in quoted attribute values: ValidUtf8; control characters
+// (C0 but tab, newline and carriage return, which XML 1.0 forbids; DEL; C1) shown as escape text
+// ("\x1b", "\u0085"), U+FFFE and U+FFFF as U+FFFD; & < > " ' as character references.
+[[nodiscard]] std::string XmlSafe(std::string_view s);
+
 // At most `max_bytes` bytes of `s`, cut at a UTF-8 character boundary.
 [[nodiscard]] std::string_view Utf8Prefix(std::string_view s, size_t max_bytes);
 

@@ -65,7 +65,11 @@ Result<std::string> Render(const std::string& format, const check::CheckReport& 
     return report::CheckToJson(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
            "\n";
   }
-  (void)source_root;  // PENDING-RENDERERS
+  if (format == "junit") return report::CheckToJunit(r);
+  if (format == "sarif") return report::CheckToSarif(r, source_root);
+  if (format == "github") return report::CheckToGithub(r, source_root);
+  if (format == "markdown") return report::CheckToMarkdown(r);
+  if (format == "html") return report::CheckToHtml(r);
   return Error::BadInput("--format: unknown format '" + format + "'");
 }
 
@@ -187,7 +191,9 @@ Outcome RunCheckCommand(const CheckArgs& a) {
   const char* gha = std::getenv("GITHUB_ACTIONS");
   if (gha != nullptr && std::string(gha) == "true" &&
       std::find(formats.begin(), formats.end(), "github") == formats.end()) {
-    (void)source_root;  // PENDING-RENDERERS
+    // On stderr: the runner reads workflow commands from both streams, and stdout may carry a
+    // JSON or SARIF report that annotation lines would corrupt.
+    std::cerr << report::CheckToGithub(*rep, source_root);
   }
   std::cout.flush();
   return rep->verdict;

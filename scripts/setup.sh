@@ -11,7 +11,11 @@ pkgs=(
   ansible-core prometheus-node-exporter python3-jsonschema libnetfilter-conntrack-dev strace time
   clang libclang-rt-14-dev clang-format clang-tidy cppcheck
   help2man bash-completion dpkg-dev file
+  chromium libxml2-utils
 )
+# Node.js and npm run the SARIF multitool (an npm package). Where Node.js already brings its npm
+# (NodeSource's nodejs package does, and conflicts with Debian's npm), it is kept.
+command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -23,3 +27,7 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The official SARIF multitool for the report tests (into .cache/, from the npm registry); its
+# test skips with the reason when this fails.
+"$(dirname "$0")/sarif-validate.sh" --install ||
+  echo "setup: the SARIF multitool is not installed; its test will skip" >&2
