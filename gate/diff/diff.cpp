@@ -302,7 +302,8 @@ class TableDiffer {
     if (a == nullptr) {
       Emit(chain_change(Op::kAdd, *b, *prop_, std::nullopt));
       for (size_t j = 0; j < b->rules.size(); ++j) {
-        Change c = RuleChange(Op::kAdd, b->name, PlainRuleText(*prop_, prop_ifaces_, b->rules[j]), std::nullopt);
+        Change c = RuleChange(Op::kAdd, b->name, PlainRuleText(*prop_, prop_ifaces_, b->rules[j]),
+                              std::nullopt);
         c.index_after = j;
         Emit(std::move(c));
       }
@@ -419,8 +420,8 @@ class TableDiffer {
       if (!rem.empty() && !add.empty()) PairChanges(ra, rb, rem, add, a_peer, b_peer);
       for (uint32_t i : rem) {
         if (a_peer[i] != kFree) continue;
-        Change c =
-            RuleChange(Op::kRemove, ca.name, PlainRuleText(*cur_, cur_ifaces_, ra[i]), HandleOf(ra[i].handle));
+        Change c = RuleChange(Op::kRemove, ca.name, PlainRuleText(*cur_, cur_ifaces_, ra[i]),
+                              HandleOf(ra[i].handle));
         c.index_before = i;
         Emit(std::move(c));
       }
@@ -428,13 +429,15 @@ class TableDiffer {
         uint32_t peer = b_peer[j];
         if (peer == kKept) continue;
         if (peer == kFree) {
-          Change c = RuleChange(Op::kAdd, cb.name, PlainRuleText(*prop_, prop_ifaces_, rb[j]), std::nullopt);
+          Change c = RuleChange(Op::kAdd, cb.name, PlainRuleText(*prop_, prop_ifaces_, rb[j]),
+                                std::nullopt);
           c.index_after = j;
           Emit(std::move(c));
           continue;
         }
         Op op = b_is_move[j] ? Op::kMove : Op::kChange;
-        Change c = RuleChange(op, cb.name, PlainRuleText(*prop_, prop_ifaces_, rb[j]), HandleOf(ra[peer].handle));
+        Change c = RuleChange(op, cb.name, PlainRuleText(*prop_, prop_ifaces_, rb[j]),
+                              HandleOf(ra[peer].handle));
         c.index_before = peer;
         c.index_after = j;
         if (op == Op::kChange) {

@@ -22,8 +22,6 @@ Finding Make(std::string id, Severity sev, std::string source, std::string messa
   return f;
 }
 
-bool TwoStep(ReloadKind k) { return k == ReloadKind::kTwoStep || k == ReloadKind::kRestart; }
-
 }  // namespace
 
 std::string_view ReloadKindName(ReloadKind k) {

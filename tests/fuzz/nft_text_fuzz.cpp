@@ -42,8 +42,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)fwgate::nft::ScanInterfaceNames(text);
   auto scanned = fwgate::nft::ScanStatements(text);
-  (void)fwgate::nft::LocateRules(fwgate::nft::ParseEchoedRules(text), scanned,
-                                 [](int l, int c) { return fwgate::SourceLocation{"f", l, c}; });
+  (void)fwgate::nft::LocateRules(fwgate::nft::ParseEchoedRules(text), scanned, [](int l, int c) {
+    return fwgate::SourceLocation{"f", l, c};
+  });
   EchoFiles files(text);
   fwgate::nft::FlattenOptions o;
   o.max_total_bytes = 1 << 20;
