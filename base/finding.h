@@ -35,6 +35,20 @@ struct RelatedLocation {
   bool operator==(const RelatedLocation&) const = default;
 };
 
+// What the traffic comparison (gate/diff/traffic.h) shows behind a policy finding: one region of
+// packets whose verdict changes, readable, with one example packet.
+struct TrafficEvidence {
+  std::string region;         // "t3", the region's id in the diff's traffic section
+  std::string path;           // "input", "forward", "output"
+  int family = 0;             // 4, 6, or 0 for both
+  std::string ct_state;       // "new", "established", ...
+  std::string predicate;      // "tcp to ports 6800-7300"
+  std::string before, after;  // verdicts: "accept", "drop", ...
+  std::string example;        // one packet of the region
+  bool certain = true;        // false: depends on what the comparison does not model
+  bool operator==(const TrafficEvidence&) const = default;
+};
+
 struct Finding {
   std::string id;  // stable, kebab-case ("established-accept-lost")
   Severity severity = Severity::kInfo;
@@ -53,6 +67,8 @@ struct Finding {
   std::vector<std::string> fix_config;    // lines that make it persistent ("FILE: line")
   std::string node;                       // the node it is about; empty for fleet/ruleset
   std::string stage;                      // the stage that found it (check); empty elsewhere
+  // Policy findings decided by the traffic comparison: the regions behind them.
+  std::vector<TrafficEvidence> traffic;
 };
 
 }  // namespace fwgate

@@ -17,6 +17,7 @@
 #include "base/finding.h"
 #include "base/outcome.h"
 #include "gate/diff/diff.h"
+#include "gate/diff/traffic.h"
 #include "gate/nft/loader.h"
 #include "gate/probe/facts.h"
 #include "simulator/replay/verdict.h"
@@ -80,6 +81,8 @@ struct CheckReport {
 
   std::vector<StageResult> stages;  // in order; skipped ones included
   diff::Plan plan;
+  // The traffic that changes verdict (docs/traffic-diff.md), when both rulesets loaded.
+  std::optional<traffic::TrafficDiff> traffic;
   std::vector<NodeRow> nodes;
   std::optional<ReplayRun> baseline, proposed_run;
   std::chrono::milliseconds took{0};

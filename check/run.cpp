@@ -85,10 +85,11 @@ bool FlushesRuleset(const std::string& text) {
 Outcome StageOutcome(const std::vector<Finding>& fs) {
   Outcome o = Outcome::kPass;
   for (const auto& f : fs) {
-    if (f.undecided)
+    if (f.undecided) {
       o = Combine(o, Outcome::kUndecided);
-    else if (f.severity == Severity::kBlocking)
+    } else if (f.severity == Severity::kBlocking) {
       o = Combine(o, Outcome::kFail);
+    }
   }
   return o;
 }
@@ -341,6 +342,14 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
     t = Clock::now();
     StageResult plan{StageId::kPlan, true};
     rep.plan = diff::DiffRulesets(in.current.ruleset, in.proposed.ruleset);
+    traffic::TrafficOptions to;
+    if (!o.live) {
+      to.current_sources = &in.current.sources;
+      to.current_interfaces = in.current.ruleset.interfaces;
+    }
+    to.proposed_sources = &in.proposed.sources;
+    to.proposed_interfaces = in.proposed.ruleset.interfaces;
+    rep.traffic = traffic::CompareTraffic(in.current.ruleset, in.proposed.ruleset, rep.plan, to);
     const auto& s = rep.plan.summary;
     plan.summary = rep.plan.empty()
                        ? "no changes"
@@ -364,6 +373,7 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
     pi.proposed = &in.proposed.ruleset;
     pi.proposed_sources = &in.proposed.sources;
     pi.plan = &rep.plan;
+    if (rep.traffic) pi.traffic = &*rep.traffic;
     pi.proposed_flushes_ruleset =
         in.proposed.flat && (in.proposed.format == sys::RulesetFormat::kNftJson
                                  ? nft::NftJsonFlushesRuleset(in.proposed.flat->text)

@@ -1,12 +1,16 @@
 // `fwgate diff --current FILE | --live [--netns NAME] --proposed FILE [--json] [--exit-code]
-// [--no-traffic] [--confirm]`: the structural plan of what would change if the proposed ruleset
-// replaced the current one, then the traffic that changes verdict (per path, family and
-// conntrack state, with example packets; --confirm has the kernel check every example).
+// [--fail-on WHAT,...] [--no-traffic] [--confirm]`: the structural plan of what would change if
+// the proposed ruleset replaced the current one, then the traffic that changes verdict (per path,
+// family and conntrack state, with example packets; --confirm has the kernel check every
+// example). --fail-on lets a CI tell a harmless change from a dangerous one.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "base/outcome.h"
 #include "cli/command.h"
@@ -20,12 +24,100 @@
 namespace fwgate::cli {
 namespace {
 
+// What --fail-on can name; each is a question over the plan and the traffic comparison.
+enum class FailOn { kChange, kTraffic, kCut, kExposure, kNewlyDropped };
+const std::map<std::string, FailOn> kFailOnNames = {{"change", FailOn::kChange},
+                                                    {"traffic", FailOn::kTraffic},
+                                                    {"cut", FailOn::kCut},
+                                                    {"exposure", FailOn::kExposure},
+                                                    {"drop", FailOn::kNewlyDropped}};
+
 struct DiffArgs {
   std::string current, proposed, netns;
   std::vector<std::string> include_dirs;
+  std::vector<std::string> fail_on;
   sys::NftLimits nft_limits;
   bool live = false, json = false, exit_code = false, no_traffic = false, confirm = false;
 };
+
+// Regions of `d` that answer `what`.
+std::vector<const traffic::Region*> RegionsFor(FailOn what, const traffic::TrafficDiff& d) {
+  std::vector<const traffic::Region*> out;
+  switch (what) {
+    case FailOn::kChange:
+      break;
+    case FailOn::kTraffic:
+      for (const auto& r : d.regions) out.push_back(&r);
+      break;
+    case FailOn::kCut:
+      out = traffic::EstablishedCut(d);
+      break;
+    case FailOn::kExposure:
+      for (const traffic::Region* r : traffic::NewlyAccepted(d, true)) {
+        if (r->path != traffic::Path::kOutput) out.push_back(r);
+      }
+      break;
+    case FailOn::kNewlyDropped:
+      for (const auto& r : d.regions) {
+        bool stopped = r.after.verdict == traffic::VerdictKind::kDrop ||
+                       r.after.verdict == traffic::VerdictKind::kReject;
+        if (r.before.verdict == traffic::VerdictKind::kAccept && stopped) out.push_back(&r);
+      }
+      break;
+  }
+  return out;
+}
+
+// --fail-on: 1 when a named question is answered yes by a certain region (or, for `change`, by
+// the plan); 3 when none is but the comparison is incomplete or a region that could answer yes
+// is uncertain ("could not decide" is never pass); 0 otherwise. Says why on stderr.
+Outcome JudgeFailOn(const std::vector<std::string>& names, const diff::Plan& plan,
+                    const traffic::TrafficDiff* d) {
+  bool fail = false, undecided = false;
+  for (const std::string& name : names) {
+    FailOn what = kFailOnNames.at(name);
+    if (what == FailOn::kChange) {
+      if (!plan.empty()) {
+        std::cerr << "fwgate: diff: --fail-on change: the plan has " << plan.changes.size()
+                  << " change(s)\n";
+        fail = true;
+      }
+      continue;
+    }
+    std::vector<std::string> sure, maybe;
+    for (const traffic::Region* r : RegionsFor(what, *d))
+      (r->certain ? sure : maybe).push_back(r->id);
+    // Uncertain regions whose outcome is unknown on either side could be any of the questions.
+    if (what != FailOn::kTraffic) {
+      for (const auto& r : d->regions) {
+        bool unknown = r.before.verdict == traffic::VerdictKind::kUnknown ||
+                       r.after.verdict == traffic::VerdictKind::kUnknown;
+        if (unknown && std::find(maybe.begin(), maybe.end(), r.id) == maybe.end()) {
+          maybe.push_back(r.id);
+        }
+      }
+    }
+    auto list = [](const std::vector<std::string>& ids) {
+      std::string s;
+      for (const auto& id : ids) s += (s.empty() ? "" : ", ") + id;
+      return s;
+    };
+    if (!sure.empty()) {
+      std::cerr << "fwgate: diff: --fail-on " << name << ": region(s) " << list(sure) << "\n";
+      fail = true;
+    } else if (!maybe.empty()) {
+      std::cerr << "fwgate: diff: --fail-on " << name << ": undecided: region(s) " << list(maybe)
+                << " may change depending on what fwgate does not model\n";
+      undecided = true;
+    } else if (!d->complete) {
+      std::cerr << "fwgate: diff: --fail-on " << name
+                << ": undecided: the traffic comparison is incomplete (see its notes)\n";
+      undecided = true;
+    }
+  }
+  if (fail) return Outcome::kFail;
+  return undecided ? Outcome::kUndecided : Outcome::kPass;
+}
 
 Outcome RunDiff(const DiffArgs& a) {
   auto usage = [](const std::string& msg) {
@@ -54,6 +146,11 @@ Outcome RunDiff(const DiffArgs& a) {
   const nft::Ruleset& proposed = prop.ruleset;
 
   if (a.confirm && a.no_traffic) return usage("--confirm needs the traffic comparison");
+  for (const std::string& name : a.fail_on) {
+    if (a.no_traffic && name != "change") {
+      return usage("--fail-on " + name + " needs the traffic comparison (drop --no-traffic)");
+    }
+  }
 
   diff::Plan plan = diff::DiffRulesets(current, proposed);
   std::optional<traffic::TrafficDiff> moved;
@@ -96,6 +193,7 @@ Outcome RunDiff(const DiffArgs& a) {
       }
     }
   }
+  if (!a.fail_on.empty()) return JudgeFailOn(a.fail_on, plan, moved ? &*moved : nullptr);
   return a.exit_code && !plan.empty() ? Outcome::kFail : Outcome::kPass;
 }
 
@@ -119,6 +217,15 @@ const Registrar kDiff{Command{
       AddNftLimitOptions(sub, args->nft_limits);
       sub->add_flag("--exit-code", args->exit_code,
                     "Exit 1 when there are changes (like git diff --exit-code)");
+      sub->add_option("--fail-on", args->fail_on,
+                      "Exit 1 when the change does any of WHAT (comma-separated): change (any "
+                      "structural change), traffic (any packet changes verdict), cut (open "
+                      "connections cut: established/related accepted before, dropped after), "
+                      "exposure (new connections from any source newly accepted on input or "
+                      "forward), drop (traffic accepted before, dropped or rejected after)")
+          ->delimiter(',')
+          ->check(CLI::IsMember({"change", "traffic", "cut", "exposure", "drop"}))
+          ->type_name("WHAT");
       sub->add_flag("--no-traffic", args->no_traffic,
                     "Only the structural plan: skip the traffic that changes verdict");
       sub->add_flag("--confirm", args->confirm,
@@ -134,8 +241,13 @@ const Registrar kDiff{Command{
           "packet (docs/traffic-diff.md). \"may change\" marks regions that depend on what fwgate\n"
           "does not model (rate limits, meta skuid, NAT, ...).\n"
           "With --confirm, a region whose kernel verdict disagrees exits 3.\n"
+          "--fail-on for CI: `--fail-on cut,exposure` passes a harmless change (a rewrite,\n"
+          "a new port for a restricted source) and fails one that cuts open connections or\n"
+          "opens the node; it exits 3 when only a region fwgate cannot decide could say yes.\n"
           "Exit codes: 0 the plan was computed, whether or not there are changes (it is a plan,\n"
-          "not a gate; with --exit-code: 1 when there are changes), 2 bad input or usage\n"
+          "not a gate; with --exit-code: 1 when there are changes; with --fail-on: 1 when the "
+          "change\n"
+          "does what it names), 2 bad input or usage\n"
           "(unloadable file, unknown namespace), 3 could not decide (no privilege, kernel lacks a\n"
           "feature the file needs).\n"
           "Colour only when stdout is a terminal and NO_COLOR is unset.");

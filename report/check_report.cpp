@@ -106,6 +106,19 @@ json FindingJson(const Finding& f) {
     related.push_back({{"location", LocationJson(r.where)}, {"message", ValidUtf8(r.message)}});
   }
   j["related"] = related;
+  json traffic = json::array();
+  for (const auto& e : f.traffic) {
+    traffic.push_back({{"region", e.region},
+                       {"path", e.path},
+                       {"family", e.family},
+                       {"ct_state", e.ct_state},
+                       {"predicate", ValidUtf8(e.predicate)},
+                       {"before", e.before},
+                       {"after", e.after},
+                       {"example", ValidUtf8(e.example)},
+                       {"certain", e.certain}});
+  }
+  if (!traffic.empty()) j["traffic"] = traffic;
   return j;
 }
 
@@ -182,6 +195,13 @@ std::string CheckToText(const CheckReport& r, bool colour) {
     std::istringstream plan(PlanToText(r.plan, colour));
     for (std::string l; std::getline(plan, l);) {
       if (!l.empty()) o << "  " << l << "\n";
+    }
+    if (r.traffic) {
+      o << "\n";
+      std::istringstream moved(TrafficToText(*r.traffic, colour));
+      for (std::string l; std::getline(moved, l);) {
+        if (!l.empty()) o << "  " << l << "\n";
+      }
     }
   }
   if (!r.nodes.empty()) {
@@ -287,6 +307,7 @@ json CheckToJson(const CheckReport& r) {
             {"baseline", run_json(r.baseline)},
             {"proposed_replay", run_json(r.proposed_run)},
             {"took_ms", r.took.count()}};
+  if (r.traffic) j["traffic"] = TrafficToJson(*r.traffic);
   return j;
 }
 

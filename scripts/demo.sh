@@ -2,9 +2,12 @@
 # The main job on the bundled example (needs root: everything runs in throwaway network
 # namespaces; the host's own firewall and sysctls are never touched):
 #   1. validate the Ceph storage-node rulesets through the kernel,
-#   2. show what each proposed change would do, as a plan,
-#   3. replay the 2019 incident in the lab: a two-step reload on a cluster with one kernel-4.15
-#      node breaks the connections that touch it; be_liberal=1 fixes it.
+#   2. show what each proposed change would do: the plan and the traffic that changes verdict,
+#      with --fail-on cut,exposure telling the safe change from the dangerous ones,
+#   3. the gate, `fwgate check`, on the 2019 fleet (one kernel-4.15 node among 4.4 nodes, a
+#      two-step reload): the safe change passes with be_liberal=1, the same change fails with
+#      be_liberal=0 because of the reload procedure (not the change), and removing the
+#      established accept fails because of the change.
 # Each step's exit code is checked against what it should be; the script fails if one differs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,21 +30,31 @@ echo "== 1. fwgate validate: the bundled rulesets, loaded by the kernel in a thr
 expect 0 "$fwgate" validate "$rs"/ceph-node*.nft
 
 for proposed in "$rs"/ceph-node-*.nft; do
+  want=1   # each variant but the safe change cuts open connections
+  [[ $proposed == *safe-change* ]] && want=0
   echo
-  echo "== 2. fwgate diff --current $rs/ceph-node.nft --proposed $proposed"
-  expect 0 "$fwgate" diff --current "$rs/ceph-node.nft" --proposed "$proposed"
+  echo "== 2. fwgate diff --current $rs/ceph-node.nft --proposed $proposed --fail-on cut,exposure"
+  expect "$want" "$fwgate" diff --current "$rs/ceph-node.nft" --proposed "$proposed" \
+    --fail-on cut,exposure
 done
 
+fleet=(--kernel node1=4.15,node2=4.4,node3=4.4 --reload flush-then-load)
 echo
-echo "== 3a. The 2019 incident: flush-then-load reload, node1 runs 4.15, node2/node3 run 4.4,"
-echo "       nf_conntrack_tcp_be_liberal=0. Expected: broken, only connections touching node1."
-expect 1 "$fwgate" replay --current "$rs/ceph-node.nft" --proposed "$rs/ceph-node-safe-change.nft" \
-  --reload flush-then-load --kernel node1=4.15,node2=4.4,node3=4.4 --be-liberal 0
+echo "== 3a. fwgate check: the safe change on the 2019 fleet with nf_conntrack_tcp_be_liberal=1."
+echo "       Expected: pass."
+expect 0 "$fwgate" check --current "$rs/ceph-node.nft" --proposed "$rs/ceph-node-safe-change.nft" \
+  "${fleet[@]}" --be-liberal 1
 
 echo
-echo "== 3b. The same reload with nf_conntrack_tcp_be_liberal=1 (the fix). Expected: survived."
-expect 0 "$fwgate" replay --current "$rs/ceph-node.nft" --proposed "$rs/ceph-node-safe-change.nft" \
-  --reload flush-then-load --kernel node1=4.15,node2=4.4,node3=4.4 --be-liberal 1
+echo "== 3b. The same with be_liberal=0 (the 2019 incident). Expected: fail, caused by the reload"
+echo "       procedure: the lab breaks the connections touching node1 even with no change."
+expect 1 "$fwgate" check --current "$rs/ceph-node.nft" --proposed "$rs/ceph-node-safe-change.nft" \
+  "${fleet[@]}" --be-liberal 0
+
+echo
+echo "== 3c. Removing the established accept, be_liberal=1. Expected: fail, caused by the change."
+expect 1 "$fwgate" check --current "$rs/ceph-node.nft" \
+  --proposed "$rs/ceph-node-no-established.nft" "${fleet[@]}" --be-liberal 1
 
 echo
 if [[ $unexpected -eq 0 ]]; then

@@ -250,7 +250,7 @@ Result<CtEntry> CtEntries::Get(const CtTuple& tuple) {
                             [&](const nlmsghdr* m) -> Status {
                               auto e = ParseCtEntry(m);
                               if (!e) return e.error();
-                              got = std::move(*e);
+                              got = *e;
                               return OkStatus();
                             });
   if (!st) return st.error();
@@ -273,7 +273,7 @@ Result<std::vector<CtEntry>> CtEntries::List(int family) {
                             [&](const nlmsghdr* m) -> Status {
                               auto e = ParseCtEntry(m);
                               if (!e) return e.error();
-                              out.push_back(std::move(*e));
+                              out.push_back(*e);
                               return OkStatus();
                             });
   if (!st) return st.error();

@@ -72,9 +72,7 @@ Plan MakePlan(const Packet& p, uint32_t marker) {
     s.tcp_flags = static_cast<uint8_t>(p.Get(Field::kTcpFlags));
     if (s.proto != IPPROTO_TCP && s.proto != IPPROTO_UDP) s.payload = 8;
   }
-  if (dport != 0 && icmp && dport != 0) {
-    // Bytes 2-3 of an ICMP header are its checksum: a region cannot ask for a value there.
-  }
+  // (ICMP: bytes 2-3 of the header are its checksum, so a region never asks for a value there.)
   auto state = static_cast<uint32_t>(p.Get(Field::kCtState));
   sys::CtTuple t;
   t.family = s.family;

@@ -219,8 +219,8 @@ class Evaluator {
     const Space* unkp = &atom.unknown;
     uint32_t key = atom.key;
     if (HasView(c, s)) {
-      uint32_t fm, gm;
-      std::array<u128, kFieldCount> fx;
+      uint32_t fm = 0, gm = 0;
+      std::array<u128, kFieldCount> fx{};
       View(c, s, &fm, &fx, &gm);
       seen = Substitute(atom, fm, fx, gm, s);
       satp = &seen.sat;
@@ -556,8 +556,8 @@ class Evaluator {
       }
       if (s.forgot_mask & Bit(Field::kCtState) && c.nat) {
         // Which entry the packet has is not known: neither is whether NAT runs.
-        Finish(std::move(s),
-               {VerdictKind::kUnknown, s.forgot[static_cast<size_t>(Field::kCtState)]});
+        uint32_t why = s.forgot[static_cast<size_t>(Field::kCtState)];
+        Finish(std::move(s), {VerdictKind::kUnknown, why});
         continue;
       }
       Atom a;

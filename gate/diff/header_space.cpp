@@ -237,6 +237,7 @@ const IntervalSet& Domain(Field f) {
     d[static_cast<size_t>(Field::kNfproto)] =
         IntervalSet::FromIntervals({{kNfprotoIpv4, kNfprotoIpv4}, {kNfprotoIpv6, kNfprotoIpv6}});
     std::vector<Interval> ct;
+    ct.reserve(kCtStates.size());
     for (uint32_t b : kCtStates) ct.push_back({b, b});
     d[static_cast<size_t>(Field::kCtState)] = IntervalSet::FromIntervals(ct);
     d[static_cast<size_t>(Field::kPkttype)] = IntervalSet::Of(0, 3);
@@ -248,7 +249,8 @@ const IntervalSet& Domain(Field f) {
 // --- Box ---
 
 const IntervalSet& Box::Get(Field f) const {
-  return Constrained(f) ? sets_[static_cast<size_t>(f)] : Domain(f);
+  if (Constrained(f)) return sets_[static_cast<size_t>(f)];
+  return Domain(f);
 }
 
 void Box::Set(Field f, IntervalSet s) {

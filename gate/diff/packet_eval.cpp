@@ -69,7 +69,7 @@ class Run {
 
  private:
   struct BaseOut {
-    VerdictKind verdict;
+    VerdictKind verdict = VerdictKind::kAccept;
     ConcreteOutcome::Step step;
   };
 
@@ -105,6 +105,7 @@ class Run {
     std::stable_sort(items.begin(), items.end(),
                      [](const Item& a, const Item& b) { return a.prio < b.prio; });
     std::vector<std::pair<size_t, const nft::Chain*>> out;
+    out.reserve(items.size());
     for (const auto& i : items) out.push_back({i.t, i.c});
     return out;
   }
@@ -268,7 +269,10 @@ class Run {
         if (e.Has("sreg")) {
           auto o = Off(e.Int("sreg"));
           size_t start = base == 1 ? 0 : base == 2 ? th_ : SIZE_MAX;
-          if (!o || start == SIZE_MAX || start + off + len > bytes_.size()) continue;
+          if (!o || start == SIZE_MAX || start + off + len > bytes_.size() ||
+              static_cast<size_t>(*o) + len > sizeof(regs_.data)) {
+            continue;
+          }
           for (size_t i = 0; i < len; ++i) {
             if (regs_.unknown[*o + i] != 0) packet_unknown_ = true;
             bytes_[start + off + i] = regs_.data[*o + i];
@@ -498,8 +502,13 @@ class Run {
       if (k == "byteorder") {
         auto s = Off(e.Int("sreg", 99)), d = Off(e.Int("dreg", 99));
         uint64_t len = e.Int("len"), size = e.Int("size");
-        if (!s || !d || size == 0) return RuleResult::kStopped;
-        uint8_t buf[64], unk[64];
+        // Register bounds (the kernel checks them on load; a dump is still input).
+        if (!s || !d || size == 0 || len > sizeof(regs_.data) ||
+            static_cast<size_t>(*s) + len > sizeof(regs_.data) ||
+            static_cast<size_t>(*d) + len > sizeof(regs_.data)) {
+          return RuleResult::kStopped;
+        }
+        uint8_t buf[64] = {}, unk[64] = {};
         std::string why[64];
         for (size_t g = 0; g + size <= len; g += size) {
           for (size_t i = 0; i < size; ++i) {
@@ -690,7 +699,7 @@ class Run {
       size_t pos = 0;
       for (uint8_t l : s.field_lengths) {
         comps.push_back({pos, l});
-        pos += (l + 3u) / 4u * 4u;
+        pos += static_cast<size_t>((l + 3u) / 4u) * 4u;
       }
     } else {
       comps = {{0, n}};
@@ -743,7 +752,8 @@ std::vector<uint8_t> PacketBytes(const Packet& p, size_t* th) {
   std::vector<uint8_t> b;
   bool v6 = p.Get(Field::kNfproto) == kNfprotoIpv6;
   auto l4 = static_cast<uint8_t>(p.Get(Field::kL4proto));
-  size_t tl = l4 == 6 ? 20 : 20;  // TCP header, or 8-byte UDP/ICMP header and 12 payload bytes
+  // 20 bytes either way: a TCP header, or an 8-byte UDP/ICMP header and 12 payload bytes.
+  size_t tl = 20;
   if (!v6) {
     b.resize(20);
     b[0] = 0x45;

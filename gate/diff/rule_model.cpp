@@ -583,7 +583,7 @@ class RuleCompiler {
     return a;
   }
   // The complement of a constraint's sat part (its unknown part stays unknown).
-  static Atom Negate(Atom a) {
+  static Atom Negate(const Atom& a) {
     Atom r;
     r.key = a.key;
     r.unknown = a.unknown;
@@ -606,7 +606,7 @@ class RuleCompiler {
     struct Pat {
       u128 m = 0, c = 0;
       uint8_t n = 0;
-      std::array<std::array<uint8_t, 3>, 16> bytes;  // index, mask, want (first n)
+      std::array<std::array<uint8_t, 3>, 16> bytes{};  // index, mask, want (first n)
     };
     std::array<Pat, kFieldCount> pats;
     uint32_t used = 0;
@@ -1120,7 +1120,7 @@ class RuleCompiler {
     }
     if (c.kind == Constraint::kUnknown) c.key = CondKey(c.key, e);
     Atom a = FromConstraint(c, c.tcp_only ? TcpKey() : 0);
-    if (op == 1) a = Negate(std::move(a));
+    if (op == 1) a = Negate(a);
     AddAtom(std::move(a));
   }
 
@@ -1140,7 +1140,7 @@ class RuleCompiler {
     Constraint c = Range(tags->data(), lo.size(), lo.data(), hi.data());
     if (c.kind == Constraint::kUnknown) c.key = CondKey(c.key, e);
     Atom a = FromConstraint(c, c.tcp_only ? TcpKey() : 0);
-    if (op == 1) a = Negate(std::move(a));
+    if (op == 1) a = Negate(a);
     AddAtom(std::move(a));
   }
 
@@ -1155,15 +1155,8 @@ class RuleCompiler {
         ApplyBitwise((*src)[i], i < mask.size() ? mask[i] : 0xff, i < xr.size() ? xr[i] : 0);
       }
     } else {
-      bool all_const =
-          std::all_of(src->begin(), src->end(), [](const Tag& t) { return t.IsConst(); });
-      uint32_t key = Key("load", e, "a shifted value");
-      if (!all_const) {
-        src = Unknowns(len, key);
-      } else {
-        // Shifts of constants (nft folds these itself; kept for completeness).
-        src = Unknowns(len, key);
-      }
+      // Shifts are not modelled, of constants either (nft folds those itself).
+      src = Unknowns(len, Key("load", e, "a shifted value"));
     }
     if (!Store(e.Int("dreg"), *src)) UnknownVerdict(e, "bitwise");
   }
@@ -1208,7 +1201,7 @@ class RuleCompiler {
       size_t pos = 0;
       for (uint8_t l : set.field_lengths) {
         comps.push_back({pos, l});
-        pos += (l + 3u) / 4u * 4u;
+        pos += static_cast<size_t>((l + 3u) / 4u) * 4u;
       }
       if (pos > tags.size()) comps = {{0, tags.size()}};
     } else {
@@ -1297,8 +1290,7 @@ class RuleCompiler {
       }
       if (empty) continue;
       if (unk) {
-        Box u = b;
-        m.unknown.push_back(u);
+        m.unknown.push_back(b);
         continue;
       }
       if (tcp) {
@@ -1398,7 +1390,7 @@ class RuleCompiler {
       a.sat = std::move(m.keys);
       a.unknown = std::move(m.unknown);
       a.key = a.unknown.empty() ? 0 : m.key;
-      if (inv) a = Negate(std::move(a));
+      if (inv) a = Negate(a);
       AddAtom(std::move(a));
       if (e.Has("dreg")) {
         // A data map: the value is not modelled.

@@ -1,6 +1,7 @@
 #include "gate/hazards/policy.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -12,7 +13,6 @@ namespace {
 using nft::Chain;
 using nft::Family;
 using nft::Rule;
-using nft::Ruleset;
 using nft::Table;
 
 constexpr uint32_t kHookInput = 1, kHookForward = 2, kHookOutput = 3;
@@ -218,9 +218,24 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep = ", 
   return s;
 }
 
+// What a structural finding claims about traffic, so the traffic comparison can decide it.
+enum class Claim { kNone, kCut, kPolicyOpen, kPortOpen };
+struct Claimed {
+  Finding finding;
+  Claim claim = Claim::kNone;
+  Family family = Family::kInet;
+  std::string table, chain;        // the base chain the claim is about
+  std::optional<uint64_t> handle;  // kPortOpen: the accepting rule
+};
+
+Claimed ClaimOf(Finding f, Claim claim, const Table& t, const Chain& c,
+                std::optional<uint64_t> handle = std::nullopt) {
+  return {std::move(f), claim, t.family, t.name, c.name, handle};
+}
+
 // --- the rules ---
 
-void EstablishedRules(const PolicyInput& in, std::vector<Finding>& out) {
+void EstablishedRules(const PolicyInput& in, std::vector<Claimed>& out) {
   for (const Table& pt : in.proposed->tables) {
     const Table* ct = in.current->FindTable(pt.family, pt.name);
     for (const Chain& pc : pt.chains) {
@@ -252,7 +267,9 @@ void EstablishedRules(const PolicyInput& in, std::vector<Finding>& out) {
                          "output chain");
         f.location = ChainLoc(in.proposed_sources, pt, pc);
         related(f);
-        out.push_back(std::move(f));
+        // Already so before: a fact about the proposed ruleset, not a change in traffic.
+        bool already = cf && cf->state != ChainFacts::Established::kAccepted;
+        out.push_back(ClaimOf(std::move(f), already ? Claim::kNone : Claim::kCut, pt, pc));
         continue;
       }
       if (!was_accepted || pf.state == ChainFacts::Established::kAccepted ||
@@ -289,7 +306,7 @@ void EstablishedRules(const PolicyInput& in, std::vector<Finding>& out) {
         f.location = new_rule != nullptr ? RuleLoc(in.proposed_sources, pt, pc, *new_rule)
                                          : RuleLoc(in.proposed_sources, pt, pc, *pf.restricted[0]);
         related(f);
-        out.push_back(std::move(f));
+        out.push_back(ClaimOf(std::move(f), Claim::kCut, pt, pc));
         continue;
       }
       Finding f =
@@ -305,12 +322,12 @@ void EstablishedRules(const PolicyInput& in, std::vector<Finding>& out) {
       if (cf && cf->accept_rule != nullptr && pf.catch_all != nullptr) {
         f.message += "; the drop now comes before any established accept";
       }
-      out.push_back(std::move(f));
+      out.push_back(ClaimOf(std::move(f), Claim::kCut, pt, pc));
     }
   }
 }
 
-void ExposureRules(const PolicyInput& in, std::vector<Finding>& out) {
+void ExposureRules(const PolicyInput& in, std::vector<Claimed>& out) {
   for (const Table& pt : in.proposed->tables) {
     const Table* ct = in.current->FindTable(pt.family, pt.name);
     for (const Chain& pc : pt.chains) {
@@ -333,7 +350,7 @@ void ExposureRules(const PolicyInput& in, std::vector<Finding>& out) {
               f.related.push_back({*loc, "the final drop in the current ruleset"});
             }
           }
-          out.push_back(std::move(f));
+          out.push_back(ClaimOf(std::move(f), Claim::kPolicyOpen, pt, pc));
         }
       }
       // Ports accepted from any source that were not before.
@@ -368,7 +385,7 @@ void ExposureRules(const PolicyInput& in, std::vector<Finding>& out) {
             "restrict the rule to the networks that need it (e.g. `ip saddr "
             "@mgmt_nets`)");
         f.location = RuleLoc(in.proposed_sources, pt, pc, r);
-        out.push_back(std::move(f));
+        out.push_back(ClaimOf(std::move(f), Claim::kPortOpen, pt, pc, r.handle));
       }
     }
   }
@@ -463,6 +480,203 @@ bool OnlyComments(const std::string& a, const std::string& b) {
     return out;
   };
   return strip(a) == strip(b);
+}
+
+// --- the traffic comparison deciding the structural claims ---
+
+using traffic::Region;
+using traffic::RuleCite;
+
+bool InChain(const RuleCite& c, const Claimed& k) {
+  return c.family == k.family && c.table == k.table && c.base_chain == k.chain;
+}
+bool Stops(traffic::VerdictKind v) {
+  return v == traffic::VerdictKind::kDrop || v == traffic::VerdictKind::kReject;
+}
+
+// The base chain on the packet's path that stopped it (drop or reject), if any.
+const RuleCite* Stopper(const traffic::SideOutcome& s) {
+  for (const auto& c : s.decided_by) {
+    if (Stops(c.verdict)) return &c;
+  }
+  return nullptr;
+}
+
+// Whether region `r` is what claim `k` says about its chain.
+bool Shows(const Region& r, const Claimed& k) {
+  switch (k.claim) {
+    case Claim::kNone:
+      return false;
+    case Claim::kCut: {
+      // Open connections cut: established/related traffic accepted before, stopped after.
+      bool open_conn = r.ct_state == traffic::kCtEstablished || r.ct_state == traffic::kCtRelated;
+      bool cut = r.before.verdict == traffic::VerdictKind::kAccept &&
+                 (r.after.verdict == traffic::VerdictKind::kDrop ||
+                  r.after.verdict == traffic::VerdictKind::kReject);
+      const RuleCite* c = Stopper(r.after);
+      return open_conn && cut && c != nullptr && InChain(*c, k);
+    }
+    case Claim::kPolicyOpen: {
+      bool by_policy = std::any_of(r.after.decided_by.begin(), r.after.decided_by.end(),
+                                   [&](const RuleCite& c) { return InChain(c, k) && !c.handle; });
+      const RuleCite* before = Stopper(r.before);
+      return by_policy && before != nullptr && InChain(*before, k);
+    }
+    case Claim::kPortOpen: {
+      auto by_rule = [&](const RuleCite& c) { return InChain(c, k) && c.handle == k.handle; };
+      return std::any_of(r.after.decided_by.begin(), r.after.decided_by.end(), by_rule) ||
+             std::any_of(r.after.also_decided_by.begin(), r.after.also_decided_by.end(), by_rule);
+    }
+  }
+  return false;
+}
+
+TrafficEvidence EvidenceOf(const Region& r) {
+  TrafficEvidence e;
+  e.region = r.id;
+  e.path = std::string(traffic::PathName(r.path));
+  e.family = r.family;
+  e.ct_state = std::string(traffic::CtStateName(r.ct_state));
+  e.predicate = r.predicate;
+  e.before = std::string(traffic::VerdictName(r.before.verdict));
+  e.after = std::string(traffic::VerdictName(r.after.verdict));
+  e.example = r.example_text;
+  e.certain = r.certain;
+  return e;
+}
+
+// " (traffic t3: established, tcp to port 6800: accept → drop; e.g. ...; and 2 more regions)"
+void Attach(Finding& f, const std::vector<const Region*>& regions) {
+  for (const Region* r : regions) f.traffic.push_back(EvidenceOf(*r));
+  if (regions.empty()) return;
+  const Region& r = *regions.front();
+  f.message += " (traffic " + r.id + ": ct state " + std::string(traffic::CtStateName(r.ct_state)) +
+               ", " + r.predicate + ": " + std::string(traffic::VerdictName(r.before.verdict)) +
+               " → " + std::string(traffic::VerdictName(r.after.verdict)) +
+               (r.certain ? "" : " (may change)") + "; e.g. " + r.example_text;
+  if (regions.size() > 1) {
+    f.message += "; and " + std::to_string(regions.size() - 1) + " more region" +
+                 (regions.size() > 2 ? "s" : "");
+  }
+  f.message += ")";
+}
+
+bool Exposes(const Region& r) {
+  if (r.path == traffic::Path::kOutput) return false;
+  // Interfaces restrict the source as much as an address does (`iifname "lo" accept`).
+  return std::none_of(r.match.begin(), r.match.end(), [](const traffic::FieldValues& f) {
+    return f.field == "iifname" || f.field == "saddr";
+  });
+}
+
+std::string CiteChain(const RuleCite& c) {
+  return std::string(nft::FamilyName(c.family)) + " " + c.table + " " + c.base_chain;
+}
+
+// Each structural claim the comparison decides is confirmed (with its regions) or, when the
+// comparison is complete and shows no such packet, dropped; regions no claim explains become
+// findings of their own.
+void Reconcile(const PolicyInput& in, std::vector<Claimed> claims, std::vector<Finding>& out) {
+  if (in.traffic == nullptr) {
+    for (auto& c : claims) out.push_back(std::move(c.finding));
+    return;
+  }
+  const traffic::TrafficDiff& d = *in.traffic;
+  std::set<const Region*> explained;
+  for (auto& c : claims) {
+    if (c.claim == Claim::kNone) {
+      out.push_back(std::move(c.finding));
+      continue;
+    }
+    std::vector<const Region*> shown;
+    for (const auto& r : d.regions) {
+      if (Shows(r, c)) shown.push_back(&r);
+    }
+    if (shown.empty() && d.complete) continue;  // no packet is treated as the claim says
+    for (const Region* r : shown) explained.insert(r);
+    Attach(c.finding, shown);
+    out.push_back(std::move(c.finding));
+  }
+
+  // Open connections cut where no structural rule saw it, one finding per stopping chain.
+  std::map<std::string, std::vector<const Region*>> cut_by_chain;
+  std::map<std::string, const RuleCite*> stopper_of;
+  for (const Region* r : traffic::EstablishedCut(d)) {
+    if (explained.contains(r)) continue;
+    const RuleCite* c = Stopper(r->after);
+    std::string key = c != nullptr ? CiteChain(*c) : "";
+    cut_by_chain[key].push_back(r);
+    if (c != nullptr && !stopper_of.contains(key)) stopper_of[key] = c;
+    explained.insert(r);
+  }
+  std::vector<traffic::NewOnlyPort> new_only = traffic::NewOnlyPorts(d);
+  for (const auto& [chain, regions] : cut_by_chain) {
+    std::vector<std::string> ports;
+    for (const auto& p : new_only) {
+      if (std::find(regions.begin(), regions.end(), p.region) != regions.end()) {
+        ports.insert(ports.end(), p.ports.begin(), p.ports.end());
+      }
+    }
+    const RuleCite* c = stopper_of.contains(chain) ? stopper_of[chain] : nullptr;
+    std::string where = chain.empty() ? "the proposed ruleset" : "chain " + chain;
+    Finding f =
+        !ports.empty()
+            ? Make("new-only-port", Severity::kBlocking, kFacts7,
+                   where + " accepts port " + Join(ports) +
+                       " only for new connections and drops its established traffic: open "
+                       "connections on " +
+                       Join(ports) + " will be cut",
+                   "accept `ct state established,related` before the rules that drop, and new "
+                   "connections to these ports after it")
+            : Make("established-traffic-cut", Severity::kWarning, kFacts7,
+                   where +
+                       " now drops established traffic it accepted: these open connections are "
+                       "cut at the reload (intended when banning a host or closing a service)",
+                   "if open connections should finish, put the new drop after `ct state "
+                   "established,related accept`, or match `ct state new` in it");
+    if (c != nullptr) f.location = c->location;
+    Attach(f, regions);
+    out.push_back(std::move(f));
+  }
+
+  // Exposure no structural rule saw: new connections now accepted from any source.
+  std::map<std::string, std::vector<const Region*>> opened;
+  std::map<std::string, const RuleCite*> opener_of;
+  for (const Region* r : traffic::NewlyAccepted(d, true)) {
+    if (explained.contains(r) || !Exposes(*r)) continue;
+    const RuleCite* opener = nullptr;
+    for (const auto& c : r->after.decided_by) {
+      if (c.verdict == traffic::VerdictKind::kAccept && Stopper(r->before) != nullptr &&
+          CiteChain(c) == CiteChain(*Stopper(r->before))) {
+        opener = &c;
+      }
+    }
+    if (opener == nullptr) continue;
+    std::string key = CiteChain(*opener) + (opener->handle ? " #" + std::to_string(*opener->handle)
+                                                           : std::string(" policy"));
+    opened[key].push_back(r);
+    if (!opener_of.contains(key)) opener_of[key] = opener;
+  }
+  for (const auto& [key, regions] : opened) {
+    const RuleCite* c = opener_of[key];
+    Finding f =
+        !c->handle
+            ? Make("exposure-policy-open", Severity::kBlocking, kFacts6,
+                   "chain " + CiteChain(*c) +
+                       " now accepts by its policy new connections it dropped: the node is open "
+                       "to them from any source",
+                   "keep `policy drop` (or a final unconditional drop) in the chain")
+            : Make("exposure-port-any-source", Severity::kBlocking, kFacts6,
+                   "chain " + CiteChain(*c) +
+                       " now accepts new connections from any source that "
+                       "it dropped (" +
+                       c->text + ")",
+                   "restrict the rule to the networks that need it (e.g. `ip saddr "
+                   "@mgmt_nets`)");
+    f.location = c->location;
+    Attach(f, regions);
+    out.push_back(std::move(f));
+  }
 }
 
 }  // namespace
@@ -591,16 +805,20 @@ std::vector<FindingRule> PolicyRules() {
        "flush ruleset deletes tables other software keeps on the node (Docker, kube-proxy, ...)"},
       {"flush-deletes-table", Severity::kWarning, kFacts6, false,
        "flush ruleset deletes a table the proposed ruleset does not define"},
+      {"established-traffic-cut", Severity::kWarning, kFacts7, false,
+       "established traffic the current ruleset accepts is now dropped (open connections cut)"},
       {"harmless-change", Severity::kInfo, kFacts7, false,
-       "the change touches only comments or counters"},
+       "the change touches only comments or counters, or treats no packet differently"},
   };
 }
 
 std::vector<Finding> JudgeChange(const PolicyInput& in) {
   std::vector<Finding> out;
   if (in.current == nullptr || in.proposed == nullptr) return out;
-  EstablishedRules(in, out);
-  ExposureRules(in, out);
+  std::vector<Claimed> claims;
+  EstablishedRules(in, claims);
+  ExposureRules(in, claims);
+  Reconcile(in, std::move(claims), out);
   RejectRule(in, out);
   FlushRules(in, out);
   if (out.empty() && in.plan != nullptr) {
@@ -612,11 +830,16 @@ std::vector<Finding> JudgeChange(const PolicyInput& in) {
         break;
       }
     }
-    if (harmless) {
+    // The traffic comparison, complete and empty: an equivalent rewrite.
+    bool same_traffic = in.traffic != nullptr && in.traffic->complete && in.traffic->empty();
+    if (harmless || same_traffic) {
       Finding f = Make("harmless-change", Severity::kInfo, kFacts7,
                        in.plan->empty() ? "the proposed ruleset is the current one: no changes"
-                                        : "the change touches only comments or counters: no "
-                                          "traffic is treated differently",
+                       : harmless       ? "the change touches only comments or counters: no "
+                                          "traffic is treated differently"
+                                        : "the change rewrites rules without treating any packet "
+                                          "differently (the traffic comparison finds no region "
+                                          "that changes verdict)",
                        "");
       out.push_back(std::move(f));
     }

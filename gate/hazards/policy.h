@@ -11,6 +11,7 @@
 #include "base/finding.h"
 #include "base/ruleset.h"
 #include "gate/diff/diff.h"
+#include "gate/diff/traffic.h"
 #include "gate/hazards/findings.h"
 #include "gate/nft/rule_locations.h"
 
@@ -31,13 +32,19 @@ struct PolicyInput {
   // Rulesets the nodes really have (the live ruleset, or probed nodes'), for tables other
   // software keeps there; empty when unknown.
   std::vector<std::pair<std::string, nft::Ruleset>> live;  // node name -> ruleset
+  // The traffic comparison of current and proposed (traffic::CompareTraffic over `plan`), when
+  // computed. Where it decides a rule, the finding comes from it: confirmed and carrying its
+  // regions and example packets, dropped when no packet is treated as the rule says (an
+  // equivalent rewrite), or added when the text heuristics missed it (docs/traffic-diff.md).
+  const traffic::TrafficDiff* traffic = nullptr;
 };
 
 // The policy rule table (for docs and --help).
 [[nodiscard]] std::vector<FindingRule> PolicyRules();
 
-// Findings, most severe first. A change that touches only comments or counters gets the single
-// info finding "harmless-change".
+// Findings, most severe first. A change that touches only comments or counters, or (with the
+// traffic comparison, complete) treats no packet differently, gets the single info finding
+// "harmless-change".
 [[nodiscard]] std::vector<Finding> JudgeChange(const PolicyInput& input);
 
 // Software whose tables a `flush ruleset` would delete, recognised by table (and chain) names:

@@ -97,6 +97,46 @@ TEST_F(DiffCli, HumanPlanAndExitCodeOption) {
   EXPECT_EQ(same.out, "No changes.\n");
 }
 
+// --fail-on, on the traffic fixtures (tests/data/traffic/*.nft). Expected answers come from the
+// rulesets' meaning: a rewrite treats every packet alike; removing the established accept cuts
+// open connections; opening the policy lets new connections in from anywhere; narrowing ssh to
+// one host drops some new connections but cuts nothing and opens nothing; a rate limit fwgate
+// does not model leaves an exposure undecided.
+TEST_F(DiffCli, FailOnTellsAHarmlessChangeFromADangerousOne) {
+  const fs::path t = kData / "traffic";
+  struct Case {
+    std::string a, b, fail_on;
+    int want;
+  };
+  const std::vector<Case> cases = {
+      {"rewrite_a", "rewrite_b", "change", 1},
+      {"rewrite_a", "rewrite_b", "traffic", 0},
+      {"rewrite_a", "rewrite_b", "cut,exposure", 0},
+      {"established_a", "established_b", "cut", 1},
+      {"established_a", "established_b", "exposure", 0},
+      {"narrow_a", "policy_b", "exposure", 1},
+      {"narrow_a", "policy_b", "cut", 0},
+      {"narrow_a", "narrow_b", "cut,exposure", 0},
+      {"narrow_a", "narrow_b", "drop", 1},
+      {"limit_a", "limit_b", "exposure", 3},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.a + " -> " + c.b + " --fail-on " + c.fail_on);
+    auto r = Fwgate({"diff", "--current", Path(t / (c.a + ".nft")), "--proposed",
+                     Path(t / (c.b + ".nft")), "--fail-on", c.fail_on});
+    EXPECT_EQ(r.exit_code, c.want) << r.err;
+    if (c.want != 0) EXPECT_NE(r.err.find("--fail-on"), std::string::npos) << r.err;
+  }
+  // Usage: an unknown question, or a traffic question without the comparison.
+  const std::string a = Path(t / "rewrite_a.nft");
+  auto bad = Fwgate({"diff", "--current", a, "--proposed", a, "--fail-on", "scary"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  auto no_traffic =
+      Fwgate({"diff", "--current", a, "--proposed", a, "--fail-on", "cut", "--no-traffic"});
+  EXPECT_EQ(no_traffic.exit_code, 2) << no_traffic.err;
+  EXPECT_NE(no_traffic.err.find("needs the traffic comparison"), std::string::npos);
+}
+
 TEST_F(DiffCli, CephNodeWithoutEstablishedShowsTheRemovedRule) {
   fs::path cur = kRulesets / "ceph-node.nft", prop = kRulesets / "ceph-node-no-established.nft";
   if (!fs::exists(cur) || !fs::exists(prop)) GTEST_SKIP() << "no rulesets/ceph-node*.nft";

@@ -168,7 +168,9 @@ TEST(KernelConfirmation, ExamplePacketsGetTheVerdictsNftablesGivesThem) {
     ASSERT_TRUE(kv) << kv.error().ToString();
     ASSERT_TRUE(kv->verdict.has_value()) << kv->detail;
     EXPECT_EQ(*kv->verdict, c.want) << kv->rule;
-    if (c.want != VerdictKind::kAccept) EXPECT_NE(kv->rule.find("inet t"), std::string::npos);
+    if (c.want != VerdictKind::kAccept) {
+      EXPECT_NE(kv->rule.find("inet t"), std::string::npos);
+    }
   }
   EXPECT_EQ(OpenFds(), fds) << "descriptors (namespaces, sockets) left open";
 }
