@@ -4,7 +4,15 @@
 # man pages and completion).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${FWGATE_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+# ccache (when installed) with paths relative to the checkout, so a fresh clone reuses the
+# objects an earlier build of the same sources made.
+launcher=()
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR=$PWD
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${FWGATE_BUILD_TYPE:-RelWithDebInfo}" \
+  "${launcher[@]}" >/dev/null
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
 cmake --build build -j "$(nproc)" "${targets[@]}"

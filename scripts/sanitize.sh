@@ -8,8 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 build=build-sanitize
+launcher=()
+if command -v ccache >/dev/null; then  # as scripts/build.sh
+  export CCACHE_BASEDIR=$PWD
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DFWGATE_SANITIZE=ON -DFWGATE_FUZZ=ON -DFWGATE_BUILD_BENCH=OFF >/dev/null
+  -DFWGATE_SANITIZE=ON -DFWGATE_FUZZ=ON -DFWGATE_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
 harnesses=(probe_output_fuzz probe_json_fuzz inventory_fuzz nft_text_fuzz netlink_fuzz)
 cmake --build "$build" -j "$(nproc)" --target unit_tests "${harnesses[@]}"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1

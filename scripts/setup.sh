@@ -10,7 +10,7 @@ pkgs=(
   openssh-server openssh-client
   ansible-core prometheus-node-exporter python3-jsonschema libnetfilter-conntrack-dev strace time
   clang libclang-rt-14-dev clang-format clang-tidy cppcheck
-  help2man bash-completion dpkg-dev file
+  help2man bash-completion dpkg-dev file ccache
   chromium libxml2-utils
 )
 # Node.js and npm run the SARIF multitool (an npm package). Where Node.js already brings its npm
