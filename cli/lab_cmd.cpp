@@ -149,6 +149,9 @@ Outcome Run(const Args& a) {
   if (a.json) {
     body = report::ScenarioToJson(*result).dump(2) + "\n";
     ext = ".json";
+  } else if (a.format == "html") {
+    body = report::ScenarioToHtml(*result);
+    ext = ".html";
   } else if (a.format == "markdown") {
     body = report::ScenarioToMarkdown(*result);
     ext = ".md";
@@ -193,11 +196,12 @@ const Registrar kLab{Command{
       auto* run = sub->add_subcommand("run", "Run a scenario's runs and judge each");
       run->add_option("scenario", a->scenario, "Scenario name (see `fwgate lab list`)")->required();
       run->add_flag("--json", a->json, "JSON report on stdout (or in --output-dir)");
-      run->add_option("--format", a->format, "text | markdown")
+      run->add_option("--format", a->format,
+                      "text | markdown | html (a self-contained page with inline SVG charts)")
           ->capture_default_str()
-          ->check(CLI::IsMember({"text", "markdown"}));
+          ->check(CLI::IsMember({"text", "markdown", "html"}));
       run->add_option("--output-dir", a->output_dir,
-                      "Write the report to DIR/SCENARIO.{txt,md,json} instead of stdout")
+                      "Write the report to DIR/SCENARIO.{txt,md,html,json} instead of stdout")
           ->type_name("DIR");
       run->add_option("--scenarios", a->scenarios_file,
                       "Your own scenario table (JSON, docs/lab-scenarios.md), added to the "

@@ -25,6 +25,11 @@ inline constexpr int kScenarioSchemaVersion = 1;
 // The same as a Markdown page: a table of runs side by side and, per storm run, its timeline.
 [[nodiscard]] std::string ScenarioToMarkdown(const scenarios::ScenarioResult& result);
 
+// A self-contained HTML page (inline SVG, no scripts, no external resources): the runs side by
+// side and, per storm run, a chart of the node's entries against its budget over time with the
+// drops marked.
+[[nodiscard]] std::string ScenarioToHtml(const scenarios::ScenarioResult& result);
+
 // `fwgate lab list`: one line per scenario with its runs.
 [[nodiscard]] std::string ScenarioListText(const std::vector<scenarios::Scenario>& table);
 [[nodiscard]] nlohmann::json ScenarioListJson(const std::vector<scenarios::Scenario>& table);
