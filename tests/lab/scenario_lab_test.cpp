@@ -98,7 +98,7 @@ TEST_F(ScenarioLab, RestartStorm2014IsReproduced) {
   // all at once with the 2014 defaults it predicts the overflow the lab shows.
   EXPECT_TRUE(s["estimate_overflows"].get<bool>());
   EXPECT_TRUE(s["lab_overflowed"].get<bool>());
-  for (const char* name : {"stagger-10s", "doubled-table", "shorter-timeouts"}) {
+  for (const char* name : {"stagger-10s", "doubled-table"}) {
     const json* run = RunNamed(j, name);
     ASSERT_NE(run, nullptr) << name;
     EXPECT_EQ((*run)["storm"]["drops"].get<uint64_t>(), 0u) << name;
@@ -107,6 +107,12 @@ TEST_F(ScenarioLab, RestartStorm2014IsReproduced) {
         << name;
     EXPECT_GE((*run)["storm"]["recovery_ms"].get<int64_t>(), 0) << name;
   }
+  // Shorter timeouts: no drop, or fewer than all at once (the scenario's own expectation). The
+  // entries expire after 5 s but stay counted until the 6.x GC collects them, which the
+  // long-lived filler paces (docs/lab-scenarios.md), so the kernel may still drop some.
+  const json* shorter = RunNamed(j, "shorter-timeouts");
+  ASSERT_NE(shorter, nullptr);
+  EXPECT_LT((*shorter)["storm"]["drops"].get<uint64_t>(), s["drops"].get<uint64_t>());
 }
 
 const std::string kIp = "/usr/sbin/ip";
