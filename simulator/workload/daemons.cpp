@@ -540,7 +540,27 @@ class DaemonSetImpl final : public DaemonSet {
     }
   }
 
+  // The host's pace: the session attempts the loop made against those the sessions that are not
+  // up would make at full speed (one per retry each), since the last time every session was up.
+  // Boot work advances at this pace, so a starved host boots its daemons proportionally slower,
+  // as CPU-bound daemons do, and a restart's storm holds as many attempts as on an idle host.
+  double Pace(Nanos dt) {
+    const uint64_t made = counters_.attempts - attempts_seen_;
+    attempts_seen_ = counters_.attempts;
+    if (sessions_up_ == static_cast<int>(sessions_.size())) {
+      pace_expected_ = 0;
+      pace_made_ = 0;
+      return 1.0;
+    }
+    const double down = static_cast<double>(sessions_.size()) - sessions_up_;
+    pace_expected_ += down * static_cast<double>(dt) / static_cast<double>(ToNanos(opt_.retry));
+    pace_made_ += static_cast<double>(made);
+    if (pace_expected_ < 1) return 1.0;
+    return std::clamp(pace_made_ / pace_expected_, 0.05, 1.0);
+  }
+
   void Advance(Nanos now, Nanos dt) {
+    const double pace = Pace(dt);
     size_t booting = 0;
     for (const auto& d : daemons_) booting += d.st == DState::kBooting;
     for (size_t di = 0; di < daemons_.size(); ++di) {
@@ -553,7 +573,7 @@ class DaemonSetImpl final : public DaemonSet {
           d.down_until = now + 100 * kMs;  // the port is still taken: try again shortly
         }
       } else if (d.st == DState::kBooting && booting > 0) {
-        d.work_left -= static_cast<double>(dt) / static_cast<double>(booting);
+        d.work_left -= static_cast<double>(dt) * pace / static_cast<double>(booting);
         if (d.work_left <= 0) {
           d.st = DState::kMonConnecting;
           MonAttempt(static_cast<uint32_t>(di), now);
@@ -676,6 +696,8 @@ class DaemonSetImpl final : public DaemonSet {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   DaemonCounters counters_;
   int sessions_up_ = 0;
+  uint64_t attempts_seen_ = 0;
+  double pace_expected_ = 0, pace_made_ = 0;
   int ep_ = -1, wake_ = -1;
   const sys::NetnsHandle* cur_ns_ = nullptr;
   Nanos start_ = 0;

@@ -38,8 +38,9 @@ struct DaemonOptions {
   int sessions_per_daemon = 750;
   // After a restart the daemon does not listen for `down` (peers' connects are refused), then
   // boots: `boot_work` of host time, shared by the daemons booting at once (two booting daemons
-  // each take twice as long), then a session to the monitor; it serves sessions once that
-  // session is up.
+  // each take twice as long) and counted at the host's pace (the session attempts the loop
+  // makes against those due at full speed: a starved host boots slower), then a session to the
+  // monitor; it serves sessions once that session is up.
   std::chrono::milliseconds down{500};
   std::chrono::milliseconds boot_work{2000};
   // A session that is not back makes one attempt per `retry` (the first at once).
