@@ -115,6 +115,7 @@ void MergeCounters(std::vector<NamedCounter>& after, const std::vector<NamedCoun
 milliseconds AfterMarkTime(const ReplayOptions& o, int nodes) {
   milliseconds reload_span = o.rolling * std::max(0, nodes - 1);
   if (o.procedure.style == reload::Style::kFlushThenLoad) reload_span += o.procedure.gap;
+  if (o.reloads > 1) reload_span = (reload_span + o.reload_interval) * o.reloads;
   milliseconds needed = reload_span + o.stall_threshold + milliseconds(1000);
   milliseconds rest = o.duration > o.warmup ? o.duration - o.warmup : milliseconds(0);
   return std::max(rest, needed);
@@ -198,7 +199,9 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   auto engine_r = workload::Engine::Create(eo);
   if (!engine_r) return engine_r.error();
   auto& engine = **engine_r;
-  WorkloadPlan wp = PlanWorkload(static_cast<int>(nodes.size()), o.connections_per_node);
+  WorkloadPlan wp = o.light_traffic
+                        ? PlanLightWorkload(static_cast<int>(nodes.size()), o.connections_per_node)
+                        : PlanWorkload(static_cast<int>(nodes.size()), o.connections_per_node);
   auto addr_of = [&](int idx, bool cluster) -> const std::string& {
     if (idx == kClientIndex) return lab.client().plan.public_addr;
     return cluster ? nodes[static_cast<size_t>(idx)].plan.cluster_addr
@@ -263,6 +266,18 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   say("stage 4/5 traffic: reloading " + std::to_string(reloads.size()) + " nodes (" + rep.reload +
       ")");
   auto outcomes = reload::RunReloads(reloads, ro);
+  // Repeated reloads (ReplayOptions::reloads): the same procedure again, the steps of every
+  // round reported.
+  for (int round = 1; round < o.reloads; ++round) {
+    bool ok = true;
+    for (const auto& oc : outcomes) ok = ok && oc.ok && !oc.interrupted;
+    if (!ok || !SleepFor(o.reload_interval, o.stop)) break;
+    auto more = reload::RunReloads(reloads, ro);
+    for (size_t i = 0; i < outcomes.size() && i < more.size(); ++i) {
+      for (auto& st : more[i].steps) outcomes[i].steps.push_back(std::move(st));
+      if (!more[i].ok || more[i].interrupted) outcomes[i] = std::move(more[i]);
+    }
+  }
   for (size_t i = 0; i < outcomes.size(); ++i) {
     for (const auto& s : outcomes[i].steps) {
       rep.nodes[i].reload_steps.push_back(s.label + " at +" + std::to_string(s.started_at.count()) +

@@ -32,6 +32,13 @@ struct ReplayOptions {
   std::chrono::milliseconds warmup{1500};    // traffic before the reload
   std::chrono::milliseconds stall_threshold{2000};
   std::chrono::milliseconds rolling{0};
+  // Light traffic instead of the Ceph shape: sessions only, small messages every few seconds at
+  // fixed phases, none due while a 1 s gap after the warmup is open (PlanLightWorkload): a lab
+  // whose flows move little across the reload (docs/lab-scenarios.md, the 2019 scenario).
+  bool light_traffic = false;
+  // The reload is run this many times, `reload_interval` apart (after each reload's own steps).
+  int reloads = 1;
+  std::chrono::milliseconds reload_interval{2500};
   const std::atomic<bool>* stop = nullptr;  // set by SIGINT/SIGTERM
   // Called (on the calling thread) at each stage and about once a second while traffic runs:
   // "stage 4/5 traffic: reload in 1.5 s (about 6 s left)". Optional.

@@ -66,4 +66,17 @@ WorkloadPlan PlanWorkload(int nodes, int per_node) {
   return p;
 }
 
+WorkloadPlan PlanLightWorkload(int nodes, int per_node) {
+  WorkloadPlan p = PlanWorkload(nodes, per_node);
+  Flow light = Periodic(kLightBytes, kLightIntervalMs);
+  light.first = std::chrono::milliseconds(kLightPhaseMs);
+  for (ConnPlan& c : p.conns) {
+    c.forward = light;
+    c.reverse = light;
+    c.buffer = 0;
+  }
+  for (ListenPlan& l : p.listeners) l.buffer = 0;
+  return p;
+}
+
 }  // namespace fwgate::replay

@@ -55,4 +55,13 @@ struct WorkloadPlan {
 // on each net and one mon session per node (and the client) when nodes >= 2.
 [[nodiscard]] WorkloadPlan PlanWorkload(int nodes, int per_node);
 
+// Light traffic: `per_node` sessions to peers and from the client per node, a heartbeat pair per
+// node and a mon session per node, all sending kLightBytes every kLightIntervalMs both ways, the
+// first send kLightPhaseMs after the start (so a reload between the phase and the next send sees
+// flows that did not move, docs/kernel-conntrack.md §3.4).
+inline constexpr uint32_t kLightBytes = 64;
+inline constexpr int kLightIntervalMs = 4000;
+inline constexpr int kLightPhaseMs = 200;
+[[nodiscard]] WorkloadPlan PlanLightWorkload(int nodes, int per_node);
+
 }  // namespace fwgate::replay

@@ -460,8 +460,10 @@ class EngineImpl final : public LocalEngine {
           // in the same millisecond.
           Nanos interval = ToNanos(c.flow[s].interval);
           uint64_t h = (static_cast<uint64_t>(id) * 2 + s) * 11400714819323198485ULL;
-          timers_.Push(
-              {start_ns_ + static_cast<Nanos>(h % static_cast<uint64_t>(interval)), id, s});
+          Nanos first = c.flow[s].first.count() >= 0
+                            ? ToNanos(c.flow[s].first)
+                            : static_cast<Nanos>(h % static_cast<uint64_t>(interval));
+          timers_.Push({start_ns_ + first, id, s});
         }
       }
     }

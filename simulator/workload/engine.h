@@ -32,6 +32,9 @@ struct Flow {
   // resolution; tens of MB/s already move a sender far past a stale window
   // (docs/kernel-conntrack.md §3.4).
   uint64_t bytes_per_second = 0;
+  // kPeriodic: the first message this long after Start() (negative: spread over one interval
+  // by connection, the default).
+  std::chrono::milliseconds first{-1};
 };
 
 struct ListenSpec {

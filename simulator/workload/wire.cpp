@@ -252,6 +252,7 @@ void PutFlow(Writer& w, const Flow& f) {
   w.U32(f.message_bytes);
   w.I64(f.interval.count());
   w.U64(f.bytes_per_second);
+  w.I64(f.first.count());
 }
 
 Flow GetFlow(Reader& r, bool& bad) {
@@ -262,6 +263,7 @@ Flow GetFlow(Reader& r, bool& bad) {
   f.message_bytes = r.U32();
   f.interval = std::chrono::milliseconds(r.I64());
   f.bytes_per_second = r.U64();
+  f.first = std::chrono::milliseconds(r.I64());
   return f;
 }
 
@@ -329,7 +331,7 @@ Result<WorkerSetup> DecodeSetup(std::string_view payload) {
     s.listeners.push_back(std::move(l));
   }
   uint64_t nc = r.U64();
-  if (!r.Plausible(nc, 60)) return Truncated("setup");
+  if (!r.Plausible(nc, 76)) return Truncated("setup");
   for (uint64_t i = 0; i < nc && !r.failed(); ++i) {
     WorkerConnection c;
     uint8_t cls = r.U8();
