@@ -33,6 +33,7 @@ std::string Capture(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
@@ -269,6 +270,34 @@ TEST_F(LoaderLab, DeleteOfATableTheHostHasValidates) {
   EXPECT_EQ(r.placeholder_tables, std::vector<std::string>{"inet old"});
   EXPECT_EQ(r.ruleset.FindTable(Family::kInet, "old"), nullptr);
   EXPECT_NE(r.ruleset.FindTable(Family::kInet, "new"), nullptr);
+}
+
+// nft's echo of a 100k-element set (how rules are located) overflowed libnftables' own receive
+// buffer (ENOBUFS, reported as "No buffer space available" on a valid file); the runner sizes
+// that buffer from the input.
+TEST_F(LoaderLab, AHundredThousandElementSetLoadsAndIsLocated) {
+  constexpr int kElements = 100000;
+  std::string text = "table inet big {\n  set peers {\n    type ipv4_addr\n    elements = { ";
+  for (int i = 0; i < kElements; ++i) {
+    text += (i == 0 ? "10." : ", 10.") + std::to_string((i >> 16) & 255) + "." +
+            std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255);
+  }
+  text +=
+      " }\n  }\n  chain input {\n    type filter hook input priority 0; policy drop;\n"
+      "    ip saddr @peers accept\n  }\n}\n";
+  LoadResult r = LoadRulesetText(text, "big.nft");
+  ASSERT_EQ(r.status, LoadStatus::kOk) << Describe(r);
+  const Table* t = r.ruleset.FindTable(Family::kInet, "big");
+  ASSERT_NE(t, nullptr);
+  const Set* s = t->FindSet("peers");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->elements.size(), static_cast<size_t>(kElements));
+  const Chain* c = t->FindChain("input");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->rules.size(), 1u);
+  auto where = r.sources.Rule(Family::kInet, "big", "input", c->rules[0].handle);
+  ASSERT_TRUE(where.has_value());
+  EXPECT_EQ(where->line, 8);
 }
 
 }  // namespace
