@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "gate/nft/input_format.h"
 #include "gate/nft/nft_text.h"
@@ -297,7 +299,7 @@ LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& dis
   req.path = memfd->path;
   req.pass_fds = {memfd->fd.get()};
   // Rules are located from nft's echo of nft text; JSON and iptables inputs are not located.
-  req.echo = nft_text && options.locate && options.dump;
+  req.echo = nft_text && options.locate && options.dump && !options.outline_only;
   req.check_only = !options.dump && !iptables;
   req.json_input = format == sys::RulesetFormat::kNftJson;
   req.limits = options.nft;
@@ -350,7 +352,9 @@ LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& dis
     result.status = LoadStatus::kOk;
     if (!options.dump) return result;
     Result<Ruleset> dumped = Error::Internal("the dump did not run");
-    if (auto st = sys::RunInNetns(*ns, [&] { dumped = sys::DumpRuleset(); }); !st) {
+    sys::DumpOptions dump_options;
+    dump_options.outline_only = options.outline_only;
+    if (auto st = sys::RunInNetns(*ns, [&] { dumped = sys::DumpRuleset(dump_options); }); !st) {
       dumped = st.error();
     }
     if (!dumped) {
@@ -360,7 +364,7 @@ LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& dis
       return result;
     }
     result.ruleset = std::move(*dumped);
-    if (options.locate && nft_text) {
+    if (req.echo) {
       result.sources = LocateRules(ParseEchoedRules(run.output), ScanStatements(flat->text),
                                    [&](int line, int col) { return flat->Map(line, col); });
     }
@@ -595,6 +599,31 @@ LoadResult LoadRulesetFile(const std::string& path, const LoadOptions& options) 
   for (const auto& d : options.include_dirs) roots.push_back(d.dir);
   auto files = DiskFiles(roots);
   return LoadResolved(*files, path, path, options, std::move(content));
+}
+
+std::vector<LoadResult> LoadRulesetFiles(const std::vector<std::string>& paths,
+                                         const LoadOptions& options, size_t parallel) {
+  std::vector<LoadResult> results(paths.size());
+  if (parallel == 0) parallel = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+  parallel = std::min(parallel, paths.size());
+  if (parallel <= 1) {
+    for (size_t i = 0; i < paths.size(); ++i) results[i] = LoadRulesetFile(paths[i], options);
+    return results;
+  }
+  // Each load spends most of its time in its own nft child and kernel namespace: a few
+  // workers take the next file until none is left.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < paths.size(); i = next++) {
+      results[i] = LoadRulesetFile(paths[i], options);
+    }
+  };
+  std::vector<std::thread> workers;
+  workers.reserve(parallel - 1);
+  for (size_t w = 1; w < parallel; ++w) workers.emplace_back(work);
+  work();
+  for (auto& t : workers) t.join();
+  return results;
 }
 
 LoadResult LoadRulesetText(const std::string& text, const std::string& display_name) {
