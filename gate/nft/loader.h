@@ -84,7 +84,8 @@ struct LoadOptions {
   sys::NftLimits nft;
   // Dump the loaded ruleset back (the model); validate without --json can skip it.
   bool dump = true;
-  // Match rules to their source lines (nft --echo; costs one listing of the added rules).
+  // Match rules to their source lines: by handle order from the dump, or (files with anonymous
+  // chains) from nft --echo, which costs nft a listing of the added rules.
   bool locate = true;
   // Dump only the outline (sys::DumpOptions::outline_only: tables, chains, sets without
   // elements, rules without expressions) and locate nothing: what counting needs (validate).
