@@ -1,9 +1,20 @@
 // Fleet probe fan-out: wall time of `ProbeFleet` over 100 nodes (real sshd on 100 loopback
 // addresses 127.0.0.2-101, key-only auth, keys made here; sshd takes at most 16 ListenAddress
-// lines, so 7 daemons share one host key and one config each) against probing one node and
-// against a sequential ssh loop running the same script (the `for h in ...; do ssh h sh -s < probe;
-// done` baseline), all in the same run. Needs root and openssh-server; skips otherwise.
-// Run: build-x/bench/probe_bench --benchmark_min_time=1x  (each 100-node case runs once)
+// lines, so 7 daemons share one host key and one config each), all in the same run, against:
+//   BM_ProbeFleet/1/16           one node, warm (a probe of it ran before the timed one);
+//   BM_SequentialSshLoop/100     the same script, one ssh after the other (the `for h in ...;
+//                                do ssh h sh -s < probe; done` baseline);
+//   BM_AnsibleRaw/100            `ansible all -m raw -a SCRIPT` at Ansible's default forks (5)
+//                                and ssh arguments (ControlMaster=auto, ControlPersist=60s; its
+//                                control sockets in a private directory, masters ended and the
+//                                directory removed outside the timed region); skipped without
+//                                ansible-core;
+//   BM_ProbeFleetShared/100/16   --ssh-share: one master per node, made and ended in the run;
+//   BM_ProbeFleetReused/100/16   the probe over connections that already exist (made by an
+//                                untimed first pass): what reuse across runs costs when the
+//                                operator's ssh_config persists masters (no key exchange).
+// Needs root and openssh-server; skips otherwise. Every case runs one iteration per repetition:
+// build/bench/probe_bench --benchmark_repetitions=3   (medians: *_median rows)
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
@@ -14,8 +25,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "gate/probe/probe_script.h"
@@ -65,7 +78,7 @@ struct Sshd {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(a);
-    bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    (void)bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
     getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
     port = ntohs(a.sin_port);
     close(s);
@@ -85,13 +98,15 @@ struct Sshd {
       cfg.close();
       std::vector<std::string> args = {"/usr/sbin/sshd", "-D", "-f", conf.string()};
       std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
       for (auto& x : args) argv.push_back(x.data());
       argv.push_back(nullptr);
       pid_t pid = -1;
-      if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0)
+      if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
         error = "sshd did not start";
-      else
+      } else {
         pids.push_back(pid);
+      }
     }
     auto all_up = [&] {
       for (int i = 0; i < kNodes; ++i)
@@ -117,11 +132,23 @@ struct Sshd {
     }
     return t;
   }
-  fwgate::probe::SshTransport Transport() const {
+  fwgate::probe::SshOptions Options() const {
     fwgate::probe::SshOptions o;
     o.extra_options = {"StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null",
                        "LogLevel=ERROR"};
-    return fwgate::probe::SshTransport(o);
+    return o;
+  }
+  fwgate::probe::SshTransport Transport() const { return fwgate::probe::SshTransport(Options()); }
+  // An Ansible INI inventory of the first `n` nodes.
+  fs::path Inventory(int n) const {
+    fs::path p = dir / ("inventory" + std::to_string(n) + ".ini");
+    std::ofstream inv(p);
+    inv << "[fleet]\n";
+    for (const auto& t : Targets(n)) {
+      inv << t.name << " ansible_host=" << t.host << " ansible_port=" << t.port
+          << " ansible_user=root ansible_ssh_private_key_file=" << t.identity << "\n";
+    }
+    return p;
   }
 };
 
@@ -141,6 +168,8 @@ void BM_ProbeFleet(benchmark::State& state) {
   fwgate::probe::ProbeOptions opt;
   opt.concurrency = static_cast<int>(state.range(1));
   opt.timeout = std::chrono::seconds(120);
+  // Warm: the first probe of a node pays for cold caches (binaries, keys, sshd's first fork).
+  (void)fwgate::probe::ProbeTarget(ssh, targets[0], opt);
   size_t reached = 0;
   for (auto _ : state) {
     auto nodes = fwgate::probe::ProbeFleet(ssh, targets, opt);
@@ -150,6 +179,113 @@ void BM_ProbeFleet(benchmark::State& state) {
   state.counters["nodes"] = static_cast<double>(targets.size());
   state.counters["reachable"] = static_cast<double>(reached);
 }
+
+// --ssh-share in one run: each node's first session becomes its master (made, used once, ended).
+void BM_ProbeFleetShared(benchmark::State& state) {
+  Sshd& s = Server();
+  if (!s.error.empty()) return state.SkipWithError(s.error.c_str());
+  auto targets = s.Targets(static_cast<int>(state.range(0)));
+  fwgate::probe::ProbeOptions opt;
+  opt.concurrency = static_cast<int>(state.range(1));
+  opt.timeout = std::chrono::seconds(120);
+  size_t reached = 0;
+  for (auto _ : state) {
+    auto dir = fwgate::probe::SshControlDir::Create();
+    if (!dir) return state.SkipWithError(dir.error().ToString().c_str());
+    std::optional<fwgate::probe::SshControlDir> control(std::move(dir).value());
+    auto o = s.Options();
+    o.control_dir = control->path();
+    fwgate::probe::SshTransport ssh(o);
+    auto nodes = fwgate::probe::ProbeFleet(ssh, targets, opt);
+    control.reset();  // masters ended: part of the run's cost
+    reached = 0;
+    for (const auto& n : nodes) reached += n.reachable ? 1 : 0;
+  }
+  state.counters["reachable"] = static_cast<double>(reached);
+}
+BENCHMARK(BM_ProbeFleetShared)
+    ->Args({kNodes, 16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+
+// Connections made by an untimed first pass, then the timed probe over them.
+void BM_ProbeFleetReused(benchmark::State& state) {
+  Sshd& s = Server();
+  if (!s.error.empty()) return state.SkipWithError(s.error.c_str());
+  auto targets = s.Targets(static_cast<int>(state.range(0)));
+  fwgate::probe::ProbeOptions opt;
+  opt.concurrency = static_cast<int>(state.range(1));
+  opt.timeout = std::chrono::seconds(120);
+  size_t reached = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto dir = fwgate::probe::SshControlDir::Create();
+    if (!dir) return state.SkipWithError(dir.error().ToString().c_str());
+    std::optional<fwgate::probe::SshControlDir> control(std::move(dir).value());
+    auto o = s.Options();
+    o.control_dir = control->path();
+    o.control_persist_s = 120;
+    fwgate::probe::SshTransport ssh(o);
+    (void)fwgate::probe::ProbeFleet(ssh, targets, opt);
+    state.ResumeTiming();
+    auto nodes = fwgate::probe::ProbeFleet(ssh, targets, opt);
+    state.PauseTiming();
+    control.reset();
+    state.ResumeTiming();
+    reached = 0;
+    for (const auto& n : nodes) reached += n.reachable ? 1 : 0;
+  }
+  state.counters["reachable"] = static_cast<double>(reached);
+}
+BENCHMARK(BM_ProbeFleetReused)
+    ->Args({kNodes, 16})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+
+// Baseline: Ansible's ad-hoc raw module with the probe script, at its default forks (5).
+void BM_AnsibleRaw(benchmark::State& state) {
+  Sshd& s = Server();
+  if (!s.error.empty()) return state.SkipWithError(s.error.c_str());
+  if (access("/usr/bin/ansible", X_OK) != 0) {
+    return state.SkipWithError("ansible-core is not installed (scripts/setup.sh)");
+  }
+  int n = static_cast<int>(state.range(0));
+  fs::path inv = s.Inventory(n);
+  std::string script = fwgate::probe::ProbeScript(fwgate::probe::NewNonce());
+  size_t ok = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto dir = fwgate::probe::SshControlDir::Create();
+    if (!dir) return state.SkipWithError(dir.error().ToString().c_str());
+    std::optional<fwgate::probe::SshControlDir> control(std::move(dir).value());
+    fs::path tmp = fs::path(control->path()) / "tmp";
+    fs::create_directories(tmp);
+    // Ansible's own defaults, with everything it writes kept in the private directory.
+    setenv("ANSIBLE_SSH_CONTROL_PATH_DIR", control->path().c_str(), 1);
+    setenv("ANSIBLE_LOCAL_TEMP", tmp.c_str(), 1);
+    setenv("ANSIBLE_HOME", tmp.c_str(), 1);
+    setenv("ANSIBLE_HOST_KEY_CHECKING", "False", 1);
+    setenv("ANSIBLE_SSH_EXTRA_ARGS", "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR", 1);
+    state.ResumeTiming();
+    auto r = fwgate::probe::RunProcess("ansible",
+                                       {"all", "-i", inv.string(), "-m", "raw", "-a", script, "-o"},
+                                       "", std::chrono::seconds(600), 64u << 20, true);
+    state.PauseTiming();
+    ok = 0;
+    if (r) {
+      for (size_t pos = r->out.find(" | CHANGED"); pos != std::string::npos;
+           pos = r->out.find(" | CHANGED", pos + 1)) {
+        ++ok;
+      }
+    }
+    control.reset();  // its persisted masters ended, the directory removed
+    state.ResumeTiming();
+  }
+  state.counters["reachable"] = static_cast<double>(ok);
+}
+BENCHMARK(BM_AnsibleRaw)->Arg(kNodes)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 // One node; 100 nodes at the default concurrency (16) and at 64.
 BENCHMARK(BM_ProbeFleet)
     ->Args({1, 16})

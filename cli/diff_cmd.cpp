@@ -138,11 +138,15 @@ Outcome RunDiff(const DiffArgs& a) {
   nft::LoadResult cur, prop;
   if (a.live) {
     if (auto o = ReadLiveOrReport("diff", a.netns, current)) return *o;
+    if (auto o = LoadRulesetOrReport("diff", a.proposed, prop, options)) return *o;
   } else {
-    if (auto o = LoadRulesetOrReport("diff", a.current, cur, options)) return *o;
+    // Both files load at once, each in its own namespace.
+    std::vector<nft::LoadResult> both;
+    if (auto o = LoadRulesetsOrReport("diff", {a.current, a.proposed}, both, options)) return *o;
+    cur = std::move(both[0]);
+    prop = std::move(both[1]);
     current = std::move(cur.ruleset);
   }
-  if (auto o = LoadRulesetOrReport("diff", a.proposed, prop, options)) return *o;
   const nft::Ruleset& proposed = prop.ruleset;
 
   if (a.confirm && a.no_traffic) return usage("--confirm needs the traffic comparison");

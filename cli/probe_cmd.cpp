@@ -42,6 +42,7 @@ struct ProbeFlags {
   std::vector<std::string> ssh_options;
   std::string ssh_config;
   std::string ssh_program = "ssh";
+  bool ssh_share = false;
   std::string name;
   bool print_script = false;
   std::string nonce;
@@ -145,6 +146,7 @@ Outcome Run(const ProbeFlags& f) {
     req.ssh.extra_options = f.ssh_options;
     req.ssh.config_file = f.ssh_config;
     req.ssh.connect_timeout_s = std::max(1, static_cast<int>(f.timeout_s / 2));
+    req.share_ssh = f.ssh_share;
     req.probe = opt;
     // Nodes done and time left, on a terminal (worker threads call on_done).
     auto progress = std::make_shared<Progress>("probe", f.quiet);
@@ -253,6 +255,11 @@ const Registrar kProbe{Command{
                       "ssh_config file to use (-F); default: ssh's own");
       sub->add_option("--ssh-program", f->ssh_program,
                       "ssh client to run (default: ssh from PATH)");
+      sub->add_flag("--ssh-share", f->ssh_share,
+                    "Sessions to the same node share one ssh connection (ControlMaster, control "
+                    "sockets in a private 0700 directory removed when the probe ends). To reuse "
+                    "connections across runs, set ControlMaster/ControlPath/ControlPersist in "
+                    "your ssh_config instead; fwgate never changes your key exchange or ciphers");
       sub->add_flag("--print-script", f->print_script,
                     "Print the read-only sh script sent to nodes (`sh -s` over ssh) and exit");
       sub->add_option("--name", f->name,

@@ -10,9 +10,9 @@
 
 namespace fwgate::cli {
 
-std::optional<Outcome> LoadRulesetOrReport(const std::string& command, const std::string& path,
-                                           nft::LoadResult& out, const nft::LoadOptions& options) {
-  out = nft::LoadRulesetFile(path, options);
+namespace {
+std::optional<Outcome> Report(const std::string& command, const std::string& path,
+                              const nft::LoadResult& out) {
   Outcome o = nft::OutcomeOf(out.status);
   if (o == Outcome::kPass) return std::nullopt;
   if (o != Outcome::kBadInput) {
@@ -23,6 +23,24 @@ std::optional<Outcome> LoadRulesetOrReport(const std::string& command, const std
     std::cerr << path << ": " << out.reason << "\n";
   }
   return o;
+}
+}  // namespace
+
+std::optional<Outcome> LoadRulesetOrReport(const std::string& command, const std::string& path,
+                                           nft::LoadResult& out, const nft::LoadOptions& options) {
+  out = nft::LoadRulesetFile(path, options);
+  return Report(command, path, out);
+}
+
+std::optional<Outcome> LoadRulesetsOrReport(const std::string& command,
+                                            const std::vector<std::string>& paths,
+                                            std::vector<nft::LoadResult>& out,
+                                            const nft::LoadOptions& options) {
+  out = nft::LoadRulesetFiles(paths, options);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (auto o = Report(command, paths[i], out[i])) return o;
+  }
+  return std::nullopt;
 }
 
 std::optional<Outcome> IncludeDirsOrReport(const std::string& command,

@@ -19,6 +19,13 @@ namespace fwgate::cli {
                                                          nft::LoadResult& out,
                                                          const nft::LoadOptions& options = {});
 
+// Loads every file of `paths` concurrently (nft::LoadRulesetFiles) into `out`; reports the
+// first file (in order) that failed, as LoadRulesetOrReport does, and returns its outcome.
+[[nodiscard]] std::optional<Outcome> LoadRulesetsOrReport(const std::string& command,
+                                                          const std::vector<std::string>& paths,
+                                                          std::vector<nft::LoadResult>& out,
+                                                          const nft::LoadOptions& options = {});
+
 // --include-dir values (DIR or /ABS=DIR) into load options; nullopt on success, else the outcome
 // after printing why.
 [[nodiscard]] std::optional<Outcome> IncludeDirsOrReport(const std::string& command,

@@ -13,9 +13,7 @@ namespace fwgate::sys {
 void NetlinkSocket::Closer::operator()(mnl_socket* s) const { mnl_socket_close(s); }
 
 NetlinkSocket::NetlinkSocket(mnl_socket* s)
-    : sock_(s),
-      seq_(static_cast<uint32_t>(time(nullptr))),
-      buf_(MNL_SOCKET_BUFFER_SIZE * 4 + kGuardBytes, 0) {}
+    : sock_(s), seq_(static_cast<uint32_t>(time(nullptr))), buf_(kReceiveBytes + kGuardBytes, 0) {}
 NetlinkSocket::NetlinkSocket(NetlinkSocket&&) noexcept = default;
 NetlinkSocket& NetlinkSocket::operator=(NetlinkSocket&&) noexcept = default;
 NetlinkSocket::~NetlinkSocket() = default;
@@ -82,7 +80,7 @@ Status NetlinkSocket::Exchange(nlmsghdr* nlh, std::string_view what, const Messa
   }
   CallbackCtx ctx{&on_message, OkStatus(), first_only};
   for (;;) {
-    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size() - kGuardBytes);
+    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), kReceiveBytes);
     if (n < 0) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) {
@@ -130,7 +128,7 @@ Result<bool> NetlinkSocket::ReceiveEvents(std::chrono::milliseconds timeout,
     return Error::FromErrno(errno, "waiting for netlink events");
   }
   if (r == 0) return false;
-  ssize_t n = recv(fd(), buf_.data(), buf_.size() - kGuardBytes, MSG_DONTWAIT);
+  ssize_t n = recv(fd(), buf_.data(), kReceiveBytes, MSG_DONTWAIT);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
     return Error::FromErrno(errno, "receiving netlink events");

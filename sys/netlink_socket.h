@@ -79,6 +79,11 @@ class NetlinkSocket {
   // tests/fuzz/netlink_fuzz); a malformed reply then reads into these zeros, never past the
   // buffer.
   static constexpr size_t kGuardBytes = 4096;
+  // One read takes the largest dump part the kernel builds (it sizes a dump's parts by the
+  // reader's largest recvmsg, up to 32 KiB less overhead: af_netlink.c netlink_recvmsg). A
+  // resumed nf_tables rule dump walks the chain again from its start, so fewer, larger parts
+  // make a 10k-rule dump markedly cheaper.
+  static constexpr size_t kReceiveBytes = 32768;
   void Guard(size_t received) {
     std::fill(buf_.begin() + static_cast<std::ptrdiff_t>(received),
               buf_.begin() + static_cast<std::ptrdiff_t>(received + kGuardBytes), 0);

@@ -1,5 +1,6 @@
 #include "sys/nft_netlink.h"
 
+#include <endian.h>
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -522,6 +523,42 @@ Result<ParsedRule> ParseRuleMessage(const nlmsghdr* nlh) {
   return out;
 }
 
+Result<ParsedRule> ParseRuleOutlineMessage(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nfgenmsg))) return ParseError("rule (short)");
+  const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+  ParsedRule out;
+  out.family = FamilyOf(nfg->nfgen_family);
+  bool table = false, chain = false;
+  const nlattr* a;
+  mnl_attr_for_each_cxx(a, nlh, sizeof(nfgenmsg)) {
+    switch (mnl_attr_get_type(a)) {
+      case NFTA_RULE_TABLE:
+      case NFTA_RULE_CHAIN: {
+        if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0) return ParseError("rule (bad name)");
+        bool is_table = mnl_attr_get_type(a) == NFTA_RULE_TABLE;
+        (is_table ? out.table : out.chain) = mnl_attr_get_str(a);
+        (is_table ? table : chain) = true;
+        break;
+      }
+      case NFTA_RULE_HANDLE:
+      case NFTA_RULE_POSITION: {
+        if (mnl_attr_validate(a, MNL_TYPE_U64) < 0) return ParseError("rule (bad handle)");
+        uint64_t v = be64toh(mnl_attr_get_u64(a));
+        (mnl_attr_get_type(a) == NFTA_RULE_HANDLE ? out.rule.handle : out.rule.position) = v;
+        break;
+      }
+      case NFTA_RULE_USERDATA:
+        out.rule.comment = UdataComment(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a),
+                                        NFTNL_UDATA_RULE_COMMENT);
+        break;
+      default:
+        break;
+    }
+  }
+  if (!table || !chain) return ParseError("rule (no table or chain)");
+  return out;
+}
+
 Result<ParsedSet> ParseSetMessage(const nlmsghdr* nlh) {
   if (!ValidMessageExprs(nlh, NFTA_SET_EXPR, NFTA_SET_EXPRESSIONS)) {
     return ParseError("set (malformed attributes)");
@@ -790,7 +827,7 @@ Result<Ruleset> DumpOnce(NetlinkSocket& sock, const DumpOptions& options) {
 
   for (Table& t : rs.tables) {
     for (Set& s : t.sets) {
-      if (!s.anonymous() && !options.named_set_elements) continue;
+      if (options.outline_only || (!s.anonymous() && !options.named_set_elements)) continue;
       nl::SetPtr req(nftnl_set_alloc());
       if (!req) return Error::FromErrno(ENOMEM, "allocating set request");
       nftnl_set_set_str(req.get(), NFTNL_SET_TABLE, t.name.c_str());
@@ -806,16 +843,18 @@ Result<Ruleset> DumpOnce(NetlinkSocket& sock, const DumpOptions& options) {
     }
   }
 
-  st = DumpObjects<ParsedRule>(sock, NFT_MSG_GETRULE, "rules", ParseRuleMessage, [&](ParsedRule r) {
-    Table* t = FindTableMut(rs, r.family, r.table);
-    if (t == nullptr) return;
-    for (Chain& c : t->chains) {
-      if (c.name == r.chain) {
-        c.rules.push_back(std::move(r.rule));
-        return;
-      }
-    }
-  });
+  st = DumpObjects<ParsedRule>(sock, NFT_MSG_GETRULE, "rules",
+                               options.outline_only ? ParseRuleOutlineMessage : ParseRuleMessage,
+                               [&](ParsedRule r) {
+                                 Table* t = FindTableMut(rs, r.family, r.table);
+                                 if (t == nullptr) return;
+                                 for (Chain& c : t->chains) {
+                                   if (c.name == r.chain) {
+                                     c.rules.push_back(std::move(r.rule));
+                                     return;
+                                   }
+                                 }
+                               });
   if (!st.ok()) return st.error();
 
   st = DumpObjects<ParsedFlowtable>(sock, NFT_MSG_GETFLOWTABLE, "flowtables", ParseFlowtableMessage,

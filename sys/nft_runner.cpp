@@ -1,10 +1,16 @@
 #include "sys/nft_runner.h"
 
+#include <dirent.h>
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -52,6 +58,48 @@ std::string ReadAllStdin() {
   return in;
 }
 
+// With echo, libnftables reads the kernel's echo of the whole transaction only after sending
+// it, into a socket whose receive buffer it sizes by command count (nftables 1.0.6
+// mnl_batch_talk: 1 KiB per command, at least 4 MiB, raised only when smaller): a 100k-element
+// set echoes ~10 MiB and the kernel drops it (ENOBUFS, "No buffer space available"). The echo
+// grows with the input, so the NETLINK_NETFILTER socket nft_ctx_new opened gets a limit of
+// 32 bytes per input byte (at least 8 MiB, at most 1 GiB); the kernel charges only what is
+// queued. The process holds no other netfilter socket, so every one found is nft's.
+void SizeEchoReceiveBuffer(size_t input_bytes) {
+  const size_t want = std::clamp<size_t>(input_bytes * 32, size_t{8} << 20, size_t{1} << 30);
+  const int size = static_cast<int>(want);
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return;
+  while (const dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || fd < 3 || fd == ::dirfd(d)) continue;
+    int domain = 0, protocol = 0;
+    socklen_t len = sizeof(domain);
+    if (::getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+        domain != AF_NETLINK) {
+      continue;
+    }
+    len = sizeof(protocol);
+    if (::getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 ||
+        protocol != NETLINK_NETFILTER) {
+      continue;
+    }
+    // FORCE needs CAP_NET_ADMIN (the namespace's root has it); else up to rmem_max.
+    if (::setsockopt(static_cast<int>(fd), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0) {
+      (void)::setsockopt(static_cast<int>(fd), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+  }
+  ::closedir(d);
+}
+
+// Bytes of the input nft will read: the text, or the file named by `path`.
+size_t InputBytes(const std::string& path, const std::string& text) {
+  if (path.empty()) return text.size();
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) : 0;
+}
+
 // The role: request JSON on stdin, {"rc", "output", "errors"} on stdout. The process already
 // sits in the target namespace, working directory and limits (sys/spawn.h).
 int RunnerMain() {
@@ -73,6 +121,7 @@ int RunnerMain() {
     if (req.at("check").get<bool>()) nft_ctx_set_dry_run(ctx.get(), true);
     const std::string path = req.at("path").get<std::string>();
     const std::string text = req.at("text").get<std::string>();
+    if (req.at("echo").get<bool>()) SizeEchoReceiveBuffer(InputBytes(path, text));
     int rc = path.empty() ? nft_run_cmd_from_buffer(ctx.get(), text.c_str())
                           : nft_run_cmd_from_filename(ctx.get(), path.c_str());
     const char* out = nft_ctx_get_output_buffer(ctx.get());

@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "gate/nft/input_format.h"
 #include "gate/nft/nft_text.h"
@@ -220,6 +222,27 @@ std::optional<Diagnostic> LocateJsonFailure(const sys::NetnsHandle& ns, const Fl
   return d;
 }
 
+// The rules of a ruleset loaded into a fresh namespace, in the order its transaction added them:
+// tables by handle (the namespace numbers them as they are made), then each table's rules by
+// handle. Shaped as nft's echo of the load, for LocateRules.
+std::vector<EchoedRule> RulesInCommandOrder(const Ruleset& rs) {
+  std::vector<const Table*> tables;
+  tables.reserve(rs.tables.size());
+  for (const auto& t : rs.tables) tables.push_back(&t);
+  std::stable_sort(tables.begin(), tables.end(),
+                   [](const Table* a, const Table* b) { return a->handle < b->handle; });
+  std::vector<EchoedRule> out;
+  for (const Table* t : tables) {
+    size_t first = out.size();
+    for (const auto& c : t->chains) {
+      for (const auto& r : c.rules) out.push_back({t->family, t->name, c.name, r.handle});
+    }
+    std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                     [](const EchoedRule& a, const EchoedRule& b) { return a.handle < b.handle; });
+  }
+  return out;
+}
+
 LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& display,
                     const LoadOptions& options,
                     sys::RulesetFormat format = sys::RulesetFormat::kNft) {
@@ -297,7 +320,18 @@ LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& dis
   req.path = memfd->path;
   req.pass_fds = {memfd->fd.get()};
   // Rules are located from nft's echo of nft text; JSON and iptables inputs are not located.
-  req.echo = nft_text && options.locate && options.dump;
+  const bool locate = nft_text && options.locate && options.dump && !options.outline_only;
+  ScannedSource scanned;
+  if (locate) scanned = ScanStatements(flat->text);
+  // Rules are matched to their statements in command order. The kernel numbers a table's
+  // objects in the order the transaction adds them (nf_tables_alloc_handle), so in this fresh
+  // namespace a chain's rules sorted by handle are in command order and the dump alone places
+  // them; nft's echo (which costs nft a listing of every rule) is needed only to tell apart
+  // anonymous chains (`jump { ... }`), which the echo names in file order.
+  const bool order_from_handles =
+      std::none_of(scanned.rules.begin(), scanned.rules.end(),
+                   [](const ScannedStatement& st) { return st.anonymous >= 0; });
+  req.echo = locate && !order_from_handles;
   req.check_only = !options.dump && !iptables;
   req.json_input = format == sys::RulesetFormat::kNftJson;
   req.limits = options.nft;
@@ -350,7 +384,9 @@ LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& dis
     result.status = LoadStatus::kOk;
     if (!options.dump) return result;
     Result<Ruleset> dumped = Error::Internal("the dump did not run");
-    if (auto st = sys::RunInNetns(*ns, [&] { dumped = sys::DumpRuleset(); }); !st) {
+    sys::DumpOptions dump_options;
+    dump_options.outline_only = options.outline_only;
+    if (auto st = sys::RunInNetns(*ns, [&] { dumped = sys::DumpRuleset(dump_options); }); !st) {
       dumped = st.error();
     }
     if (!dumped) {
@@ -360,9 +396,10 @@ LoadResult LoadFlat(std::shared_ptr<const FlatText> flat, const std::string& dis
       return result;
     }
     result.ruleset = std::move(*dumped);
-    if (options.locate && nft_text) {
-      result.sources = LocateRules(ParseEchoedRules(run.output), ScanStatements(flat->text),
-                                   [&](int line, int col) { return flat->Map(line, col); });
+    if (locate) {
+      result.sources =
+          LocateRules(req.echo ? ParseEchoedRules(run.output) : RulesInCommandOrder(result.ruleset),
+                      scanned, [&](int line, int col) { return flat->Map(line, col); });
     }
     return result;
   }
@@ -595,6 +632,31 @@ LoadResult LoadRulesetFile(const std::string& path, const LoadOptions& options) 
   for (const auto& d : options.include_dirs) roots.push_back(d.dir);
   auto files = DiskFiles(roots);
   return LoadResolved(*files, path, path, options, std::move(content));
+}
+
+std::vector<LoadResult> LoadRulesetFiles(const std::vector<std::string>& paths,
+                                         const LoadOptions& options, size_t parallel) {
+  std::vector<LoadResult> results(paths.size());
+  if (parallel == 0) parallel = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+  parallel = std::min(parallel, paths.size());
+  if (parallel <= 1) {
+    for (size_t i = 0; i < paths.size(); ++i) results[i] = LoadRulesetFile(paths[i], options);
+    return results;
+  }
+  // Each load spends most of its time in its own nft child and kernel namespace: a few
+  // workers take the next file until none is left.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < paths.size(); i = next++) {
+      results[i] = LoadRulesetFile(paths[i], options);
+    }
+  };
+  std::vector<std::thread> workers;
+  workers.reserve(parallel - 1);
+  for (size_t w = 1; w < parallel; ++w) workers.emplace_back(work);
+  work();
+  for (auto& t : workers) t.join();
+  return results;
 }
 
 LoadResult LoadRulesetText(const std::string& text, const std::string& display_name) {

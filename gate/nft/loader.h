@@ -84,14 +84,24 @@ struct LoadOptions {
   sys::NftLimits nft;
   // Dump the loaded ruleset back (the model); validate without --json can skip it.
   bool dump = true;
-  // Match rules to their source lines (nft --echo; costs one listing of the added rules).
+  // Match rules to their source lines: by handle order from the dump, or (files with anonymous
+  // chains) from nft --echo, which costs nft a listing of the added rules.
   bool locate = true;
+  // Dump only the outline (sys::DumpOptions::outline_only: tables, chains, sets without
+  // elements, rules without expressions) and locate nothing: what counting needs (validate).
+  bool outline_only = false;
 };
 
 // Loads `path` into a fresh namespace and dumps it. Never throws; never touches the caller's
 // namespace.
 [[nodiscard]] LoadResult LoadRulesetFile(const std::string& path);
 [[nodiscard]] LoadResult LoadRulesetFile(const std::string& path, const LoadOptions& options);
+
+// Loads every file of `paths` as LoadRulesetFile does, up to `parallel` at once (0: one per
+// CPU, at most 8), each in its own namespace; results in the order of `paths`.
+[[nodiscard]] std::vector<LoadResult> LoadRulesetFiles(const std::vector<std::string>& paths,
+                                                       const LoadOptions& options,
+                                                       size_t parallel = 0);
 
 // Same for text held in memory; `display_name` is used in diagnostics; includes resolve against
 // the current directory and options.include_dirs.

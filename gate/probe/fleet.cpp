@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "base/text.h"
 #include "gate/probe/probe_json.h"
@@ -111,7 +112,19 @@ Result<std::vector<NodeFacts>> GatherFleet(const FleetRequest& f) {
     return nodes;
   }
   if (!have_targets) return Error::BadInput("no inventory and no probe directory given");
-  SshTransport ssh(f.ssh);
+  SshOptions options = f.ssh;
+  std::optional<SshControlDir> control;
+  if (f.share_ssh && options.control_dir.empty()) {
+    auto dir = SshControlDir::Create(options.ssh_binary);
+    if (!dir) return dir.error();
+    control.emplace(std::move(dir).value());
+    options.control_dir = control->path();
+    // A master idles no longer than a node's whole session may take.
+    options.control_persist_s =
+        std::max(1, static_cast<int>(
+                        std::chrono::duration_cast<std::chrono::seconds>(f.probe.timeout).count()));
+  }
+  SshTransport ssh(options);
   return ProbeFleet(ssh, targets, f.probe, f.on_done);
 }
 

@@ -24,6 +24,10 @@ struct FleetRequest {
   std::string ansible_inventory_program = "ansible-inventory";
   std::string from;  // DIR of probe JSON files
   SshOptions ssh;
+  // Sessions to the same node share one ssh connection, through control sockets in a private
+  // directory made for this call and removed before it returns (SshControlDir). Ignored when
+  // ssh.control_dir is already set (the caller's directory).
+  bool share_ssh = false;
   ProbeOptions probe;
   std::function<void(const NodeFacts&)> on_done;  // as each node finishes (worker threads)
   std::function<void(size_t nodes)> on_start;     // once the nodes are known, before any runs

@@ -49,6 +49,34 @@ struct SshOptions {
   std::vector<std::string> extra_options;  // "Key=Value" pairs from the command line, as -o
   std::string config_file;                 // -F FILE only when the user asked
   int connect_timeout_s = 10;
+  // Connection sharing: a directory of SshControlDir (below). Sessions to the same host, port
+  // and user then share one authenticated connection (ControlMaster=auto, ControlPath=DIR/%C,
+  // ControlPersist=control_persist_s): only the first pays the key exchange. Options the
+  // operator gave (-o, per-host arguments) come first, so theirs win. Empty: none.
+  std::string control_dir;
+  int control_persist_s = 30;  // an idle master exits by itself after this
+};
+
+// A private directory for ssh control sockets: created 0700 (mkdtemp) under $TMPDIR or /tmp;
+// on destruction every master listening in it is told to exit (`ssh -O exit`) and the directory
+// is removed. If fwgate is killed, each master still exits after ControlPersist idle seconds.
+class SshControlDir {
+ public:
+  // Error (unavailable) when the directory cannot be made.
+  [[nodiscard]] static Result<SshControlDir> Create(std::string ssh_binary = "ssh");
+  SshControlDir(SshControlDir&& other) noexcept;
+  SshControlDir& operator=(SshControlDir&& other) noexcept;
+  SshControlDir(const SshControlDir&) = delete;
+  SshControlDir& operator=(const SshControlDir&) = delete;
+  ~SshControlDir();
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  SshControlDir(std::string path, std::string ssh_binary)
+      : path_(std::move(path)), ssh_binary_(std::move(ssh_binary)) {}
+  void Close();
+  std::string path_;
+  std::string ssh_binary_;
 };
 
 // The system ssh: `ssh -o BatchMode=yes -o ConnectTimeout=N [-o K=V]... [-F f] [-p P] [-l U]
@@ -76,10 +104,12 @@ class LocalShellTransport : public Transport {
 
 // Runs `program` (a path, or a name looked up in PATH) with `args`, `input` on stdin, under the
 // limits above, through sys/spawn.h (in its own PID namespace where permitted, so nothing it
-// starts outlives it).
+// starts outlives it; with `may_leave_daemon`, not: an ssh ControlPersist master it forks must
+// outlive it, and SshControlDir ends it).
 [[nodiscard]] Result<RunOutput> RunProcess(const std::string& program,
                                            const std::vector<std::string>& args,
                                            std::string_view input,
-                                           std::chrono::milliseconds timeout, size_t max_output);
+                                           std::chrono::milliseconds timeout, size_t max_output,
+                                           bool may_leave_daemon = false);
 
 }  // namespace fwgate::probe

@@ -50,6 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 2:
       (void)ParseRuleMessage(nlh);
+      (void)ParseRuleOutlineMessage(nlh);
       break;
     case 3:
       (void)ParseSetMessage(nlh);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "gate/nft/loader.h"
@@ -33,6 +34,7 @@ std::string Capture(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
@@ -269,6 +271,85 @@ TEST_F(LoaderLab, DeleteOfATableTheHostHasValidates) {
   EXPECT_EQ(r.placeholder_tables, std::vector<std::string>{"inet old"});
   EXPECT_EQ(r.ruleset.FindTable(Family::kInet, "old"), nullptr);
   EXPECT_NE(r.ruleset.FindTable(Family::kInet, "new"), nullptr);
+}
+
+// Files load concurrently, each in its own namespace; every result stays with its file.
+TEST_F(LoaderLab, ConcurrentLoadsKeepEachResultWithItsFile) {
+  fs::path dir = fs::temp_directory_path() / ("fwgate-loader-many-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::vector<std::string> paths;
+  for (int i = 0; i < 6; ++i) {
+    fs::path p = dir / ("f" + std::to_string(i) + ".nft");
+    std::ofstream out(p);
+    if (i == 3) {
+      out << "table inet t3 {\n  chain c {\n    acept\n  }\n}\n";  // invalid, line 3
+    } else {
+      out << "table inet t" << i << " {\n  chain c {\n";
+      for (int r = 0; r <= i; ++r) out << "    tcp dport " << 1000 + r << " accept\n";
+      out << "  }\n}\n";
+    }
+    paths.push_back(p.string());
+  }
+  LoadOptions options;
+  std::vector<LoadResult> rs = LoadRulesetFiles(paths, options, 3);
+  fs::remove_all(dir);
+  ASSERT_EQ(rs.size(), paths.size());
+  for (size_t i = 0; i < rs.size(); ++i) {
+    SCOPED_TRACE(paths[i]);
+    if (i == 3) {
+      ASSERT_EQ(rs[i].status, LoadStatus::kInvalid);
+      ASSERT_FALSE(rs[i].diagnostics.empty());
+      EXPECT_EQ(rs[i].diagnostics[0].file, paths[i]);
+      EXPECT_EQ(rs[i].diagnostics[0].line, 3);
+      continue;
+    }
+    ASSERT_EQ(rs[i].status, LoadStatus::kOk) << Describe(rs[i]);
+    ASSERT_EQ(rs[i].ruleset.tables.size(), 1U);
+    EXPECT_EQ(rs[i].ruleset.tables[0].name, "t" + std::to_string(i));
+    EXPECT_EQ(rs[i].ruleset.RuleCount(), i + 1);
+  }
+  // The outline: the same counts, no expressions.
+  options.outline_only = true;
+  std::vector<std::string> one = {(kRulesets / "ceph-node.nft").string()};
+  LoadResult outline = LoadRulesetFiles(one, options)[0];
+  LoadResult full = LoadRulesetFile(one[0]);
+  ASSERT_EQ(outline.status, LoadStatus::kOk) << Describe(outline);
+  ASSERT_EQ(full.status, LoadStatus::kOk) << Describe(full);
+  EXPECT_EQ(outline.ruleset.RuleCount(), full.ruleset.RuleCount());
+  EXPECT_GT(full.ruleset.RuleCount(), 0U);
+  for (const auto& t : outline.ruleset.tables) {
+    for (const auto& c : t.chains) {
+      for (const auto& r : c.rules) EXPECT_TRUE(r.exprs.empty());
+    }
+  }
+}
+
+// nft's echo of a 100k-element set (how rules are located) overflowed libnftables' own receive
+// buffer (ENOBUFS, reported as "No buffer space available" on a valid file); the runner sizes
+// that buffer from the input.
+TEST_F(LoaderLab, AHundredThousandElementSetLoadsAndIsLocated) {
+  constexpr int kElements = 100000;
+  std::string text = "table inet big {\n  set peers {\n    type ipv4_addr\n    elements = { ";
+  for (int i = 0; i < kElements; ++i) {
+    text += (i == 0 ? "10." : ", 10.") + std::to_string((i >> 16) & 255) + "." +
+            std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255);
+  }
+  text +=
+      " }\n  }\n  chain input {\n    type filter hook input priority 0; policy drop;\n"
+      "    ip saddr @peers accept\n  }\n}\n";
+  LoadResult r = LoadRulesetText(text, "big.nft");
+  ASSERT_EQ(r.status, LoadStatus::kOk) << Describe(r);
+  const Table* t = r.ruleset.FindTable(Family::kInet, "big");
+  ASSERT_NE(t, nullptr);
+  const Set* s = t->FindSet("peers");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->elements.size(), static_cast<size_t>(kElements));
+  const Chain* c = t->FindChain("input");
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->rules.size(), 1u);
+  auto where = r.sources.Rule(Family::kInet, "big", "input", c->rules[0].handle);
+  ASSERT_TRUE(where.has_value());
+  EXPECT_EQ(where->line, 8);
 }
 
 }  // namespace

@@ -111,6 +111,54 @@ TEST_F(NetlinkDump, ReadsEveryObjectKindNftLoaded) {
   EXPECT_NE(rs->generation, 0U);
 }
 
+// The outline (validate's counts) has every table, chain, set and rule of the full dump, with the
+// same handles, positions and comments, and neither expressions nor elements.
+TEST_F(NetlinkDump, OutlineHasEveryObjectWithoutExpressionsOrElements) {
+  fwgate::Result<nft::Ruleset> full = fwgate::Error::Unavailable("not run");
+  fwgate::Result<nft::Ruleset> outline = fwgate::Error::Unavailable("not run");
+  std::string err;
+  bool loaded = false;
+  sys::DumpOptions o;
+  o.outline_only = true;
+  ASSERT_TRUE(sys::RunInNetns(ns_, [&] {
+                loaded = RunNft(kRuleset, &err);
+                if (!loaded) return;
+                full = sys::DumpRuleset();
+                outline = sys::DumpRuleset(o);
+              }).ok());
+  ASSERT_TRUE(loaded) << err;
+  ASSERT_TRUE(full.ok()) << full.error().ToString();
+  ASSERT_TRUE(outline.ok()) << outline.error().ToString();
+  ASSERT_EQ(outline->tables.size(), full->tables.size());
+  for (size_t i = 0; i < full->tables.size(); ++i) {
+    const nft::Table& f = full->tables[i];
+    const nft::Table& l = outline->tables[i];
+    EXPECT_EQ(l.name, f.name);
+    EXPECT_EQ(l.family, f.family);
+    ASSERT_EQ(l.chains.size(), f.chains.size());
+    for (size_t c = 0; c < f.chains.size(); ++c) {
+      EXPECT_EQ(l.chains[c].name, f.chains[c].name);
+      ASSERT_EQ(l.chains[c].rules.size(), f.chains[c].rules.size());
+      for (size_t r = 0; r < f.chains[c].rules.size(); ++r) {
+        const nft::Rule& fr = f.chains[c].rules[r];
+        const nft::Rule& lr = l.chains[c].rules[r];
+        EXPECT_EQ(lr.handle, fr.handle);
+        EXPECT_EQ(lr.position, fr.position);
+        EXPECT_EQ(lr.comment, fr.comment);
+        EXPECT_FALSE(fr.exprs.empty());
+        EXPECT_TRUE(lr.exprs.empty());
+      }
+    }
+    ASSERT_EQ(l.sets.size(), f.sets.size());
+    for (const auto& s : l.sets) EXPECT_TRUE(s.elements.empty()) << s.name;
+    EXPECT_EQ(l.objects.size(), f.objects.size());
+  }
+  const nft::Chain* input = outline->FindTable(nft::Family::kInet, "storage")->FindChain("input");
+  ASSERT_NE(input, nullptr);
+  ASSERT_EQ(input->rules.size(), 4U);
+  EXPECT_EQ(input->rules[0].comment, "open connections");
+}
+
 TEST_F(NetlinkDump, EmptyNamespaceHasNoTables) {
   fwgate::Result<nft::Ruleset> rs = fwgate::Error::Unavailable("not run");
   ASSERT_TRUE(sys::RunInNetns(ns_, [&] { rs = sys::DumpRuleset(); }).ok());

@@ -50,7 +50,7 @@ int FreePort() {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(a);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  (void)bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
   getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
   close(s);
   return ntohs(a.sin_port);
@@ -137,6 +137,7 @@ class SshdEnv {
     std::vector<std::string> args = {"/usr/sbin/sshd", "-D", "-e", "-f",
                                      (dir / "sshd_config").string()};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
@@ -184,6 +185,32 @@ TEST(ProbeSsh, ProbesTwoNodesOverRealSshdAsJson) {
     EXPECT_TRUE(n.contains("ruleset_text"));
   }
   EXPECT_EQ(j["nodes"][0]["name"], "n1");
+  fs::remove_all(d);
+}
+
+// Control sockets for shared connections live in a private directory gone when probe exits.
+TEST(ProbeSsh, SharedConnectionsLeaveNoControlDirectory) {
+  REQUIRE_SSHD();
+  auto control_dirs = [] {
+    std::set<std::string> dirs;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/tmp", ec)) {
+      if (e.path().filename().string().rfind("fwgate-ssh-", 0) == 0) dirs.insert(e.path());
+    }
+    return dirs;
+  };
+  auto before = control_dirs();
+  fs::path d = TempDir("share");
+  WriteFile(d / "inv.ini", "[storage]\n" + env.InventoryLine("n1") + env.InventoryLine("n2"));
+  std::vector<std::string> args = {"probe", "--inventory", (d / "inv.ini").string(), "--json",
+                                   "--ssh-share"};
+  for (auto& f : env.SshFlags()) args.push_back(f);
+  CmdRun r = Fwgate(args);
+  ASSERT_TRUE(r.rc == 0 || r.rc == 1) << r.err;
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["nodes"].size(), 2u);
+  for (const json& n : j["nodes"]) EXPECT_TRUE(n["reachable"].get<bool>()) << n.dump();
+  EXPECT_EQ(control_dirs(), before);
   fs::remove_all(d);
 }
 
@@ -471,9 +498,11 @@ TEST(ProbeAnsible, PlaybookProbesEveryHostWithAnsibleAndFromReadsTheResults) {
   EXPECT_FALSE(by["gone"]["reachable"].get<bool>());
   EXPECT_FALSE(by["gone"]["error"].get<std::string>().empty());
   bool blocks = false;
-  for (const char* h : {"n1", "n2"})
-    for (const json& f : by[h]["findings"])
+  for (const char* h : {"n1", "n2"}) {
+    for (const json& f : by[h]["findings"]) {
       if (f["severity"] == "blocking" && !f.value("undecided", false)) blocks = true;
+    }
+  }
   EXPECT_EQ(from.rc, blocks ? 1 : 3);
   fs::remove_all(d);
 }

@@ -94,6 +94,17 @@ TEST(NetlinkParse, RuleRoundTripKeepsEveryExpressionAndAttribute) {
   EXPECT_EQ(e[3].kind, "immediate");
   EXPECT_EQ(static_cast<int32_t>(e[3].Int("verdict")), NFT_JUMP);
   EXPECT_EQ(e[3].Str("chain"), "osd");
+
+  // The outline reads the same rule without its expressions.
+  auto outline = sys::ParseRuleOutlineMessage(nlh);
+  ASSERT_TRUE(outline.ok()) << outline.error().ToString();
+  EXPECT_EQ(outline->family, nft::Family::kInet);
+  EXPECT_EQ(outline->table, "storage");
+  EXPECT_EQ(outline->chain, "input");
+  EXPECT_EQ(outline->rule.handle, 42U);
+  EXPECT_EQ(outline->rule.position, parsed->rule.position);
+  EXPECT_EQ(outline->rule.comment, "keep open connections");
+  EXPECT_TRUE(outline->rule.exprs.empty());
 }
 
 TEST(NetlinkParse, BaseChainKeepsHookPriorityPolicyAndDevices) {
@@ -270,6 +281,8 @@ TEST(NetlinkParse, TruncatedOrGarbageMessagesAreErrorsNotCrashes) {
     h->nlmsg_len = len;
     auto parsed = sys::ParseRuleMessage(h);
     (void)parsed;  // either outcome is fine; reaching here without a crash is the assertion
+    auto outline = sys::ParseRuleOutlineMessage(h);
+    (void)outline;
   }
   // Attribute payload overwritten with garbage.
   std::vector<char> garbage(buf.bytes.begin(), buf.bytes.begin() + full);
@@ -277,4 +290,5 @@ TEST(NetlinkParse, TruncatedOrGarbageMessagesAreErrorsNotCrashes) {
     garbage[i] = static_cast<char>(0xff);
   auto g = sys::ParseRuleMessage(reinterpret_cast<nlmsghdr*>(garbage.data()));
   EXPECT_FALSE(g.ok());
+  EXPECT_FALSE(sys::ParseRuleOutlineMessage(reinterpret_cast<nlmsghdr*>(garbage.data())).ok());
 }
