@@ -1,11 +1,13 @@
-// The SIGKILL harness: fwgate (replay with the atomic reload and with a `command:` reload that
-// backgrounds a child, probe of a namespace and over a stand-in ssh, validate of good and hostile
-// input, check) is killed with SIGKILL at a random moment, and then nothing it started is left:
-// no process of its tree, no link or named namespace, no file in its TMPDIR, the host's ruleset,
-// mounts and conntrack sysctls as before. FWGATE_KILL_RUNS (default 12) iterations,
-// FWGATE_KILL_SEED to repeat one run, FWGATE_KILL_GRACE_MS (default 3000) for the kernel to reap,
-// FWGATE_KILL_SCENARIO to run only the scenarios whose name contains it, FWGATE_BINARY to kill
-// another build. The long run: `FWGATE_KILL_RUNS=100 ctest --test-dir build -R KillHarness`.
+// The SIGKILL harness: fwgate is killed with SIGKILL at a random moment (replay with the atomic
+// reload and with a `command:` reload that backgrounds a child, also while that command runs;
+// probe of a namespace and over a stand-in ssh; validate of good input, of a define bomb, also
+// while the nft runner works on it, and of a huge token; check), and then nothing it started is
+// left: no process of its tree (by marker variable, process group or parent chain), no link or
+// named namespace, no file in its TMPDIR, the host's ruleset, mounts and conntrack sysctls as
+// before. FWGATE_KILL_RUNS (default 12) kills, FWGATE_KILL_SEED to repeat a run,
+// FWGATE_KILL_GRACE_MS (default 3000) for the kernel to reap, FWGATE_KILL_SCENARIO to run only the
+// scenarios whose name contains it, FWGATE_BINARY to kill another build. The long run:
+// `FWGATE_KILL_RUNS=100 ctest --test-dir build -R KillHarness`.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -65,6 +67,9 @@ struct Scenario {
   std::string name;
   std::vector<std::string> args;  // after the binary
   int max_delay_ms;               // kill delays are spread over [0, max_delay_ms]
+  // When set, the delay counts from the moment a process with this name (its comm) appears in
+  // fwgate's tree: a kill while the reload command or the nft runner is busy.
+  std::string trigger;
 };
 
 // Fixture files shared by the iterations: the scripts, the hostile inputs, an inventory.
@@ -90,7 +95,7 @@ class KillHarness : public ::testing::Test {
                   host_ns +
                   "' ] || { echo 'refusing: host network namespace' >&2; exit 97; }\n"
                   "sleep 30 &\n"
-                  "sleep 0.5\n"
+                  "sleep 2\n"
                   "exec nft -f \"$1\"\n");
     // A stand-in ssh: the probe script runs in the harness's own namespace (never the host's),
     // after a backgrounded child (like a ProxyCommand) and a pause, so a kill lands mid-session.
@@ -131,17 +136,23 @@ class KillHarness : public ::testing::Test {
       a.insert(a.end(), b.begin(), b.end());
       return a;
     };
+    const std::vector<std::string> command_reload = {
+        "replay",
+        "--current",
+        current,
+        "--proposed",
+        proposed,
+        "--reload",
+        "command:/bin/sh " + (fixtures_ / "reload.sh").string() + " {}",
+        "--reload-timeout",
+        "20000"};
     scenarios_ = {
         {"replay-atomic",
          with({"replay", "--current", current, "--proposed", proposed, "--reload", "atomic"},
               small),
          6000},
-        {"replay-command",
-         with({"replay", "--current", current, "--proposed", proposed, "--reload",
-               "command:/bin/sh " + (fixtures_ / "reload.sh").string() + " {}", "--reload-timeout",
-               "20000"},
-              small),
-         6000},
+        {"replay-command", with(command_reload, small), 6000},
+        {"replay-command-mid", with(command_reload, small), 2000, "sleep"},
         {"probe-netns", {"probe", "--netns", netns_}, 400},
         {"probe-ssh",
          {"probe", "--inventory", (fixtures_ / "inventory.ini").string(), "--ssh-program",
@@ -151,6 +162,10 @@ class KillHarness : public ::testing::Test {
         {"validate-define-bomb",
          {"validate", (fixtures_ / "bomb.nft").string(), "--nft-memory-limit", "384"},
          4000},
+        {"validate-define-bomb-in-runner",
+         {"validate", (fixtures_ / "bomb.nft").string(), "--nft-memory-limit", "384"},
+         3000,
+         fs::path(Binary()).filename().string().substr(0, 15)},
         {"validate-huge-token",
          {"validate", (fixtures_ / "token.nft").string(), "--nft-time-limit", "5000"},
          5000},
@@ -180,7 +195,8 @@ class KillHarness : public ::testing::Test {
 };
 
 struct IterationResult {
-  bool killed = false;  // still running at the kill (else it had exited by itself)
+  bool killed = false;     // still running at the kill (else it had exited by itself)
+  bool triggered = false;  // the trigger process appeared (scenarios with a trigger)
   int exit_status = 0;
   std::chrono::milliseconds reap{0};   // SIGKILL until waitpid returned
   std::chrono::milliseconds clean{0};  // then until nothing was left (or the grace ran out)
@@ -189,10 +205,12 @@ struct IterationResult {
 };
 
 // Starts `argv` with TMPDIR=tmpdir and the marker in its environment, in a process group of its
-// own, stdout/stderr to files in `logs`; SIGKILLs it after `delay` (only that pid: what it
-// started must die by fwgate's own means), then looks for what survived.
+// own, stdout/stderr to files in `logs`; SIGKILLs it (only that pid: what it started must die
+// by fwgate's own means) after `delay`, counted from the appearance of `trigger` when set (at
+// most 60 s without it), then looks for what survived.
 IterationResult RunOnce(const std::vector<std::string>& argv, std::chrono::milliseconds delay,
-                        const std::string& marker, const fs::path& tmpdir, const fs::path& logs,
+                        const std::string& trigger, const std::string& marker,
+                        const fs::path& tmpdir, const fs::path& logs,
                         std::chrono::milliseconds grace) {
   IterationResult res;
   HostState before = fwgate::testing::SnapshotHost();
@@ -235,8 +253,7 @@ IterationResult RunOnce(const std::vector<std::string>& argv, std::chrono::milli
 
   int status = 0;
   bool exited = false;
-  std::vector<ProcessInfo> tree;
-  auto deadline = std::chrono::steady_clock::now() + delay;
+  auto deadline = std::chrono::steady_clock::now() + (trigger.empty() ? delay : 60s);
   // Sample the tree while waiting, so short-lived descendants are known too.
   std::map<pid_t, ProcessInfo> seen;
   while (true) {
@@ -244,13 +261,17 @@ IterationResult RunOnce(const std::vector<std::string>& argv, std::chrono::milli
       exited = true;
       break;
     }
+    auto now = std::chrono::steady_clock::now();
     for (const auto& p : fwgate::testing::Descendants(fwgate::testing::ListProcesses(), pid)) {
       seen.emplace(p.pid, p);
+      if (!trigger.empty() && !res.triggered && p.comm == trigger) {
+        res.triggered = true;
+        deadline = now + delay;
+      }
     }
-    auto now = std::chrono::steady_clock::now();
     if (now >= deadline) break;
-    std::this_thread::sleep_for(
-        std::min<std::chrono::steady_clock::duration>(deadline - now, 50ms));
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        deadline - now, trigger.empty() ? 50ms : 10ms));
   }
   if (!exited) {
     res.killed = true;
@@ -330,7 +351,8 @@ TEST_F(KillHarness, NothingIsLeftAfterSigkillAtRandomPoints) {
   const size_t first = std::uniform_int_distribution<size_t>(0, scenarios_.size() - 1)(rng);
 
   struct Count {
-    int runs = 0, killed = 0, leftovers = 0;
+    int runs = 0, killed = 0, with_children = 0, triggered = 0, leftovers = 0;
+    std::string trigger;
   };
   std::map<std::string, Count> counts;
   int total_leftovers = 0;
@@ -339,7 +361,7 @@ TEST_F(KillHarness, NothingIsLeftAfterSigkillAtRandomPoints) {
     const Scenario& s = scenarios_[(first + static_cast<size_t>(i)) % scenarios_.size()];
     // A quarter of the kills land in the first 50 ms (start-up, namespace creation); the rest
     // are spread over the run.
-    bool early = std::uniform_int_distribution<int>(0, 3)(rng) == 0;
+    bool early = std::uniform_int_distribution<int>(0, 3)(rng) == 0 && s.trigger.empty();
     int delay_ms = early ? std::uniform_int_distribution<int>(0, 50)(rng)
                          : std::uniform_int_distribution<int>(0, s.max_delay_ms)(rng);
     fs::path iter = root_ / ("run-" + std::to_string(i));
@@ -351,13 +373,20 @@ TEST_F(KillHarness, NothingIsLeftAfterSigkillAtRandomPoints) {
         std::to_string(getpid()) + "-" + std::to_string(seed) + "-" + std::to_string(i);
     auto t0 = std::chrono::steady_clock::now();
     IterationResult r =
-        RunOnce(argv, std::chrono::milliseconds(delay_ms), marker, tmpdir, iter, grace);
+        RunOnce(argv, std::chrono::milliseconds(delay_ms), s.trigger, marker, tmpdir, iter, grace);
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - t0);
     Count& c = counts[s.name];
+    c.trigger = s.trigger;
     ++c.runs;
     c.killed += r.killed ? 1 : 0;
-    std::cout << "run " << i << ": " << s.name << " kill at " << delay_ms << " ms: "
+    c.with_children += r.at_kill.empty() ? 0 : 1;
+    c.triggered += r.triggered ? 1 : 0;
+    std::cout << "run " << i << ": " << s.name << " kill at " << delay_ms << " ms"
+              << (s.trigger.empty() ? ""
+                  : r.triggered     ? " after " + s.trigger + " started"
+                                    : " (" + s.trigger + " never started)")
+              << ": "
               << (r.killed ? "killed (children: " + (r.at_kill.empty() ? "none" : r.at_kill) + ")"
                            : "had exited (status " + std::to_string(r.exit_status) + ")")
               << ", " << (r.leftovers.empty() ? "nothing left" : "LEFTOVERS") << " (reaped in "
@@ -378,7 +407,12 @@ TEST_F(KillHarness, NothingIsLeftAfterSigkillAtRandomPoints) {
   std::cout << "kill harness summary (seed " << seed << ", " << wall.count() << " s):\n";
   for (const auto& [name, c] : counts) {
     std::cout << "  " << name << ": " << c.runs << " runs, " << c.killed
-              << " killed while running, " << c.leftovers << " with leftovers\n";
+              << " killed while running (" << c.with_children << " with child processes), "
+              << c.leftovers << " with leftovers";
+    if (!c.trigger.empty()) {
+      std::cout << ", " << c.triggered << " killed after " << c.trigger << " started";
+    }
+    std::cout << "\n";
   }
   std::cout << "  total leftovers: " << total_leftovers << std::endl;
   EXPECT_EQ(total_leftovers, 0);
