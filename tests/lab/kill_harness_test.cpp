@@ -194,12 +194,34 @@ class KillHarness : public ::testing::Test {
   std::vector<Scenario> scenarios_;
 };
 
+// Each thread of `pid` with its state, wait channel and kernel stack.
+std::string SlowExitReport(pid_t pid) {
+  std::string out;
+  std::error_code ec;
+  const fs::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& t : fs::directory_iterator(tasks, ec)) {
+    auto read = [&](const char* f) {
+      std::ifstream in(t.path() / f);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      return ss.str();
+    };
+    std::string stat = read("stat");
+    auto close = stat.rfind(')');
+    out += "  thread " + t.path().filename().string() + " state " +
+           (close == std::string::npos ? "?" : stat.substr(close + 2, 1)) + " wchan " +
+           read("wchan") + "\n" + read("stack");
+  }
+  return out;
+}
+
 struct IterationResult {
   bool killed = false;     // still running at the kill (else it had exited by itself)
   bool triggered = false;  // the trigger process appeared (scenarios with a trigger)
   int exit_status = 0;
   std::chrono::milliseconds reap{0};   // SIGKILL until waitpid returned
   std::chrono::milliseconds clean{0};  // then until nothing was left (or the grace ran out)
+  std::string slow_reap;               // where its threads were when the exit took over 2 s
   std::string at_kill;    // the commands of fwgate's tree when the kill landed ("fwgate sh sleep")
   std::string leftovers;  // "" when nothing was left
 };
@@ -283,7 +305,16 @@ IterationResult RunOnce(const std::vector<std::string>& argv, std::chrono::milli
     for (const auto& n : names) res.at_kill += (res.at_kill.empty() ? "" : " ") + n;
     auto k0 = std::chrono::steady_clock::now();
     kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
+    // A kill takes effect when every thread leaves the kernel: when that is slow, say where they
+    // wait (kernel stacks), once.
+    bool sampled = false;
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+      if (!sampled && std::chrono::steady_clock::now() - k0 > 2s) {
+        sampled = true;
+        res.slow_reap = SlowExitReport(pid);
+      }
+      std::this_thread::sleep_for(5ms);
+    }
     res.reap = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - k0);
   }
@@ -392,6 +423,7 @@ TEST_F(KillHarness, NothingIsLeftAfterSigkillAtRandomPoints) {
               << ", " << (r.leftovers.empty() ? "nothing left" : "LEFTOVERS") << " (reaped in "
               << r.reap.count() << " ms, checked in " << r.clean.count() << " ms, " << took.count()
               << " ms in all)" << std::endl;
+    if (!r.slow_reap.empty()) std::cout << "  slow exit:\n" << r.slow_reap << std::flush;
     if (!r.leftovers.empty()) {
       ++c.leftovers;
       ++total_leftovers;
