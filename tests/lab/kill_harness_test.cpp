@@ -122,8 +122,10 @@ class KillHarness : public ::testing::Test {
     }
     bomb += "table inet t {\n chain c {\n  tcp dport $a29 accept\n }\n}\n";
     WriteFile(fixtures_ / "bomb.nft", bomb);
-    WriteFile(fixtures_ / "token.nft", "table inet t {\n chain c {\n  tcp dport " +
-                                           std::string(10'000'000, '9') + " accept\n }\n}\n");
+    WriteFile(fixtures_ / "token.nft",
+              "table inet t {\n chain c {\n  tcp dport " +
+                  std::string(10'000'000, '9') +  // NOLINT(bugprone-string-constructor)
+                  " accept\n }\n}\n");
     ASSERT_EQ(fwgate::testing::CaptureStdout({"ip", "netns", "add", netns_}), "");
     ASSERT_TRUE(fs::exists("/run/netns/" + netns_)) << "could not create " << netns_;
 
@@ -245,10 +247,12 @@ IterationResult RunOnce(const std::vector<std::string>& argv, std::chrono::milli
   env_store.push_back("TMPDIR=" + tmpdir.string());
   env_store.push_back(std::string(kMarkerEnv) + "=" + marker);
   std::vector<char*> envp;
+  envp.reserve(env_store.size() + 1);
   for (auto& s : env_store) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> args = argv;
   std::vector<char*> c;
+  c.reserve(args.size() + 1);
   for (auto& a : args) c.push_back(a.data());
   c.push_back(nullptr);
   const std::string out_path = (logs / "stdout").string();
