@@ -1,7 +1,6 @@
 // A replay killed mid-run (SIGINT, SIGTERM, SIGKILL; during traffic and during the user's reload
 // command) leaves nothing behind: the host's links, named namespaces, ruleset and mounts are as
 // before and no child process survives. SIGINT/SIGTERM end in exit 3 "interrupted".
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -9,95 +8,18 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <set>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "sys/netns.h"
+#include "tests/support/host_state.h"
 
 namespace {
 
 using namespace std::chrono_literals;
-
-// Runs argv to completion, returning stdout (diagnostics for the host snapshot only).
-std::string Capture(std::vector<std::string> argv) {
-  std::vector<char*> c;
-  for (auto& a : argv) c.push_back(a.data());
-  c.push_back(nullptr);
-  int p[2];
-  if (pipe(p) != 0) return "";
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(p[1], 1);
-    close(p[0]);
-    execvp(c[0], c.data());
-    _exit(127);
-  }
-  close(p[1]);
-  std::string s;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(p[0], buf, sizeof(buf))) > 0) s.append(buf, static_cast<size_t>(n));
-  close(p[0]);
-  waitpid(pid, nullptr, 0);
-  return s;
-}
-
-struct HostState {
-  std::set<std::string> links;
-  std::string netns;
-  std::string ruleset;
-  std::string mounts;
-  bool operator==(const HostState&) const = default;
-};
-
-HostState Snapshot() {
-  HostState h;
-  std::istringstream links(Capture({"ip", "-o", "link", "show"}));
-  for (std::string line; std::getline(links, line);) {
-    // "2: eth0@if5: <...>" -> "eth0"
-    auto a = line.find(": ");
-    auto b = line.find_first_of(":@", a + 2);
-    if (a != std::string::npos && b != std::string::npos)
-      h.links.insert(line.substr(a + 2, b - a - 2));
-  }
-  h.netns = Capture({"ip", "netns", "list"});
-  h.ruleset = Capture({"nft", "list", "ruleset"});
-  std::ifstream m("/proc/self/mountinfo");
-  std::stringstream ss;
-  ss << m.rdbuf();
-  h.mounts = ss.str();
-  return h;
-}
-
-// Processes whose command line contains every part of `needle` (NUL-separated argv).
-std::vector<pid_t> FindProcesses(const std::string& needle) {
-  std::vector<pid_t> out;
-  DIR* d = opendir("/proc");
-  if (d == nullptr) return out;
-  while (dirent* e = readdir(d)) {
-    pid_t pid = static_cast<pid_t>(atoi(e->d_name));
-    if (pid <= 0) continue;
-    std::ifstream f("/proc/" + std::string(e->d_name) + "/cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (cmd.find(needle) != std::string::npos) out.push_back(pid);
-  }
-  closedir(d);
-  return out;
-}
-
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using fwgate::testing::FindProcesses;
+using fwgate::testing::HostState;
+using fwgate::testing::WaitFor;
 
 struct KillCase {
   const char* name;
@@ -114,7 +36,7 @@ class ReplayCleanup : public ::testing::TestWithParam<KillCase> {
 
 TEST_P(ReplayCleanup, KilledRunLeavesHostAsBefore) {
   const KillCase& k = GetParam();
-  HostState before = Snapshot();
+  HostState before = fwgate::testing::SnapshotHost();
   // A marker only this run's reload command carries.
   std::string marker = "29." + std::to_string(getpid() % 1000) + std::to_string(k.signal);
   const std::string dir = std::string(FWGATE_SOURCE_DIR) + "/rulesets/";
@@ -173,11 +95,8 @@ TEST_P(ReplayCleanup, KilledRunLeavesHostAsBefore) {
   }
   EXPECT_TRUE(WaitFor([&] { return FindProcesses(sleep_arg).empty(); }, 10s))
       << "the reload command outlived fwgate";
-  HostState after = Snapshot();
-  EXPECT_EQ(after.links, before.links);
-  EXPECT_EQ(after.netns, before.netns);
-  EXPECT_EQ(after.ruleset, before.ruleset);
-  EXPECT_EQ(after.mounts, before.mounts);
+  HostState after = fwgate::testing::SnapshotHost();
+  EXPECT_EQ(fwgate::testing::DescribeHostChange(before, after), "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, ReplayCleanup,
