@@ -151,6 +151,23 @@ Result<size_t> BuildCtGet(const CtTuple& tuple, bool del, char* buf, size_t size
   return static_cast<size_t>(nlh->nlmsg_len);
 }
 
+Result<size_t> BuildCtSetTcpState(const CtTuple& orig, TcpState state, char* buf, size_t size) {
+  if (size < static_cast<size_t>(MNL_SOCKET_BUFFER_SIZE))
+    return Error::Internal("ctnetlink buffer too small");
+  if (!ValidFamily(orig.family) || orig.proto != IPPROTO_TCP) {
+    return Error::BadInput("conntrack tuple: not a TCP tuple");
+  }
+  CtPtr ct(nfct_new());
+  if (!ct) return Error::FromErrno(ENOMEM, "nfct_new");
+  SetTuple(ct.get(), orig, true);
+  nfct_set_attr_u8(ct.get(), ATTR_TCP_STATE, static_cast<uint8_t>(state));
+  nlmsghdr* nlh = Header(buf, IPCTNL_MSG_CT_NEW, NLM_F_ACK, orig.family);
+  if (nfct_nlmsg_build(nlh, ct.get()) < 0) {
+    return Error::FromErrno(errno, "building a conntrack state update");
+  }
+  return static_cast<size_t>(nlh->nlmsg_len);
+}
+
 Result<size_t> BuildCtExpect(const CtExpectSpec& spec, char* buf, size_t size) {
   if (size < static_cast<size_t>(MNL_SOCKET_BUFFER_SIZE)) {
     return Error::Internal("ctnetlink buffer too small");
@@ -234,6 +251,13 @@ Status CtEntries::Update(const CtEntrySpec& spec) {
   return sock_.Request(reinterpret_cast<nlmsghdr*>(buf.data()), "updating a conntrack entry");
 }
 
+Status CtEntries::SetTcpState(const CtTuple& orig, TcpState state) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  auto n = BuildCtSetTcpState(orig, state, buf.data(), buf.size());
+  if (!n) return n.error();
+  return sock_.Request(reinterpret_cast<nlmsghdr*>(buf.data()), "setting a conntrack TCP state");
+}
+
 Status CtEntries::Expect(const CtExpectSpec& spec) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   auto n = BuildCtExpect(spec, buf.data(), buf.size());
@@ -250,7 +274,7 @@ Result<CtEntry> CtEntries::Get(const CtTuple& tuple) {
                             [&](const nlmsghdr* m) -> Status {
                               auto e = ParseCtEntry(m);
                               if (!e) return e.error();
-                              got = std::move(*e);
+                              got = *e;
                               return OkStatus();
                             });
   if (!st) return st.error();
@@ -273,7 +297,7 @@ Result<std::vector<CtEntry>> CtEntries::List(int family) {
                             [&](const nlmsghdr* m) -> Status {
                               auto e = ParseCtEntry(m);
                               if (!e) return e.error();
-                              out.push_back(std::move(*e));
+                              out.push_back(*e);
                               return OkStatus();
                             });
   if (!st) return st.error();
