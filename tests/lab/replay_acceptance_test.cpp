@@ -9,12 +9,18 @@
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "sys/netns.h"
 #include "tests/support/reload_cases.h"
 #include "tests/support/subprocess.h"
+
+namespace fwgate::testing {
+// gtest prints the case by its name, not its bytes.
+void PrintTo(const ReloadCase& c, std::ostream* os) { *os << c.name; }
+}  // namespace fwgate::testing
 
 namespace {
 
