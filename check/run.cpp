@@ -66,22 +66,6 @@ std::vector<Finding> LoadFindings(const nft::LoadResult& r, const std::string& w
   return out;
 }
 
-// Whether the text flushes the whole ruleset (a top-level `flush ruleset`).
-bool FlushesRuleset(const std::string& text) {
-  auto toks = nft::Tokenize(text);
-  int depth = 0;
-  for (size_t i = 0; i + 1 < toks.size(); ++i) {
-    const auto& t = toks[i];
-    if (t.quoted) continue;
-    if (t.text == "{") ++depth;
-    if (t.text == "}") --depth;
-    if (depth == 0 && t.text == "flush" && !toks[i + 1].quoted && toks[i + 1].text == "ruleset") {
-      return true;
-    }
-  }
-  return false;
-}
-
 Outcome StageOutcome(const std::vector<Finding>& fs) {
   Outcome o = Outcome::kPass;
   for (const auto& f : fs) {
@@ -375,9 +359,7 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
     pi.plan = &rep.plan;
     if (rep.traffic) pi.traffic = &*rep.traffic;
     pi.proposed_flushes_ruleset =
-        in.proposed.flat && (in.proposed.format == sys::RulesetFormat::kNftJson
-                                 ? nft::NftJsonFlushesRuleset(in.proposed.flat->text)
-                                 : FlushesRuleset(in.proposed.flat->text));
+        in.proposed.flat && nft::FlushesRuleset(in.proposed.flat->text, in.proposed.format);
     pi.proposed_replaces_own_tables = in.proposed.format == sys::RulesetFormat::kIptables ||
                                       in.proposed.format == sys::RulesetFormat::kIp6tables;
     pi.proposed_file = o.proposed;

@@ -7,6 +7,55 @@ namespace fwgate::report {
 using nlohmann::json;
 using namespace fwgate::replay;  // the report types rendered here
 
+namespace {
+
+// The commit-following keys of a node (added in schema_version 1; docs/json.md).
+void AddCommitKeys(const replay::NodeReport& n, json& jn) {
+  jn["commits_followed"] = n.commits_followed;
+  if (!n.follow_failure.empty()) jn["follow_failure"] = n.follow_failure;
+  jn["emulation_mechanism"] = n.emulation_mechanism;
+  json commits = json::array();
+  for (const auto& c : n.commits) {
+    commits.push_back({{"generation", c.generation},
+                       {"at_ms", c.at_ms},
+                       {"process", c.process},
+                       {"change", c.change},
+                       {"ct_users", c.ct_users}});
+  }
+  jn["commits"] = commits;
+  json gaps = json::array();
+  for (const auto& g : n.no_ct_user) {
+    json jg{{"family", g.family}, {"from_ms", g.from_ms}};
+    jg["to_ms"] = g.to_ms < 0 ? json(nullptr) : json(g.to_ms);
+    gaps.push_back(jg);
+  }
+  jn["no_ct_user"] = gaps;
+  jn["tables_after"] = n.tables_after;
+}
+
+std::string CommitLines(const replay::NodeReport& n) {
+  std::string out;
+  if (!n.commits_followed) {
+    out += fmt::format("  {} commits: NOT FOLLOWED: {}\n", n.name, n.follow_failure);
+  }
+  for (const auto& c : n.commits) {
+    std::string users;
+    for (const auto& [f, k] : c.ct_users)
+      users += fmt::format("{}{} {}", users.empty() ? "" : ", ", f, k);
+    out += fmt::format("  {} commit {} at +{} ms{}: {}; ct users {}\n", n.name, c.generation,
+                       c.at_ms, c.process.empty() ? "" : " by " + c.process, c.change, users);
+  }
+  for (const auto& g : n.no_ct_user) {
+    out += g.to_ms < 0 ? fmt::format("  {} {}: no conntrack user from +{} ms to the end\n", n.name,
+                                     g.family, g.from_ms)
+                       : fmt::format("  {} {}: no conntrack user from +{} ms to +{} ms ({} ms)\n",
+                                     n.name, g.family, g.from_ms, g.to_ms, g.to_ms - g.from_ms);
+  }
+  return out;
+}
+
+}  // namespace
+
 json ReplayToJson(const replay::ReplayReport& r) {
   json j;
   j["schema_version"] = kReplaySchemaVersion;
@@ -44,6 +93,7 @@ json ReplayToJson(const replay::ReplayReport& r) {
            {"packets_total", c.packets_after}});
     }
     jn["counters"] = counters;
+    AddCommitKeys(n, jn);
     j["nodes"].push_back(jn);
   }
   int total = static_cast<int>(r.connections.size());
@@ -59,6 +109,7 @@ json ReplayToJson(const replay::ReplayReport& r) {
                     {"class", std::string(workload::ConnClassName(x.cls))},
                     {"reason", c.reason},
                     {"stall_ms", x.max_stall_after_mark.count()}});
+      if (!c.kernel_note.empty()) bc.back()["kernel_note"] = c.kernel_note;
     }
     all.push_back({{"from", x.from_node},
                    {"to", x.to_node},
@@ -71,6 +122,7 @@ json ReplayToJson(const replay::ReplayReport& r) {
                    {"reset", x.reset},
                    {"closed", x.closed},
                    {"retransmits", x.retransmits}});
+    if (!c.kernel_note.empty()) all.back()["kernel_note"] = c.kernel_note;
   }
   j["connections"] = {{"total", total}, {"survived", total - broken}, {"broken", broken}};
   j["max_stall_ms"] = r.max_stall_ms;
@@ -116,6 +168,9 @@ std::string ReplayToText(const replay::ReplayReport& r) {
       if (p > 0) counters += fmt::format(" {}={}", c.name, p);
     }
     if (!counters.empty()) out += fmt::format("  {} counters (packets):{}\n", n.name, counters);
+    if (n.emulation != "native")
+      out += fmt::format("  {} emulation: {}\n", n.name, n.emulation_mechanism);
+    out += CommitLines(n);
   }
   out += fmt::format("\n{:<12} {:>6} {:>7} {:>13} {:>14} {:>14}\n", "class", "conns", "broken",
                      "max stall ms", "bytes before", "bytes after");
@@ -130,7 +185,8 @@ std::string ReplayToText(const replay::ReplayReport& r) {
     if (shown > 20) continue;
     std::string why = c.reason == "stall"
                           ? fmt::format("stalled {} ms", c.result.max_stall_after_mark.count())
-                          : c.reason;
+                      : !c.kernel_note.empty() ? c.kernel_note
+                                               : c.reason;
     out += fmt::format("  {} -> {} {} ({})\n", c.result.from_node, c.result.to_node,
                        workload::ConnClassName(c.result.cls), why);
   }

@@ -151,6 +151,23 @@ Result<size_t> BuildCtGet(const CtTuple& tuple, bool del, char* buf, size_t size
   return static_cast<size_t>(nlh->nlmsg_len);
 }
 
+Result<size_t> BuildCtSetTcpState(const CtTuple& orig, TcpState state, char* buf, size_t size) {
+  if (size < static_cast<size_t>(MNL_SOCKET_BUFFER_SIZE))
+    return Error::Internal("ctnetlink buffer too small");
+  if (!ValidFamily(orig.family) || orig.proto != IPPROTO_TCP) {
+    return Error::BadInput("conntrack tuple: not a TCP tuple");
+  }
+  CtPtr ct(nfct_new());
+  if (!ct) return Error::FromErrno(ENOMEM, "nfct_new");
+  SetTuple(ct.get(), orig, true);
+  nfct_set_attr_u8(ct.get(), ATTR_TCP_STATE, static_cast<uint8_t>(state));
+  nlmsghdr* nlh = Header(buf, IPCTNL_MSG_CT_NEW, NLM_F_ACK, orig.family);
+  if (nfct_nlmsg_build(nlh, ct.get()) < 0) {
+    return Error::FromErrno(errno, "building a conntrack state update");
+  }
+  return static_cast<size_t>(nlh->nlmsg_len);
+}
+
 Result<size_t> BuildCtExpect(const CtExpectSpec& spec, char* buf, size_t size) {
   if (size < static_cast<size_t>(MNL_SOCKET_BUFFER_SIZE)) {
     return Error::Internal("ctnetlink buffer too small");
@@ -232,6 +249,13 @@ Status CtEntries::Update(const CtEntrySpec& spec) {
   auto n = BuildCtCreate(spec, true, buf.data(), buf.size());
   if (!n) return n.error();
   return sock_.Request(reinterpret_cast<nlmsghdr*>(buf.data()), "updating a conntrack entry");
+}
+
+Status CtEntries::SetTcpState(const CtTuple& orig, TcpState state) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  auto n = BuildCtSetTcpState(orig, state, buf.data(), buf.size());
+  if (!n) return n.error();
+  return sock_.Request(reinterpret_cast<nlmsghdr*>(buf.data()), "setting a conntrack TCP state");
 }
 
 Status CtEntries::Expect(const CtExpectSpec& spec) {

@@ -95,6 +95,9 @@ struct CtEntry {
 [[nodiscard]] Result<size_t> BuildCtCreate(const CtEntrySpec& spec, bool update, char* buf,
                                            size_t size);
 [[nodiscard]] Result<size_t> BuildCtGet(const CtTuple& tuple, bool del, char* buf, size_t size);
+// An update of the TCP state alone of the entry whose original tuple is `orig`.
+[[nodiscard]] Result<size_t> BuildCtSetTcpState(const CtTuple& orig, TcpState state, char* buf,
+                                                size_t size);
 [[nodiscard]] size_t BuildCtDump(int family, bool flush, char* buf, size_t size);
 [[nodiscard]] Result<size_t> BuildCtExpect(const CtExpectSpec& spec, char* buf, size_t size);
 // One IPCTNL_MSG_CT_NEW message (a reply to a get or a dump).
@@ -109,6 +112,9 @@ class CtEntries {
   Status Create(const CtEntrySpec& spec);
   // Changes an existing entry's state, status, timeout or mark.
   Status Update(const CtEntrySpec& spec);
+  // Sets the TCP state of the entry whose original tuple is `orig`, and nothing else: its
+  // windows, flags, status and timeout stay as they are (ENOENT when it is gone).
+  Status SetTcpState(const CtTuple& orig, TcpState state);
   // Creates an expectation (a RELATED connection to come).
   Status Expect(const CtExpectSpec& spec);
   // The entry holding `tuple` (in either direction); ENOENT when none.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <thread>
@@ -62,6 +63,12 @@ Result<NetnsHandle> OpenCurrent() {
   int fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error::FromErrno(errno, "opening the current network namespace");
   return NetnsHandle(fd);
+}
+
+Result<std::string> NetnsId(const NetnsHandle& ns) {
+  struct stat st {};
+  if (::fstat(ns.fd(), &st) != 0) return Error::FromErrno(errno, "reading a network namespace");
+  return "net:[" + std::to_string(st.st_ino) + "]";
 }
 
 Status RunInNetns(const NetnsHandle& ns, const std::function<void()>& fn) {

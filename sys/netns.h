@@ -43,6 +43,9 @@ class NetnsHandle {
 // The calling thread's current namespace.
 [[nodiscard]] Result<NetnsHandle> OpenCurrent();
 
+// The namespace's identity as /proc/PID/ns/net links name it ("net:[4026532281]").
+[[nodiscard]] Result<std::string> NetnsId(const NetnsHandle& ns);
+
 // Runs fn on a new thread that first joins `ns`; returns when fn has returned. Sockets fn opens
 // belong to `ns`; /proc/thread-self/net and /proc/sys/net show `ns`. Errors only for setns.
 [[nodiscard]] Status RunInNetns(const NetnsHandle& ns, const std::function<void()>& fn);

@@ -159,12 +159,13 @@ EmulationChoice ChooseEmulation(const KernelVersion& node, const KernelVersion& 
   switch (n.cls) {
     case KernelClass::kContinuous:
       return {Emulation::kContinuous,
-              node_desc + "; " + lab_desc + ": a pin table keeps tracking on through the reload"};
+              node_desc + "; " + lab_desc +
+                  ": a table owned by fwgate keeps tracking on through the reload"};
     case KernelClass::kStaleGap:
       return {Emulation::kStaleGap,
               node_desc + "; " + lab_desc +
-                  ": the gap bypasses conntrack (notrack) with hooks kept registered, so windows "
-                  "go stale without a fix-up"};
+                  ": the reload's commits unregister the hooks as they would on the node, and "
+                  "the lab's window fix-up is kept from the node's entries, so they go stale"};
     case KernelClass::kRefixup:
       return {Emulation::kNative,
               node_desc + "; " + lab_desc +

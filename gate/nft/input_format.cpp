@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "gate/nft/nft_text.h"
+
 namespace fwgate::nft {
 namespace {
 
@@ -415,6 +417,23 @@ std::vector<Diagnostic> ParseIptablesRestoreErrors(std::string_view errors, std:
     }
   }
   return {d};
+}
+
+bool FlushesRuleset(std::string_view text, sys::RulesetFormat format) {
+  if (format == sys::RulesetFormat::kNftJson) return NftJsonFlushesRuleset(text);
+  if (format != sys::RulesetFormat::kNft) return false;
+  auto toks = Tokenize(text);
+  int depth = 0;
+  for (size_t i = 0; i + 1 < toks.size(); ++i) {
+    const auto& t = toks[i];
+    if (t.quoted) continue;
+    if (t.text == "{") ++depth;
+    if (t.text == "}") --depth;
+    if (depth == 0 && t.text == "flush" && !toks[i + 1].quoted && toks[i + 1].text == "ruleset") {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace fwgate::nft

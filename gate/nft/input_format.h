@@ -44,6 +44,11 @@ namespace fwgate::nft {
 // table, as `flush ruleset` does in nft text). False for text that is not valid JSON.
 [[nodiscard]] bool NftJsonFlushesRuleset(std::string_view text);
 
+// Whether loading `text` (in `format`) replaces the whole ruleset: a top-level `flush ruleset` in
+// nft text, a flush-ruleset command in JSON; never for iptables-restore files (each replaces
+// only the tables it names).
+[[nodiscard]] bool FlushesRuleset(std::string_view text, sys::RulesetFormat format);
+
 // The commands of a JSON ruleset (the elements of its "nftables" array), as spans of `text`
 // with the 1-based line and column each starts at. Empty when `text` has no such array. For
 // locating the command libnftables refused (its JSON errors carry no position).

@@ -40,6 +40,9 @@ sys::SpawnOptions CommandSpawnOptions(const sys::NetnsHandle& ns,
   o.new_pid_namespace = true;
   o.new_mount_namespace = true;
   o.hide_paths = {"/run", "/var/run"};
+  // The node's namespace identity, so a reload script can refuse to run anywhere else
+  // (compare with `readlink /proc/self/ns/net`; docs/replay-fidelity.md).
+  if (auto id = sys::NetnsId(ns); id) o.env.push_back("FWGATE_NODE_NETNS=" + *id);
   o.timeout = timeout;
   o.stop = stop;
   o.stderr_to_stdout = true;
@@ -65,6 +68,12 @@ std::vector<NodeOutcome> RunReloads(const std::vector<NodeReload>& nodes,
         o.error = "interrupted";
       };
       if (!SleepFor(options.rolling * static_cast<int>(i), options.stop)) return interrupted();
+      if (n.before) {
+        if (Status st = n.before(); !st) {
+          o.error = n.name + ": before the reload: " + st.error().ToString();
+          return;
+        }
+      }
       for (const Step& s : n.plan.steps) {
         if (s.wait_before.count() > 0 && !SleepFor(s.wait_before, options.stop)) {
           return interrupted();
@@ -99,6 +108,12 @@ std::vector<NodeOutcome> RunReloads(const std::vector<NodeReload>& nodes,
         o.steps.push_back(so);
         if (!st) {
           o.error = n.name + ": " + s.label + ": " + st.error().ToString();
+          return;
+        }
+      }
+      if (n.after) {
+        if (Status st = n.after(); !st) {
+          o.error = n.name + ": after the reload: " + st.error().ToString();
           return;
         }
       }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct NodeReload {
   std::string name;
   const sys::NetnsHandle* ns = nullptr;
   Plan plan;
+  // Optional, on the node's thread: right before its first step (after the rolling delay) and
+  // right after its last step succeeded (the emulation's moments). An error fails the node.
+  std::function<Status()> before, after;
 };
 
 struct StepOutcome {

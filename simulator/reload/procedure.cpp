@@ -102,38 +102,10 @@ std::vector<std::string> SubstitutePath(const std::vector<std::string>& argv,
   return out;
 }
 
-std::string PinTableText() {
-  // An unhooked chain: the rule is never evaluated, but its ct expression is initialised, which
-  // takes the conntrack reference (nf_ct_netns_get) for both IPv4 and IPv6 (inet).
-  // docs/kernel-conntrack.md §2.1.
-  return std::string("table inet ") + kPinTable +
-         " {\n"
-         "  chain pin {\n"
-         "    ct state established,related counter\n"
-         "  }\n"
-         "}\n";
-}
-
-std::string GapTableText() {
-  // Priority -300 (raw) runs before conntrack (-200): packets get the untracked template and
-  // conntrack neither updates nor judges them. docs/kernel-conntrack.md §3.4 [E].
-  return std::string("table inet ") + kGapTable +
-         " {\n"
-         "  chain pre {\n"
-         "    type filter hook prerouting priority -300; policy accept;\n"
-         "    notrack\n"
-         "  }\n"
-         "  chain out {\n"
-         "    type filter hook output priority -300; policy accept;\n"
-         "    notrack\n"
-         "  }\n"
-         "}\n";
-}
-
 Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
                 const ProposedRuleset& proposed) {
-  using hazards::Emulation;
   Plan plan;
+  plan.emulation = emulation;
   Step load;
   load.kind = Step::Kind::kNftText;
   load.label = "load proposed";
@@ -141,18 +113,17 @@ Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
   load.format = proposed.format;
   switch (procedure.style) {
     case Style::kAtomic:
-      plan.emulation = emulation;
-      plan.note =
-          "atomic reload has no gap, so every kernel class behaves alike "
-          "(docs/kernel-conntrack.md §2.3, §7 column A)";
+      plan.note = proposed.flushes_ruleset
+                      ? "one transaction: the conntrack use count never touches zero "
+                        "(docs/kernel-conntrack.md §2.3, §7 column A)"
+                      : "one transaction replacing the file's own tables "
+                        "(docs/kernel-conntrack.md §2.3, §7 column A)";
       plan.steps.push_back(load);
       return plan;
     case Style::kCommand: {
-      plan.emulation = Emulation::kNative;
-      plan.note = emulation == Emulation::kNative
-                      ? "the command runs as written"
-                      : "the command runs as written: emulation cannot reach inside its steps, "
-                        "so it ran natively";
+      plan.note =
+          "the command runs as written; the lab follows its commits "
+          "(docs/kernel-conntrack.md §7 note c)";
       Step c;
       c.kind = Step::Kind::kCommand;
       c.label = "command";
@@ -166,47 +137,28 @@ Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
     case Style::kFlushThenLoad:
       break;
   }
-  plan.emulation = emulation;
   Step first;
   first.kind = Step::Kind::kNftText;
-  first.text = "flush ruleset\n";
-  switch (emulation) {
-    case Emulation::kNative:
-      first.label = "flush";
-      plan.note = "flush, gap, load: the lab kernel decides";
-      break;
-    case Emulation::kContinuous:
-      // <= 4.13: tracking never stops across the gap (docs/kernel-conntrack.md §2.1).
-      first.label = "flush + pin";
-      first.text += PinTableText();
-      plan.note =
-          "the pin table keeps conntrack tracking through the gap (docs/kernel-conntrack.md §2.1)";
-      break;
-    case Emulation::kStaleGap:
-      // 4.14 - 4.18: no tracking during the gap, no fix-up afterwards (docs/kernel-conntrack.md
-      // §3.4).
-      first.label = "flush + pin + notrack gap";
-      first.text += PinTableText() + GapTableText();
-      plan.note =
-          "packets bypass conntrack during the gap with hooks kept registered; no "
-          "window fix-up afterwards (docs/kernel-conntrack.md §3.4)";
-      break;
+  if (proposed.flushes_ruleset || proposed.tables.empty()) {
+    first.label = "flush";
+    first.text = "flush ruleset\n";
+    plan.note = "flush ruleset, gap, load: two commits (docs/kernel-conntrack.md §7 column B)";
+  } else {
+    // The file replaces only its own tables: production's two-step form removes those and
+    // leaves the others (and their conntrack users) in place (docs/kernel-conntrack.md §2.3).
+    first.label = "delete the file's tables";
+    std::string names;
+    for (const auto& t : proposed.tables) {
+      first.text += "add table " + t + "\ndelete table " + t + "\n";
+      names += (names.empty() ? "" : ", ") + t;
+    }
+    plan.note = "delete " + names +
+                ", gap, load: two commits; other tables stay (docs/kernel-conntrack.md §2.3, §7 "
+                "column B)";
   }
   plan.steps.push_back(first);
   load.wait_before = procedure.gap;
   plan.steps.push_back(load);
-  if (emulation != Emulation::kNative && proposed.format != sys::RulesetFormat::kNft) {
-    // An iptables-restore file replaces only its own tables (and a JSON listing adds), so the
-    // pin and gap tables would outlive the load: they go right after it, in one transaction
-    // (`add` first, so the step holds whether or not the load already removed them).
-    Step drop;
-    drop.kind = Step::Kind::kNftText;
-    drop.label = "drop pin + gap";
-    for (const char* t : {kPinTable, kGapTable}) {
-      drop.text += std::string("add table inet ") + t + "\ndelete table inet " + t + "\n";
-    }
-    plan.steps.push_back(drop);
-  }
   return plan;
 }
 

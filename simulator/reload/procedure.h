@@ -58,41 +58,30 @@ struct ProposedRuleset {
   // nft text, an nft JSON ruleset or an iptables-restore file: the load step applies it as
   // production would (nft -f, nft -j -f, iptables-nft-restore), one transaction.
   sys::RulesetFormat format = sys::RulesetFormat::kNft;
+  // Whether loading it replaces the whole ruleset (a top-level `flush ruleset`); when not, it
+  // replaces only `tables` (the tables it creates, "inet storage"), and a two-step reload of it
+  // removes only those first (docs/kernel-conntrack.md §2.3: other tables keep their users).
+  bool flushes_ruleset = true;
+  std::vector<std::string> tables;  // "FAMILY NAME"
 };
 
 struct Plan {
   std::vector<Step> steps;
-  hazards::Emulation emulation = hazards::Emulation::kNative;  // what actually ran
-  std::string note;  // why the emulation had (or had no) effect with this procedure
+  hazards::Emulation emulation = hazards::Emulation::kNative;  // what the node's emulation is
+  std::string note;  // what the procedure does to the node's conntrack users
 };
 
-// The steps one node runs.
-// - atomic: one transaction with the proposed file (it starts with `flush ruleset`); there is no
-//   gap, so every kernel class behaves alike (docs/kernel-conntrack.md §2.3, §7 column A).
-// - flush-then-load, native: `flush ruleset`; gap; proposed file.
-// - flush-then-load, continuous (<= 4.13, docs/kernel-conntrack.md §2.1): `flush ruleset` plus
-//   the pin table in one transaction, so a ct expression stays loaded and tracking never stops;
-//   gap; proposed file (its `flush ruleset` drops the pin in the same transaction that adds the
-//   new rules).
-// - flush-then-load, stale-gap (4.14 - 4.18, docs/kernel-conntrack.md §3.4 [E]): `flush ruleset`
-//   plus the pin table plus raw-priority notrack chains in one transaction: hooks stay registered
-//   but the node's packets bypass conntrack for the gap; gap; proposed file. Hooks are never
-//   re-registered, so no window fix-up runs: the stale state of a 4.15 node.
-// - flush-then-load with a proposed file that is not nft text (iptables-restore, JSON): after
-//   the load, one more transaction drops the pin and gap tables, which that load leaves.
-// - command: the user's argv with {} substituted, run as written (emulation cannot reach inside
-//   the user's steps; reported as native with the reason).
+// The steps one node runs. The steps are the user's reload as production runs it; the kernel
+// emulation acts around them (simulator/reload/emulation.h), never inside them, and the lab
+// follows their commits (simulator/reload/commit_follower.h), so every style is judged by its
+// commits (docs/kernel-conntrack.md §7 note (c)).
+// - atomic: one transaction with the proposed file; when it starts with `flush ruleset` the use
+//   count never touches zero (docs/kernel-conntrack.md §2.3, §7 column A).
+// - flush-then-load: first commit `flush ruleset` when the proposed file flushes the ruleset,
+//   else the deletion of the tables the file creates (`add table` + `delete table`, so it holds
+//   whether or not they exist); gap; the proposed file (§7 column B when no other user stays).
+// - command: the user's argv with {} substituted, in the proposed file's directory.
 [[nodiscard]] Plan PlanReload(const Procedure& procedure, hazards::Emulation emulation,
                               const ProposedRuleset& proposed);
-
-// The pin table: an unhooked chain holding one `ct` expression (a rule that matches nothing
-// useful and does nothing), so the netns's conntrack use count stays above zero.
-// docs/kernel-conntrack.md §2.1, §2.3.
-[[nodiscard]] std::string PinTableText();
-// The gap table: notrack in prerouting and output at priority -300 (before conntrack at -200).
-[[nodiscard]] std::string GapTableText();
-
-inline constexpr const char* kPinTable = "fwgate_pin";
-inline constexpr const char* kGapTable = "fwgate_gap";
 
 }  // namespace fwgate::reload

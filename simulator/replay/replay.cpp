@@ -3,10 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <thread>
 
+#include "gate/nft/input_format.h"
+#include "simulator/reload/commit_follower.h"
+#include "simulator/reload/emulation.h"
 #include "simulator/reload/executor.h"
 #include "simulator/replay/workload_shape.h"
 #include "simulator/workload/engine.h"
@@ -110,6 +114,73 @@ void MergeCounters(std::vector<NamedCounter>& after, const std::vector<NamedCoun
   }
 }
 
+// The proposed ruleset as the reload procedures see it: what its load replaces.
+reload::ProposedRuleset ProposedOf(const ReplayOptions& o) {
+  reload::ProposedRuleset p{o.proposed->flat->text, o.proposed_path, o.proposed->format};
+  p.flushes_ruleset = nft::FlushesRuleset(p.text, p.format);
+  for (const auto& t : o.proposed->ruleset.tables) {
+    p.tables.push_back(std::string(nft::FamilyName(t.family)) + " " + t.name);
+  }
+  return p;
+}
+
+// The follower's findings in the node's report.
+void RecordFollow(const reload::FollowResult& f, NodeReport& nr) {
+  nr.commits_followed = f.followed;
+  nr.follow_failure = f.failure;
+  for (const auto& c : f.commits) {
+    CommitView v{c.generation, c.at.count(), c.process, c.summary, {}};
+    for (const auto& [fam, n] : c.users) {
+      if (fam != hazards::CtFamily::kBridge || n > 0)
+        v.ct_users[std::string(hazards::CtFamilyName(fam))] = n;
+    }
+    nr.commits.push_back(std::move(v));
+  }
+  for (const auto& g : f.no_user) {
+    nr.no_ct_user.push_back(
+        {std::string(hazards::CtFamilyName(g.family)), g.from.count(), g.to ? g.to->count() : -1});
+  }
+}
+
+// A connection the lab kept but a stale-gap node's kernel would not: on a node of that class
+// with be_liberal=0 whose conntrack had no user during the reload, one direction moved further
+// than the stale entry's window (docs/kernel-conntrack.md §3.4; the lab kernel's overshoot
+// tolerance, §1 6.0/6.1 and §3.5, let it recover). docs/replay-fidelity.md "Window overshoot".
+void JudgeOvershoot(ConnOutcome& c, const std::string& from_address, const std::string& to,
+                    const std::vector<NodeReport>& nodes,
+                    const std::vector<std::unique_ptr<reload::NodeEmulator>>& emulators) {
+  if (c.broken || c.result.from_port == 0) return;
+  const std::string from =
+      (from_address.find(':') != std::string::npos ? "[" + from_address + "]" : from_address) +
+      ":" + std::to_string(c.result.from_port);
+  std::string to_ep = to;
+  if (std::count(to.begin(), to.end(), ':') > 1) {
+    auto colon = to.rfind(':');
+    to_ep = "[" + to.substr(0, colon) + "]" + to.substr(colon);
+  }
+  for (size_t i = 0; i < nodes.size() && i < emulators.size(); ++i) {
+    const NodeReport& n = nodes[i];
+    if (n.name != c.result.from_node && n.name != c.result.to_node) continue;
+    if (emulators[i]->emulation() != hazards::Emulation::kStaleGap || n.be_liberal != 0 ||
+        n.no_ct_user.empty()) {
+      continue;
+    }
+    for (const auto& o : emulators[i]->overshoots()) {
+      bool same =
+          (o.sender == from && o.receiver == to_ep) || (o.sender == to_ep && o.receiver == from);
+      if (!same) continue;
+      c.broken = true;
+      c.reason = "beyond-stale-window";
+      c.kernel_note =
+          "broken on " + (n.kernel.empty() ? std::string("the node's kernel") : n.kernel) +
+          ": moved " + std::to_string(o.beyond()) + " bytes beyond the stale window (" + o.sender +
+          " -> " + o.receiver + ", " + std::to_string(o.moved) + " bytes during the gap, window " +
+          std::to_string(o.window) + "); this lab kernel tolerates it";
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 milliseconds AfterMarkTime(const ReplayOptions& o, int nodes) {
@@ -155,6 +226,8 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   say("stage 2/5 rulesets: loading the current ruleset into " + std::to_string(nodes.size()) +
       " nodes");
   std::vector<reload::NodeReload> reloads;
+  std::vector<std::unique_ptr<reload::NodeEmulator>> emulators;
+  const reload::ProposedRuleset proposed = ProposedOf(o);
   for (auto& n : nodes) {
     NodeReport nr;
     nr.name = n.plan.name;
@@ -168,17 +241,15 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
     if (nr.kernel.empty()) {
       choice.why = "no kernel given: the lab kernel " + lab_kernel->ToString() + " runs natively";
     }
-    reload::Plan plan =
-        reload::PlanReload(o.procedure, choice.emulation,
-                           {o.proposed->flat->text, o.proposed_path, o.proposed->format});
+    reload::Plan plan = reload::PlanReload(o.procedure, choice.emulation, proposed);
     nr.emulation = std::string(hazards::EmulationName(plan.emulation));
-    // The plan's note matters when the procedure changes what the emulation can do (atomic:
-    // nothing to emulate; command: runs as written) or when nothing is emulated.
-    nr.emulation_reason = choice.why;
-    if (o.procedure.style != reload::Style::kFlushThenLoad ||
-        plan.emulation == hazards::Emulation::kNative) {
-      nr.emulation_reason += "; " + plan.note;
-    }
+    nr.emulation_reason = choice.why + "; " + plan.note;
+    // The emulation is in place before the current ruleset (continuous: tracking from the
+    // first packet on) and acts around the reload, whatever its style.
+    auto em = reload::NodeEmulator::Create(n.ns, plan.emulation);
+    if (!em) return em.error().Wrap(nr.name);
+    nr.emulation_mechanism = (*em)->Describe();
+    emulators.push_back(std::move(*em));
     if (auto st = nft::LoadIntoNamespace(n.ns, *o.current); !st) {
       return st.error().Wrap(nr.name + ": loading the current ruleset");
     }
@@ -213,6 +284,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
                             l.port,      l.buffer, l.buffer};
     if (auto st = engine.AddListener(ls); !st) return st.error();
   }
+  std::vector<std::pair<std::string, std::string>> conn_ends;  // from address, "to:port"
   for (const auto& c : wp.conns) {
     workload::ConnSpec cs;
     cs.cls = c.cls;
@@ -226,6 +298,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
     cs.reverse = c.reverse;
     cs.sndbuf = cs.rcvbuf = c.buffer;
     if (auto id = engine.AddConnection(cs); !id) return id.error();
+    conn_ends.push_back({cs.from_address, cs.to_address + ":" + std::to_string(cs.to_port)});
   }
   say("stage 3/5 connections: establishing " + std::to_string(wp.conns.size()) + " connections");
   if (auto st = engine.Establish(); !st) {
@@ -259,6 +332,31 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
 
   engine.Mark();
   auto mark_time = Clock::now();
+  // Every node's commits are followed from here to the end of its reload.
+  std::vector<std::unique_ptr<reload::CommitFollower>> followers(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (emulators[i]->emulation() == hazards::Emulation::kStaleGap) {
+      std::vector<const sys::NetnsHandle*> peers{&lab.client().ns};
+      for (size_t k = 0; k < nodes.size(); ++k) {
+        if (k != i) peers.push_back(&nodes[k].ns);
+      }
+      emulators[i]->WatchPeers(std::move(peers));
+    }
+    reload::CommitFollower::Options fo;
+    fo.older_kernel = emulators[i]->emulation() == hazards::Emulation::kStaleGap;
+    fo.origin = mark_time;
+    fo.on_commit = [em = emulators[i].get()](const reload::CtCounts& u) { em->OnCommit(u); };
+    auto f = reload::CommitFollower::Start(nodes[i].ns, fo);
+    if (!f) return abort_run(f.error().Wrap(rep.nodes[i].name + ": following its commits"));
+    followers[i] = std::move(*f);
+    reload::NodeEmulator* em = emulators[i].get();
+    reload::CommitFollower* fw = followers[i].get();
+    reloads[i].before = [em] { return em->BeforeReload(); };
+    reloads[i].after = [em, fw] {
+      (void)fw->WaitForKernel(milliseconds(1000));
+      return em->AfterReload(fw->Users());
+    };
+  }
   reload::RunOptions ro;
   ro.rolling = o.rolling;
   ro.command_timeout = o.procedure.timeout;
@@ -291,9 +389,23 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
     if (!oc.ok) return abort_run(Error::Unavailable("reload failed on " + oc.error));
   }
 
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    reload::FollowResult f = followers[i]->Finish();
+    if (f.followed && !f.divergence.empty()) {
+      f.followed = false;
+      f.failure = f.divergence;
+    }
+    RecordFollow(f, rep.nodes[i]);
+    rep.nodes[i].emulation_mechanism = emulators[i]->Describe();
+  }
+  followers.clear();
+
   milliseconds after = AfterMarkTime(o, static_cast<int>(nodes.size()));
-  rep.after_mark = after;
   auto spent = std::chrono::duration_cast<milliseconds>(Clock::now() - mark_time);
+  // Whatever the reload took (a command's own pauses, slow process start-up), the connections
+  // are watched for a stall threshold and a second after its last step.
+  after = std::max(after, spent + o.stall_threshold + milliseconds(1000));
+  rep.after_mark = after;
   if (spent < after &&
       !SleepWithProgress(after - spent, o.stop, o.progress, [&](milliseconds left) {
         return "stage 4/5 traffic: reload done, watching the connections (about " + Seconds(left) +
@@ -304,6 +416,17 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   say("stage 5/5 judge: measuring " + std::to_string(wp.conns.size()) + " connections");
 
   workload::Report wr = engine.Stop();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    emulators[i]->Release();
+    (void)sys::RunInNetns(nodes[i].ns, [&] {
+      if (auto rs = sys::DumpRuleset(); rs) {
+        for (const auto& t : rs->tables) {
+          rep.nodes[i].tables_after.push_back(std::string(nft::FamilyName(t.family)) + " " +
+                                              t.name);
+        }
+      }
+    });
+  }
   for (size_t i = 0; i < nodes.size(); ++i) {
     auto& nr = rep.nodes[i];
     auto now = Stats(nodes[i].ns);
@@ -324,6 +447,10 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   }
   for (const auto& c : wr.connections) {
     rep.connections.push_back(JudgeConnection(c, o.stall_threshold));
+    if (c.id < conn_ends.size()) {
+      JudgeOvershoot(rep.connections.back(), conn_ends[c.id].first, conn_ends[c.id].second,
+                     rep.nodes, emulators);
+    }
   }
   rep.timeline = wr.timeline;
   Summarize(rep);

@@ -62,7 +62,16 @@ void Summarize(ReplayReport& rep) {
     }
   }
   const int total = static_cast<int>(rep.connections.size());
-  if (total == 0) {
+  const NodeReport* unfollowed = nullptr;
+  for (const auto& n : rep.nodes) {
+    if (!n.commits_followed && unfollowed == nullptr) unfollowed = &n;
+  }
+  if (unfollowed != nullptr) {
+    rep.verdict = Verdict::kUnknown;
+    rep.reason = "could not follow the commits of " + unfollowed->name + ": " +
+                 unfollowed->follow_failure + " (" + std::to_string(broken) + " of " +
+                 std::to_string(total) + " connections broke in the lab)";
+  } else if (total == 0) {
     rep.verdict = Verdict::kUnknown;
     rep.reason = "no connections were measured";
   } else if (idle != nullptr) {
@@ -72,10 +81,17 @@ void Summarize(ReplayReport& rep) {
                  ") carried no data before the reload, so the current ruleset never let it work";
   } else if (broken > 0) {
     rep.verdict = Verdict::kBroken;
+    int beyond = 0;
+    for (const auto& c : rep.connections) beyond += c.reason == "beyond-stale-window" ? 1 : 0;
     rep.reason = std::to_string(broken) + " of " + std::to_string(total) +
                  " connections broke (reset, or stalled longer than " +
                  std::to_string(rep.stall_threshold.count()) + " ms; longest stall " +
-                 std::to_string(rep.max_stall_ms) + " ms)";
+                 std::to_string(rep.max_stall_ms) + " ms" +
+                 (beyond > 0 ? "; " + std::to_string(beyond) +
+                                   " moved beyond their stale window, which the node's kernel "
+                                   "does not tolerate"
+                             : std::string()) +
+                 ")";
   } else {
     rep.verdict = Verdict::kSurvived;
     rep.reason = "all " + std::to_string(total) + " connections kept going (longest stall " +

@@ -19,7 +19,11 @@ enum class Verdict { kSurvived, kBroken, kUnknown };
 struct ConnOutcome {
   workload::ConnResult result;
   bool broken = false;
-  std::string reason;  // "reset", "stall", "closed" when broken
+  std::string reason;  // "reset", "stall", "closed", "beyond-stale-window" when broken
+  // Set when the node's kernel judges the connection broken although the lab kernel let it
+  // recover: "broken on 4.15: moved N bytes beyond the stale window; this lab kernel tolerates
+  // it" (docs/replay-fidelity.md, window overshoot).
+  std::string kernel_note;
 };
 
 // Broken if reset, closed by the peer, or the longest stall after the mark exceeds `threshold`.
@@ -38,6 +42,24 @@ struct NamedCounter {
   uint64_t bytes_before = 0, bytes_after = 0;
 };
 
+// One nftables commit a node made during the reload, as the lab followed it
+// (docs/kernel-conntrack.md §7 note c).
+struct CommitView {
+  uint32_t generation = 0;
+  int64_t at_ms = 0;    // since the reload began (the mark)
+  std::string process;  // the committing program, as the kernel names it ("" unknown)
+  std::string change;   // "-1 table, -3 chains, -14 rules"
+  std::map<std::string, int> ct_users;  // after the commit: "ipv4" -> 1, "ipv6" -> 1
+};
+
+// A time in which a family had no conntrack user in the node (its hooks unregistered on
+// kernels >= 4.14, docs/kernel-conntrack.md §2.1).
+struct NoCtUserView {
+  std::string family;  // "ipv4" | "ipv6"
+  int64_t from_ms = 0;
+  int64_t to_ms = -1;  // -1: still none when the reload ended
+};
+
 struct NodeReport {
   std::string name;
   std::string kernel;        // as given on the command line; "" = the lab's own
@@ -47,8 +69,18 @@ struct NodeReport {
   int be_liberal = 0;  // value in the node namespace during the run
   ConntrackDelta conntrack;
   std::vector<NamedCounter> counters;
-  std::vector<std::string> reload_steps;  // "flush + pin +0 ms (3 ms)"
+  std::vector<std::string> reload_steps;  // "flush at +0 ms (3 ms)"
   int conns_total = 0, conns_broken = 0;
+  // Commit following (every reload style): the commits, when conntrack had no user, and whether
+  // the commits could be followed at all (when not, the run cannot decide).
+  std::vector<CommitView> commits;
+  std::vector<NoCtUserView> no_ct_user;
+  bool commits_followed = true;
+  std::string follow_failure;
+  std::string emulation_mechanism;  // what the lab did around the reload (emulation.h)
+  // The node's tables once the run is over and the emulation has ended ("inet storage"): what
+  // the reload left, and proof that nothing of the lab's stayed.
+  std::vector<std::string> tables_after;
 };
 
 struct ClassSummary {
@@ -73,7 +105,8 @@ struct ReplayReport {
 
 // Fills per-node connection counts, the class table, max stall, verdict and reason from
 // `connections` (already judged). Unknown when there are no connections, or one carried no
-// bytes before the mark (it never worked under the current ruleset, so survival means nothing).
+// bytes before the mark (it never worked under the current ruleset, so survival means nothing),
+// or a node's commits could not be followed (its emulation may not have matched its kernel).
 void Summarize(ReplayReport& report);
 
 // Node a connection endpoint belongs to counts both ends ("client" is not a node).

@@ -125,6 +125,7 @@ struct Conn {
   Flow flow[2];
   Nanos connect_started = 0;
   uint32_t listener = 0;
+  uint16_t from_port = 0;  // the connecting side's local port
   ConnClass cls = ConnClass::kHeartbeat;
   State state = State::kQueued;
   bool connected = false;  // side 0 finished connect()
@@ -525,6 +526,7 @@ class EngineImpl final : public LocalEngine {
       cr.cls = c.cls;
       cr.from_node = spec.from_node;
       cr.to_node = spec.to_node;
+      cr.from_port = c.from_port;
       cr.fwd_bytes_before = c.dir[0].bytes_before;
       cr.fwd_bytes_after = c.dir[0].bytes_after;
       cr.rev_bytes_before = c.dir[1].bytes_before;
@@ -684,6 +686,9 @@ class EngineImpl final : public LocalEngine {
       return;
     }
     pending_[KeyOf(c.listener, local)] = id;
+    c.from_port = local.ss_family == AF_INET6
+                      ? ntohs(reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port)
+                      : ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
     epoll_event ev{};
     ev.events = EPOLLOUT;
     ev.data.u64 = (static_cast<uint64_t>(id) << 2) | kTagFrom;

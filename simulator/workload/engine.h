@@ -66,6 +66,7 @@ struct ConnResult {
   size_t id = 0;
   ConnClass cls = ConnClass::kHeartbeat;
   std::string from_node, to_node;
+  uint16_t from_port = 0;  // the connecting end's local port (0 when it never connected)
   uint64_t fwd_bytes_before = 0, fwd_bytes_after = 0;  // received by `to`, split at the mark
   uint64_t rev_bytes_before = 0, rev_bytes_after = 0;  // received by `from`
   // Longest time after the mark during which a direction that should make progress made none

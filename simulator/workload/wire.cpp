@@ -186,6 +186,7 @@ std::string EncodeReport(const WorkerReport& wr) {
     w.U8(static_cast<uint8_t>(c.cls));
     w.Str(c.from_node);
     w.Str(c.to_node);
+    w.U32(c.from_port);
     w.U64(c.fwd_bytes_before);
     w.U64(c.fwd_bytes_after);
     w.U64(c.rev_bytes_before);
@@ -228,6 +229,7 @@ Result<WorkerReport> DecodeReport(std::string_view payload) {
     c.cls = static_cast<ConnClass>(cls);
     c.from_node = r.Str();
     c.to_node = r.Str();
+    c.from_port = static_cast<uint16_t>(r.U32());
     c.fwd_bytes_before = r.U64();
     c.fwd_bytes_after = r.U64();
     c.rev_bytes_before = r.U64();

@@ -2,8 +2,11 @@
 // in the node's namespace only, the emulation tables appear and vanish as planned, and the user's
 // command runs confined to the lab (node namespace, own PID and mount namespaces, no /run),
 // bounded by its timeout, and leaves nothing running.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,10 +16,15 @@
 #include <thread>
 
 #include "gate/nft/loader.h"
+#include "simulator/reload/commit_follower.h"
+#include "simulator/reload/emulation.h"
 #include "simulator/reload/executor.h"
 #include "sys/netns.h"
+#include "sys/nft_monitor.h"
 #include "sys/nft_netlink.h"
 #include "sys/nft_runner.h"
+#include "sys/sysctl.h"
+#include "sys/tcp_diag.h"
 
 namespace fwgate::reload {
 namespace {
@@ -85,20 +93,103 @@ TEST_F(ReloadLab, ReportsNftErrorsForABrokenText) {
   EXPECT_NE(st.error().ToString().find("syntax error"), std::string::npos) << st.error().ToString();
 }
 
-TEST_F(ReloadLab, StaleGapStepLeavesPinAndGapTablesAndLoadRemovesThem) {
+TEST_F(ReloadLab, FollowerSeesATwoStepReloadsCommitsAndTheGapWithoutUsers) {
   ASSERT_TRUE(nft::LoadIntoNamespace(ns_, nft::LoadRulesetFile(kRules + "ceph-node.nft")).ok());
-  Procedure p;
-  p.style = Style::kFlushThenLoad;
-  p.gap = std::chrono::milliseconds(0);
-  Plan plan = PlanReload(p, hazards::Emulation::kStaleGap, Proposed("ceph-node-safe-change.nft"));
-  ASSERT_TRUE(sys::ApplyNft(ns_, plan.steps[0].text, "step 1").ok());
-  auto mid = TableNames(ns_);
-  EXPECT_TRUE(Has(mid, kPinTable));
-  EXPECT_TRUE(Has(mid, kGapTable));
-  EXPECT_FALSE(Has(mid, "storage"));
-  ASSERT_TRUE(sys::ApplyNft(ns_, plan.steps[1].text, "step 2").ok());
-  auto after = TableNames(ns_);
-  EXPECT_EQ(after, std::vector<std::string>{"storage"});
+  auto f = CommitFollower::Start(ns_, CommitFollower::Options{});
+  ASSERT_TRUE(f.ok()) << f.error().ToString();
+  EXPECT_EQ((*f)->Users()[hazards::CtFamily::kIpv4], 2);  // two ct rules in inet storage
+  ASSERT_TRUE(sys::ApplyNft(ns_, "flush ruleset\n", "flush").ok());
+  ASSERT_TRUE(sys::ApplyNft(ns_, Proposed("ceph-node-safe-change.nft").text, "load").ok());
+  FollowResult r = (*f)->Finish();
+  EXPECT_TRUE(r.followed) << r.failure;
+  ASSERT_EQ(r.commits.size(), 2u);
+  EXPECT_EQ(r.commits[1].generation, r.commits[0].generation + 1);
+  EXPECT_EQ(r.commits[0].users.at(hazards::CtFamily::kIpv4), 0);
+  EXPECT_EQ(r.commits[1].users.at(hazards::CtFamily::kIpv6), 2);
+  EXPECT_FALSE(r.commits[0].process.empty());  // this program: libnftables runs in-process
+  ASSERT_EQ(r.no_user.size(), 2u);             // ipv4 and ipv6, from the flush to the load
+  for (const auto& g : r.no_user) {
+    ASSERT_TRUE(g.to.has_value());
+    EXPECT_EQ(g.from_generation, r.commits[0].generation);
+    EXPECT_EQ(g.to_generation, r.commits[1].generation);
+  }
+}
+
+TEST_F(ReloadLab, FollowerCountsFamiliesSeparately) {
+  ASSERT_TRUE(
+      sys::ApplyNft(ns_,
+                    "table ip6 v6 { chain c { ct state established counter; }; }\n"
+                    "table inet n { chain p { type nat hook postrouting priority 100; }; }\n",
+                    "setup")
+          .ok());
+  auto f = CommitFollower::Start(ns_, CommitFollower::Options{});
+  ASSERT_TRUE(f.ok()) << f.error().ToString();
+  auto u = (*f)->Users();
+  EXPECT_EQ(u[hazards::CtFamily::kIpv4], 0);  // a nat chain without NAT rules is no user
+  EXPECT_EQ(u[hazards::CtFamily::kIpv6], 1);
+  FollowResult r = (*f)->Finish();
+  EXPECT_TRUE(r.followed) << r.failure;
+}
+
+TEST_F(ReloadLab, MonitorReportsLostEventsWhenItsBufferOverflows) {
+  auto m = sys::NftMonitor::OpenIn(ns_, 1);  // the kernel's minimum receive buffer
+  ASSERT_TRUE(m.ok()) << m.error().ToString();
+  std::string big = "table inet big { chain c {\n";
+  for (int i = 0; i < 3000; ++i) big += "  tcp dport " + std::to_string(1000 + i) + " accept\n";
+  big += "}; }\n";
+  ASSERT_TRUE(sys::ApplyNft(ns_, big, "big").ok());
+  std::vector<sys::NftCommit> got;
+  Status st = OkStatus();
+  for (int i = 0; i < 50 && st.ok(); ++i) st = m->Poll(std::chrono::milliseconds(20), got);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().Errno(), ENOBUFS) << st.error().ToString();
+}
+
+TEST_F(ReloadLab, OwnedPinSurvivesTheNodesFlushRulesetAndGoesWithItsSocket) {
+  auto pin = sys::OwnedCtPin::CreateIn(ns_, kOwnedPinTable);
+  ASSERT_TRUE(pin.ok()) << pin.error().ToString();
+  ASSERT_TRUE(nft::LoadIntoNamespace(ns_, nft::LoadRulesetFile(kRules + "ceph-node.nft")).ok());
+  EXPECT_TRUE(Has(TableNames(ns_), kOwnedPinTable));
+  ASSERT_TRUE(sys::ApplyNft(ns_, "flush ruleset\n", "user flush").ok());
+  EXPECT_EQ(TableNames(ns_), std::vector<std::string>{kOwnedPinTable});
+  EXPECT_FALSE(
+      sys::ApplyNft(ns_, std::string("delete table inet ") + kOwnedPinTable + "\n", "user delete")
+          .ok());
+  pin->Release();
+  EXPECT_TRUE(TableNames(ns_).empty());
+}
+
+TEST_F(ReloadLab, StaleGapEmulationHoldsEstablishedEntriesInCloseWaitThenRestoresThem) {
+  auto ct = sys::CtEntries::OpenIn(ns_);
+  ASSERT_TRUE(ct.ok()) << ct.error().ToString();
+  sys::CtEntrySpec spec;
+  spec.orig.src = {10, 0, 0, 1};
+  spec.orig.dst = {10, 0, 0, 2};
+  spec.orig.sport = 40000;
+  spec.orig.dport = 6801;
+  spec.tcp_liberal = false;
+  spec.timeout_s = 3600;
+  ASSERT_TRUE(ct->Create(spec).ok());
+  auto em = NodeEmulator::Create(ns_, hazards::Emulation::kStaleGap);
+  ASSERT_TRUE(em.ok());
+  ASSERT_TRUE((*em)->BeforeReload().ok());
+  EXPECT_EQ((*em)->flipped(), 1u);
+  auto e = ct->Get(spec.orig);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->tcp_state, sys::TcpState::kCloseWait);
+  EXPECT_GT(e->timeout_s, 3000u);  // the state update left the timeout alone
+  auto cw = sys::ReadSysctlIn(ns_, "net.netfilter.nf_conntrack_tcp_timeout_close_wait");
+  ASSERT_TRUE(cw.ok());
+  EXPECT_EQ(std::stoi(*cw), 432000);
+  // Users of IPv4 not back: the entry stays held.
+  ASSERT_TRUE((*em)->AfterReload({{hazards::CtFamily::kIpv4, 0}}).ok());
+  EXPECT_EQ(ct->Get(spec.orig)->tcp_state, sys::TcpState::kCloseWait);
+  ASSERT_TRUE((*em)->AfterReload({{hazards::CtFamily::kIpv4, 1}}).ok());
+  EXPECT_EQ(ct->Get(spec.orig)->tcp_state, sys::TcpState::kEstablished);
+  EXPECT_EQ((*em)->restored(), 1u);
+  cw = sys::ReadSysctlIn(ns_, "net.netfilter.nf_conntrack_tcp_timeout_close_wait");
+  ASSERT_TRUE(cw.ok());
+  EXPECT_EQ(std::stoi(*cw), 60);
 }
 
 TEST_F(ReloadLab, RunReloadsRunsEveryNodePlanAtOnce) {
@@ -205,6 +296,91 @@ TEST_F(ReloadLab, CommandCannotReachTheHostsServiceManagers) {
     ASSERT_TRUE(s.ok());
     EXPECT_NE(s->exit_code, 0) << s->out;
   }
+}
+
+TEST_F(ReloadLab, CommandsAreToldTheNodesNamespaceAndTheFixtureScriptsRefuseAnyOther) {
+  auto same =
+      RunCommand({"sh", "-c", "[ \"$(readlink /proc/self/ns/net)\" = \"$FWGATE_NODE_NETNS\" ]"},
+                 std::chrono::seconds(10));
+  ASSERT_TRUE(same.ok()) << same.error().ToString();
+  EXPECT_EQ(same->exit_code, 0) << same->out;
+  // The fixture script, told another namespace, must refuse before touching the ruleset.
+  ASSERT_TRUE(sys::ApplyNft(ns_, "table inet keep { chain c { ct state established counter; }; }\n",
+                            "setup")
+                  .ok());
+  const std::string script =
+      std::string(FWGATE_SOURCE_DIR) + "/tests/fixtures/reload-cases/two-commits.sh";
+  sys::SpawnOptions o = CommandSpawnOptions(ns_, {"sh", script, "/nonexistent.nft", "0"}, "/",
+                                            std::chrono::seconds(10), nullptr);
+  o.env = {"FWGATE_NODE_NETNS=net:[1]"};
+  auto r = sys::RunProcess(o);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_NE(r->out.find("refusing"), std::string::npos) << r->out;
+  EXPECT_EQ(TableNames(ns_), std::vector<std::string>{"keep"});
+}
+
+TEST_F(ReloadLab, TcpSocketsReportBytesAckedAndThePeersWindow) {
+  auto up = RunCommand({"ip", "link", "set", "lo", "up"}, std::chrono::seconds(10));
+  ASSERT_TRUE(up.ok() && up->exit_code == 0);
+  int fds[3] = {-1, -1, -1};
+  uint16_t port = 0;
+  constexpr size_t kBytes = 200000;
+  ASSERT_TRUE(sys::RunInNetns(ns_, [&] {
+                sockaddr_in a{};
+                a.sin_family = AF_INET;
+                a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                socklen_t len = sizeof(a);
+                if (bind(fds[0], reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+                    listen(fds[0], 1) != 0 ||
+                    getsockname(fds[0], reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+                  return;
+                }
+                port = ntohs(a.sin_port);
+                fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (connect(fds[1], reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return;
+                fds[2] = accept4(fds[0], nullptr, nullptr, SOCK_CLOEXEC);
+              }).ok());
+  ASSERT_GE(fds[2], 0);
+  std::thread reader([&] {
+    std::vector<char> buf(65536);
+    size_t got = 0;
+    while (got < kBytes) {
+      ssize_t n = read(fds[2], buf.data(), buf.size());
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+  });
+  std::vector<char> data(kBytes, 'x');
+  size_t sent = 0;
+  while (sent < kBytes) {
+    ssize_t n = write(fds[1], data.data() + sent, kBytes - sent);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  reader.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the last ACK
+  auto socks = sys::TcpSockets(ns_);
+  for (int fd : fds) close(fd);
+  ASSERT_TRUE(socks.ok()) << socks.error().ToString();
+  bool client = false, server = false;
+  for (const auto& s : *socks) {
+    if (s.dport == port) {
+      client = true;
+      EXPECT_TRUE(s.has_info);
+      EXPECT_GE(s.bytes_acked, kBytes);  // the SYN's sequence number may count as one
+      EXPECT_LE(s.bytes_acked, kBytes + 1);
+      EXPECT_GT(s.snd_wnd, 0u);
+      EXPECT_EQ(sys::TcpEndpoint(s, true), "127.0.0.1:" + std::to_string(port));
+    }
+    if (s.sport == port) {
+      server = true;
+      EXPECT_GE(s.bytes_received, kBytes);
+      EXPECT_LE(s.bytes_received, kBytes + 1);
+    }
+  }
+  EXPECT_TRUE(client && server);
 }
 
 }  // namespace

@@ -64,63 +64,63 @@ TEST(ReloadPlan, FlushThenLoadNativeFlushesWaitsGapThenLoads) {
   EXPECT_EQ(plan.steps[1].text, kNew.text);
 }
 
-TEST(ReloadPlan, ContinuousPinsConntrackInTheFlushTransaction) {
+TEST(ReloadPlan, EmulationNeverChangesTheUsersSteps) {
+  // The emulation acts around the reload (simulator/reload/emulation.h), not inside it.
   Procedure p;
   p.style = Style::kFlushThenLoad;
-  Plan plan = PlanReload(p, Emulation::kContinuous, kNew);
-  ASSERT_EQ(plan.steps.size(), 2u);
-  const std::string& t = plan.steps[0].text;
-  EXPECT_EQ(t.rfind("flush ruleset", 0), 0u);
-  EXPECT_NE(t.find("table inet fwgate_pin"), std::string::npos);
-  EXPECT_NE(t.find("ct state"), std::string::npos);
-  EXPECT_EQ(t.find("notrack"), std::string::npos);
-  EXPECT_EQ(plan.emulation, Emulation::kContinuous);
+  for (auto e : {Emulation::kNative, Emulation::kContinuous, Emulation::kStaleGap}) {
+    Plan plan = PlanReload(p, e, kNew);
+    ASSERT_EQ(plan.steps.size(), 2u);
+    EXPECT_EQ(plan.steps[0].text, "flush ruleset\n");
+    EXPECT_EQ(plan.steps[1].text, kNew.text);
+    EXPECT_EQ(plan.emulation, e);
+    for (const auto& s : plan.steps) {
+      EXPECT_EQ(s.text.find("fwgate_"), std::string::npos) << s.text;
+      EXPECT_EQ(s.text.find("notrack"), std::string::npos) << s.text;
+    }
+  }
 }
 
-TEST(ReloadPlan, StaleGapPinsHooksAndBypassesConntrackAtRawPriority) {
+TEST(ReloadPlan, FlushThenLoadOfAFileWithoutFlushRulesetDeletesOnlyItsOwnTables) {
+  ProposedRuleset own{"table inet storage {\n}\n", "/r/own.nft"};
+  own.flushes_ruleset = false;
+  own.tables = {"inet storage", "ip6 extra"};
   Procedure p;
   p.style = Style::kFlushThenLoad;
-  Plan plan = PlanReload(p, Emulation::kStaleGap, kNew);
+  Plan plan = PlanReload(p, Emulation::kStaleGap, own);
   ASSERT_EQ(plan.steps.size(), 2u);
-  const std::string& t = plan.steps[0].text;
-  EXPECT_EQ(t.rfind("flush ruleset", 0), 0u);
-  EXPECT_NE(t.find("table inet fwgate_pin"), std::string::npos);
-  EXPECT_NE(t.find("hook prerouting priority -300"), std::string::npos);
-  EXPECT_NE(t.find("hook output priority -300"), std::string::npos);
-  EXPECT_NE(t.find("notrack"), std::string::npos);
-  EXPECT_EQ(plan.steps[1].kind, Step::Kind::kNftText);
-  EXPECT_EQ(plan.steps[1].text, kNew.text);
+  EXPECT_EQ(plan.steps[0].text,
+            "add table inet storage\ndelete table inet storage\n"
+            "add table ip6 extra\ndelete table ip6 extra\n");
+  EXPECT_EQ(plan.steps[0].text.find("flush ruleset"), std::string::npos);
+  EXPECT_NE(plan.note.find("other tables stay"), std::string::npos);
+  EXPECT_EQ(plan.steps[1].text, own.text);
 }
 
-TEST(ReloadPlan, NonNftLoadIsFollowedByDroppingThePinAndGapTables) {
-  // iptables-nft-restore replaces only its own tables: the emulation's tables must go after it.
-  const ProposedRuleset ipt{"*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", "/r/rules.v4",
-                            sys::RulesetFormat::kIptables};
+TEST(ReloadPlan, IptablesRestoreFileReplacesOnlyTheTablesItNames) {
+  ProposedRuleset ipt{"*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", "/r/rules.v4",
+                      sys::RulesetFormat::kIptables};
+  ipt.flushes_ruleset = false;
+  ipt.tables = {"ip filter"};
   Procedure p;
   p.style = Style::kFlushThenLoad;
   Plan plan = PlanReload(p, Emulation::kStaleGap, ipt);
-  ASSERT_EQ(plan.steps.size(), 3u);
+  ASSERT_EQ(plan.steps.size(), 2u);
+  EXPECT_EQ(plan.steps[0].text, "add table ip filter\ndelete table ip filter\n");
   EXPECT_EQ(plan.steps[1].format, sys::RulesetFormat::kIptables);
-  EXPECT_EQ(plan.steps[1].text, ipt.text);
-  EXPECT_EQ(plan.steps[2].format, sys::RulesetFormat::kNft);
-  EXPECT_EQ(plan.steps[2].wait_before.count(), 0);
-  EXPECT_NE(plan.steps[2].text.find("delete table inet fwgate_pin"), std::string::npos);
-  EXPECT_NE(plan.steps[2].text.find("delete table inet fwgate_gap"), std::string::npos);
-  // Native flush-then-load and atomic reloads add nothing; nft text drops them itself.
-  EXPECT_EQ(PlanReload(p, Emulation::kNative, ipt).steps.size(), 2u);
-  EXPECT_EQ(PlanReload(p, Emulation::kStaleGap, kNew).steps.size(), 2u);
   EXPECT_EQ(PlanReload(Procedure{}, Emulation::kStaleGap, ipt).steps.size(), 1u);
 }
 
-TEST(ReloadPlan, CommandRunsAsWrittenAndSaysEmulationDidNotApply) {
+TEST(ReloadPlan, CommandRunsAsWrittenUnderTheNodesEmulation) {
   auto p = ParseProcedure("command:nft -f {}");
   ASSERT_TRUE(p.ok());
   Plan plan = PlanReload(*p, Emulation::kStaleGap, kNew);
   ASSERT_EQ(plan.steps.size(), 1u);
   EXPECT_EQ(plan.steps[0].argv, (std::vector<std::string>{"nft", "-f", "/r/new.nft"}));
   EXPECT_EQ(plan.steps[0].working_dir, "/r");
-  EXPECT_EQ(plan.emulation, Emulation::kNative);
-  EXPECT_NE(plan.note.find("natively"), std::string::npos);
+  // No longer forced native: the lab follows the command's commits.
+  EXPECT_EQ(plan.emulation, Emulation::kStaleGap);
+  EXPECT_NE(plan.note.find("follows its commits"), std::string::npos);
 }
 
 }  // namespace

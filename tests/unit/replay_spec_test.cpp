@@ -156,7 +156,7 @@ TEST(JudgeConnection, StallBeyondThresholdOrResetBreaks) {
   EXPECT_EQ(r.reason, "reset");
 }
 
-ReplayReport ReportWith(std::vector<workload::ConnResult> conns) {
+ReplayReport ReportWith(const std::vector<workload::ConnResult>& conns) {
   ReplayReport rep;
   rep.reload = "flush-then-load (gap 1000 ms)";
   for (const char* n : {"node1", "node2"}) {
@@ -191,6 +191,63 @@ TEST(Summarize, NoConnectionsOrNoTrafficBeforeTheMarkIsUnknown) {
   auto rep = ReportWith({idle, Conn("node2", "node1", 5000)});
   EXPECT_EQ(rep.verdict, Verdict::kUnknown);
   EXPECT_NE(rep.reason.find("no data before the reload"), std::string::npos);
+}
+
+TEST(Summarize, CommitsThatCouldNotBeFollowedAreUndecidedNeverAPass) {
+  ReplayReport rep;
+  NodeReport nr;
+  nr.name = "node1";
+  nr.commits_followed = false;
+  nr.follow_failure = "the kernel dropped nftables events (ENOBUFS)";
+  rep.nodes.push_back(nr);
+  rep.connections.push_back(JudgeConnection(Conn("node1", "client", 10), milliseconds(2000)));
+  Summarize(rep);
+  EXPECT_EQ(rep.verdict, Verdict::kUnknown);
+  EXPECT_NE(rep.reason.find("could not follow the commits of node1"), std::string::npos);
+  EXPECT_NE(rep.reason.find("ENOBUFS"), std::string::npos);
+}
+
+TEST(Summarize, AConnectionBeyondItsStaleWindowIsBrokenAndSaysSo) {
+  auto rep = ReportWith({Conn("node1", "node2", 10)});
+  rep.connections[0].broken = true;
+  rep.connections[0].reason = "beyond-stale-window";
+  rep.connections[0].kernel_note =
+      "broken on 4.15: moved 5000000 bytes beyond the stale window; this lab kernel tolerates it";
+  Summarize(rep);
+  EXPECT_EQ(rep.verdict, Verdict::kBroken);
+  EXPECT_NE(rep.reason.find("1 moved beyond their stale window"), std::string::npos) << rep.reason;
+  auto j = report::ReplayToJson(rep);
+  EXPECT_EQ(j["broken_connections"][0]["reason"], "beyond-stale-window");
+  EXPECT_NE(j["broken_connections"][0]["kernel_note"].get<std::string>().find("broken on 4.15"),
+            std::string::npos);
+  EXPECT_NE(report::ReplayToText(rep).find("broken on 4.15: moved 5000000 bytes"),
+            std::string::npos);
+}
+
+TEST(ReplayJson, CarriesTheCommitsAndTheGapsWithoutConntrackUsers) {
+  auto rep = ReportWith({Conn("node1", "node2", 10)});
+  rep.nodes[0].commits.push_back({7, 12, "nft", "-1 table, -3 chains", {{"ipv4", 0}, {"ipv6", 0}}});
+  rep.nodes[0].commits.push_back({8, 1015, "nft", "+1 table", {{"ipv4", 2}, {"ipv6", 2}}});
+  rep.nodes[0].no_ct_user.push_back({"ipv4", 12, 1015});
+  rep.nodes[0].no_ct_user.push_back({"ipv6", 12, -1});
+  rep.nodes[0].tables_after = {"inet storage"};
+  auto j = report::ReplayToJson(rep);
+  const auto& n = j["nodes"][0];
+  EXPECT_EQ(n["commits_followed"], true);
+  ASSERT_EQ(n["commits"].size(), 2u);
+  EXPECT_EQ(n["commits"][1]["generation"], 8);
+  EXPECT_EQ(n["commits"][0]["ct_users"]["ipv4"], 0);
+  EXPECT_EQ(n["no_ct_user"][0]["to_ms"], 1015);
+  EXPECT_TRUE(n["no_ct_user"][1]["to_ms"].is_null());
+  EXPECT_EQ(n["tables_after"][0], "inet storage");
+  EXPECT_EQ(fwgate::testing::JsonSchemaErrors(j.dump(), "replay.schema.json"), "");
+  std::string t = report::ReplayToText(rep);
+  EXPECT_NE(t.find("node1 commit 7 at +12 ms by nft: -1 table, -3 chains; ct users ipv4 0, ipv6 0"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("node1 ipv4: no conntrack user from +12 ms to +1015 ms (1003 ms)"),
+            std::string::npos)
+      << t;
 }
 
 TEST(ReplayJson, CarriesTheContractKeys) {
