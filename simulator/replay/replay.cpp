@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "simulator/reload/executor.h"
+#include "simulator/replay/lab_health.h"
+#include "simulator/replay/window.h"
 #include "simulator/replay/workload_shape.h"
 #include "simulator/workload/engine.h"
 #include "sys/conntrack_stats.h"
@@ -115,7 +117,9 @@ void MergeCounters(std::vector<NamedCounter>& after, const std::vector<NamedCoun
 milliseconds AfterMarkTime(const ReplayOptions& o, int nodes) {
   milliseconds reload_span = o.rolling * std::max(0, nodes - 1);
   if (o.procedure.style == reload::Style::kFlushThenLoad) reload_span += o.procedure.gap;
-  milliseconds needed = reload_span + o.stall_threshold + milliseconds(1000);
+  milliseconds needed =
+      reload_span + WatchAfterReload(o.stall_threshold,
+                                     LongestInterval(PlanWorkload(nodes, o.connections_per_node)));
   milliseconds rest = o.duration > o.warmup ? o.duration - o.warmup : milliseconds(0);
   return std::max(rest, needed);
 }
@@ -277,8 +281,11 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   }
 
   milliseconds after = AfterMarkTime(o, static_cast<int>(nodes.size()));
-  rep.after_mark = after;
   auto spent = std::chrono::duration_cast<milliseconds>(Clock::now() - mark_time);
+  // Lab health: the watch window counts from the measured end of the reload.
+  const auto reload_end = Clock::now();
+  after = std::max(after, spent + WatchAfterReload(o.stall_threshold, LongestInterval(wp)));
+  rep.after_mark = after;
   if (spent < after &&
       !SleepWithProgress(after - spent, o.stop, o.progress, [&](milliseconds left) {
         return "stage 4/5 traffic: reload done, watching the connections (about " + Seconds(left) +
@@ -288,6 +295,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   }
   say("stage 5/5 judge: measuring " + std::to_string(wp.conns.size()) + " connections");
 
+  const auto traffic_end = Clock::now();
   workload::Report wr = engine.Stop();
   for (size_t i = 0; i < nodes.size(); ++i) {
     auto& nr = rep.nodes[i];
@@ -312,6 +320,23 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   }
   rep.timeline = wr.timeline;
   Summarize(rep);
+  // Lab health: judge what the lab could see, from its own numbers (lab_health.h).
+  LabMeasurements lm;
+  lm.loop_lateness = wr.loop_max_latency;
+  lm.mark_skew = wr.mark_skew;
+  lm.workers = wr.workers;
+  std::optional<milliseconds> earliest, latest;  // first-step start minus the planned offset
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].steps.empty()) continue;
+    milliseconds late = outcomes[i].steps.front().started_at - o.rolling * static_cast<int>(i);
+    earliest = std::min(earliest.value_or(late), late);
+    latest = std::max(latest.value_or(late), late);
+  }
+  if (earliest) lm.reload_start_spread = *latest - *earliest;
+  lm.watched_after_reload = std::chrono::duration_cast<milliseconds>(traffic_end - reload_end);
+  lm.longest_interval = LongestInterval(wp);
+  lm.stall_threshold = o.stall_threshold;
+  ApplyLabHealth(rep, JudgeLabHealth(lm));
   return rep;
 }
 
