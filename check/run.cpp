@@ -618,9 +618,11 @@ Result<CheckReport> RunCheck(const CheckOptions& o) {
     }
     for (const auto* r : {&rep.baseline, &rep.proposed_run}) {
       if (*r && (*r)->report.verdict == replay::Verdict::kUnknown) {
+        const bool overloaded = (*r)->report.lab_health.overloaded;
         Finding f = StageFinding(
-            "replay-undecided", Severity::kWarning,
+            overloaded ? "replay-lab-overloaded" : "replay-undecided", Severity::kWarning,
             "lab replay (" + (*r)->label + ") could not decide: " + (*r)->report.reason, "replay");
+        if (overloaded) f.fix = "reduce --connections-per-node or raise --stall-threshold";
         f.undecided = true;
         rs.findings.push_back(f);
       }

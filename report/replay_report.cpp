@@ -144,6 +144,20 @@ json ReplayToJson(const replay::ReplayReport& r) {
   j["timeline"] = {{"bucket_ms", r.timeline.bucket.count()},
                    {"mark_bucket", r.timeline.mark_bucket},
                    {"series", series}};
+  const auto& h = r.lab_health;
+  j["lab_health"] = {{"judged", h.judged},
+                     {"overloaded", h.overloaded},
+                     {"reason", h.reason},
+                     {"resolution_ms", h.resolution.count()},
+                     {"resolution_limit_ms", h.resolution_limit.count()},
+                     {"loop_lateness_ms", h.measured.loop_lateness.count()},
+                     {"reload_start_spread_ms", h.measured.reload_start_spread.count()},
+                     {"mark_skew_us", h.measured.mark_skew.count()},
+                     {"workers", h.measured.workers},
+                     {"warmup_ms", r.warmup.count()},
+                     {"after_mark_ms", r.after_mark.count()},
+                     {"watched_after_reload_ms", h.measured.watched_after_reload.count()},
+                     {"longest_interval_ms", h.measured.longest_interval.count()}};
   return j;
 }
 
@@ -191,6 +205,14 @@ std::string ReplayToText(const replay::ReplayReport& r) {
                        workload::ConnClassName(c.result.cls), why);
   }
   if (shown > 20) out += fmt::format("  ... and {} more\n", shown - 20);
+  if (r.lab_health.judged) {
+    const auto& h = r.lab_health;
+    out += fmt::format(
+        "\nlab: stalls measured to within {} ms (at most {} ms decides; loop lateness {} ms, "
+        "reload start spread {} ms, watched {} ms after the reload)\n",
+        h.resolution.count(), h.resolution_limit.count(), h.measured.loop_lateness.count(),
+        h.measured.reload_start_spread.count(), h.measured.watched_after_reload.count());
+  }
   std::string v(VerdictName(r.verdict));
   for (auto& ch : v) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   out += fmt::format("\nverdict: {}: {}\n", v, r.reason);

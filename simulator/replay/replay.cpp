@@ -12,6 +12,8 @@
 #include "simulator/reload/commit_follower.h"
 #include "simulator/reload/emulation.h"
 #include "simulator/reload/executor.h"
+#include "simulator/replay/lab_health.h"
+#include "simulator/replay/window.h"
 #include "simulator/replay/workload_shape.h"
 #include "simulator/workload/engine.h"
 #include "sys/conntrack_stats.h"
@@ -187,7 +189,9 @@ milliseconds AfterMarkTime(const ReplayOptions& o, int nodes) {
   milliseconds reload_span = o.rolling * std::max(0, nodes - 1);
   if (o.procedure.style == reload::Style::kFlushThenLoad) reload_span += o.procedure.gap;
   if (o.reloads > 1) reload_span = (reload_span + o.reload_interval) * o.reloads;
-  milliseconds needed = reload_span + o.stall_threshold + milliseconds(1000);
+  milliseconds needed =
+      reload_span + WatchAfterReload(o.stall_threshold,
+                                     LongestInterval(PlanWorkload(nodes, o.connections_per_node)));
   milliseconds rest = o.duration > o.warmup ? o.duration - o.warmup : milliseconds(0);
   return std::max(rest, needed);
 }
@@ -403,8 +407,9 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   milliseconds after = AfterMarkTime(o, static_cast<int>(nodes.size()));
   auto spent = std::chrono::duration_cast<milliseconds>(Clock::now() - mark_time);
   // Whatever the reload took (a command's own pauses, slow process start-up), the connections
-  // are watched for a stall threshold and a second after its last step.
-  after = std::max(after, spent + o.stall_threshold + milliseconds(1000));
+  // are watched from its measured end for what the verdict needs (lab health).
+  const auto reload_end = Clock::now();
+  after = std::max(after, spent + WatchAfterReload(o.stall_threshold, LongestInterval(wp)));
   rep.after_mark = after;
   if (spent < after &&
       !SleepWithProgress(after - spent, o.stop, o.progress, [&](milliseconds left) {
@@ -415,6 +420,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   }
   say("stage 5/5 judge: measuring " + std::to_string(wp.conns.size()) + " connections");
 
+  const auto traffic_end = Clock::now();
   workload::Report wr = engine.Stop();
   for (size_t i = 0; i < nodes.size(); ++i) {
     emulators[i]->Release();
@@ -454,6 +460,23 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   }
   rep.timeline = wr.timeline;
   Summarize(rep);
+  // Lab health: judge what the lab could see, from its own numbers (lab_health.h).
+  LabMeasurements lm;
+  lm.loop_lateness = wr.loop_max_latency;
+  lm.mark_skew = wr.mark_skew;
+  lm.workers = wr.workers;
+  std::optional<milliseconds> earliest, latest;  // first-step start minus the planned offset
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].steps.empty()) continue;
+    milliseconds late = outcomes[i].steps.front().started_at - o.rolling * static_cast<int>(i);
+    earliest = std::min(earliest.value_or(late), late);
+    latest = std::max(latest.value_or(late), late);
+  }
+  if (earliest) lm.reload_start_spread = *latest - *earliest;
+  lm.watched_after_reload = std::chrono::duration_cast<milliseconds>(traffic_end - reload_end);
+  lm.longest_interval = LongestInterval(wp);
+  lm.stall_threshold = o.stall_threshold;
+  ApplyLabHealth(rep, JudgeLabHealth(lm));
   return rep;
 }
 

@@ -28,8 +28,10 @@ struct ReplayOptions {
   PerNode<int> be_liberal;                  // unspecified nodes: left at the namespace default
   lab::TopologyOptions topology;
   int connections_per_node = 2;
-  std::chrono::milliseconds duration{6000};  // whole traffic phase
-  std::chrono::milliseconds warmup{1500};    // traffic before the reload
+  // Whole traffic phase; 0 (default): as long as the verdict needs (the warmup, the reload, then
+  // WatchAfterReload: one stall threshold, the longest periodic interval and a margin).
+  std::chrono::milliseconds duration{0};
+  std::chrono::milliseconds warmup{1500};  // traffic before the reload
   std::chrono::milliseconds stall_threshold{2000};
   std::chrono::milliseconds rolling{0};
   // Light traffic instead of the Ceph shape: sessions only, small messages every few seconds at
@@ -53,8 +55,9 @@ enum class FailureKind { kUndecided, kInterrupted };
 [[nodiscard]] Result<ReplayReport> RunReplay(const ReplayOptions& options,
                                              bool* interrupted = nullptr);
 
-// The time traffic runs after the mark: the rest of --duration, but at least long enough for a
-// stall longer than the threshold to show after the last node's last reload step (plus 1 s).
+// The time traffic is planned to run after the mark: the rest of --duration, but at least the
+// planned reload span plus WatchAfterReload (window.h). The replay extends it when the reload
+// itself takes longer than planned.
 [[nodiscard]] std::chrono::milliseconds AfterMarkTime(const ReplayOptions& options, int nodes);
 
 }  // namespace fwgate::replay

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "simulator/replay/lab_health.h"
 #include "simulator/workload/engine.h"
 
 namespace fwgate::replay {
@@ -101,6 +102,7 @@ struct ReplayReport {
   std::map<std::string, ClassSummary> classes;  // by class name
   int64_t max_stall_ms = 0;
   workload::Timeline timeline;
+  LabHealth lab_health;  // whether the lab could see what the verdict needs (lab_health.h)
 };
 
 // Fills per-node connection counts, the class table, max stall, verdict and reason from
