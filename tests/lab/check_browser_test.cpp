@@ -413,29 +413,13 @@ TEST(CheckJunitXml, LibxmlParsesEveryReportAndTheCountsAgree) {
 
 // --- The real gate on the bundled example ------------------------------------------------------
 
-std::string GitPath() {
-  for (const char* p : {"/usr/bin/git", "/bin/git"}) {
-    if (fs::exists(p)) return p;
-  }
-  return "";
-}
-
 // `fwgate check` of a firewall repository (the bundled baseline with its include as the base
 // commit, `change` as the change commit), every format written to `out`; its JSON report.
 json RealCheck(const fs::path& repo, const std::string& change, std::vector<std::string> extra,
                const fs::path& out, ProcessResult* run) {
   const fs::path rules = fs::path(FWGATE_SOURCE_DIR) / "rulesets";
-  std::string git = GitPath();
-  auto g = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {git,
-                                     "-c",
-                                     "user.name=fwgate test",
-                                     "-c",
-                                     "user.email=test@fwgate.invalid",
-                                     "-c",
-                                     "commit.gpgsign=false"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ProcessResult r = RunProcess(argv, repo.string());
+  auto g = [&](const std::vector<std::string>& args) {
+    ProcessResult r = fwgate::testing::RunGit(repo.string(), args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
   };
   fs::remove_all(repo);
@@ -462,7 +446,8 @@ TEST(CheckRealReports, BundledExampleRendersForEveryReader) {
   if (auto st = fwgate::sys::CanCreateNamespaces(); !st) {
     GTEST_SKIP() << "the lab replays need namespaces: " << st.error().ToString();
   }
-  if (GitPath().empty()) GTEST_SKIP() << "git is not installed (scripts/setup.sh installs it)";
+  if (fwgate::testing::GitProgram().empty())
+    GTEST_SKIP() << "git is not installed (scripts/setup.sh installs it)";
   if (!Executable(kChromium)) GTEST_SKIP() << kChromium << " is not installed";
   if (!Executable(kXmllint)) GTEST_SKIP() << kXmllint << " is not installed";
   if (auto why = MultitoolMissing()) GTEST_SKIP() << *why;

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "sys/netns.h"
+#include "tests/support/files.h"
 #include "tests/support/json_schema.h"
 #include "tests/support/subprocess.h"
 
@@ -26,30 +27,9 @@ using nlohmann::json;
 
 const fs::path kRules = fs::path(FWGATE_SOURCE_DIR) / "rulesets";
 
-std::string Read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void Write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-// 1-based line of the first line of `text` containing `needle`; 0 when none.
-int LineOf(const std::string& text, const std::string& needle) {
-  std::istringstream in(text);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find(needle) != std::string::npos) return n;
-  }
-  return 0;
-}
-
-std::string GitPath() {
-  for (const char* p : {"/usr/bin/git", "/bin/git"}) {
-    if (fs::exists(p)) return p;
-  }
-  return "";
-}
+using fwgate::testing::LineOf;
+constexpr auto& Read = fwgate::testing::ReadFile;
+constexpr auto& Write = fwgate::testing::WriteFile;
 
 // A firewall repository: firewall/storage.nft (the bundled baseline) including
 // firewall/ceph-networks.nft, committed as the base.
@@ -57,8 +37,8 @@ class CheckRepo : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto st = fwgate::sys::CanCreateNamespaces(); !st) GTEST_SKIP() << st.error().ToString();
-    git_ = GitPath();
-    ASSERT_FALSE(git_.empty()) << "git is not installed (scripts/setup.sh installs it)";
+    ASSERT_FALSE(fwgate::testing::GitProgram().empty())
+        << "git is not installed (scripts/setup.sh installs it)";
     dir_ = fs::temp_directory_path() /
            ("fwgate-check-" + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -72,16 +52,8 @@ class CheckRepo : public ::testing::Test {
   void TearDown() override {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
-  ProcessResult Git(std::vector<std::string> args) {
-    std::vector<std::string> argv = {git_,
-                                     "-c",
-                                     "user.name=fwgate test",
-                                     "-c",
-                                     "user.email=test@fwgate.invalid",
-                                     "-c",
-                                     "commit.gpgsign=false"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ProcessResult r = fwgate::testing::RunProcess(argv, dir_.string());
+  ProcessResult Git(const std::vector<std::string>& args) {
+    ProcessResult r = fwgate::testing::RunGit(dir_.string(), args);
     EXPECT_EQ(r.exit_code, 0) << "git " << args[0] << ": " << r.err;
     return r;
   }
@@ -119,7 +91,6 @@ class CheckRepo : public ::testing::Test {
     return json::parse(r.out);
   }
 
-  std::string git_;
   fs::path dir_;
 };
 

@@ -2,14 +2,7 @@
 // test generates, plus --netns on a namespace the test creates, --from DIR, an unreachable node,
 // a hanging ssh, hostile inventories that must never run anything, per-host ssh arguments,
 // ansible-inventory, and contrib/ansible's playbook run by ansible-playbook over the same sshd.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,13 +12,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "gate/probe/transport.h"
 #include "sys/netns.h"
-
-extern char** environ;
+#include "tests/support/sshd.h"
 
 namespace {
 
@@ -44,29 +35,6 @@ CmdRun Fwgate(const std::vector<std::string>& args, int timeout_s = 120) {
   return {r->exit_code, r->out, r->err};
 }
 
-int FreePort() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  (void)bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  close(s);
-  return ntohs(a.sin_port);
-}
-
-bool CanConnect(int port) {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(s);
-  return ok;
-}
-
 void WriteFile(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
 
 bool RunTool(const std::vector<std::string>& argv) {
@@ -74,85 +42,6 @@ bool RunTool(const std::vector<std::string>& argv) {
                                      std::chrono::seconds(60), 1 << 20);
   return r && r->exit_code == 0;
 }
-
-// One sshd for the whole suite: key-only auth, keys made here, the user's files untouched.
-class SshdEnv {
- public:
-  static SshdEnv& Get() {
-    static SshdEnv env;
-    return env;
-  }
-  std::string skip_reason;
-  fs::path dir;
-  int port = 0;
-
-  std::string InventoryLine(const std::string& name) const {
-    return name + " ansible_host=127.0.0.1 ansible_port=" + std::to_string(port) +
-           " ansible_user=root ansible_ssh_private_key_file=" + (dir / "user_key").string() + "\n";
-  }
-  std::vector<std::string> SshFlags() const {
-    return {"--ssh-option", "StrictHostKeyChecking=no",
-            "--ssh-option", "UserKnownHostsFile=" + (dir / "known_hosts").string(),
-            "--ssh-option", "LogLevel=ERROR"};
-  }
-  ~SshdEnv() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (!dir.empty()) fs::remove_all(dir);
-  }
-
- private:
-  pid_t pid_ = -1;
-  SshdEnv() {
-    if (geteuid() != 0) {
-      skip_reason = "needs root (sshd logs in as root)";
-      return;
-    }
-    if (access("/usr/sbin/sshd", X_OK) != 0 || access("/usr/bin/ssh", X_OK) != 0) {
-      skip_reason = "openssh-server/client not installed (scripts/setup.sh)";
-      return;
-    }
-    char tmpl[] = "/tmp/fwgate-sshd-XXXXXX";
-    dir = mkdtemp(tmpl);
-    for (const char* k : {"host_key", "user_key"}) {
-      if (!RunTool({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", (dir / k).string()})) {
-        skip_reason = "ssh-keygen failed";
-        return;
-      }
-    }
-    fs::copy_file(dir / "user_key.pub", dir / "authorized_keys");
-    port = FreePort();
-    WriteFile(dir / "sshd_config",
-              "Port " + std::to_string(port) + "\nListenAddress 127.0.0.1\nHostKey " +
-                  (dir / "host_key").string() + "\nAuthorizedKeysFile " +
-                  (dir / "authorized_keys").string() +
-                  "\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                  "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\n"
-                  "UsePAM no\nPidFile " +
-                  (dir / "sshd.pid").string() +
-                  "\nLogLevel ERROR\nMaxStartups 400:30:800\nMaxSessions 400\n");
-    mkdir("/run/sshd", 0755);
-    std::vector<std::string> args = {"/usr/sbin/sshd", "-D", "-e", "-f",
-                                     (dir / "sshd_config").string()};
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-      skip_reason = "could not start sshd";
-      return;
-    }
-    for (int i = 0; i < 200 && !CanConnect(port); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (!CanConnect(port)) skip_reason = "sshd did not start listening";
-  }
-};
-
-#define REQUIRE_SSHD()        \
-  auto& env = SshdEnv::Get(); \
-  if (!env.skip_reason.empty()) GTEST_SKIP() << env.skip_reason
 
 fs::path TempDir(const std::string& tag) {
   fs::path p = fs::temp_directory_path() / ("fwgate-probe-" + tag + "-" + std::to_string(getpid()));
@@ -217,7 +106,7 @@ TEST(ProbeSsh, SharedConnectionsLeaveNoControlDirectory) {
 TEST(ProbeSsh, UnreachableNodeExitsThreeAndOthersStillProbed) {
   REQUIRE_SSHD();
   fs::path d = TempDir("unreach");
-  int dead = FreePort();  // nothing listens there
+  int dead = fwgate::testing::FreeLoopbackPort();  // nothing listens there
   WriteFile(d / "inv.ini", env.InventoryLine("good") + "dead ansible_host=127.0.0.1 ansible_port=" +
                                std::to_string(dead) + " ansible_user=root\n");
   std::vector<std::string> args = {"probe",  "--inventory", (d / "inv.ini").string(),
@@ -365,29 +254,6 @@ TEST(ProbeFrom, ReadsLocalJsonFilesAndReportsCorruptOnesUnreadable) {
   fs::remove_all(d);
 }
 
-namespace {
-
-// Ansible settings for a test run: nothing read from or left in the user's home, no ssh master
-// left running (ControlMaster=no), the test's known_hosts.
-void SetAnsibleEnvironment(const fs::path& d, const SshdEnv& env) {
-  fs::create_directories(d / "ansible-tmp");
-  WriteFile(d / "ansible.cfg", "[defaults]\n");
-  setenv("ANSIBLE_CONFIG", (d / "ansible.cfg").c_str(), 1);
-  setenv("ANSIBLE_LOCAL_TEMP", (d / "ansible-tmp").c_str(), 1);
-  setenv("ANSIBLE_REMOTE_TEMP", (d / "ansible-tmp").c_str(), 1);
-  setenv("ANSIBLE_HOME", (d / "ansible-home").c_str(), 1);
-  setenv("ANSIBLE_NOCOLOR", "1", 1);
-  setenv("ANSIBLE_RETRY_FILES_ENABLED", "0", 1);
-  setenv("ANSIBLE_HOST_KEY_CHECKING", "False", 1);
-  setenv("ANSIBLE_SSH_ARGS",
-         ("-o ControlMaster=no -o StrictHostKeyChecking=no -o UserKnownHostsFile=" +
-          (env.dir / "known_hosts").string() + " -o LogLevel=ERROR")
-             .c_str(),
-         1);
-}
-
-}  // namespace
-
 TEST(ProbeSsh, HostSshArgumentsReachSshAsSeparateArguments) {
   REQUIRE_SSHD();
   fs::path d = TempDir("sshargs");
@@ -434,7 +300,7 @@ TEST(ProbeSsh, AnsibleInventoryAndPatternsSelectTheSameNodes) {
   if (access("/usr/bin/ansible-inventory", X_OK) != 0)
     GTEST_SKIP() << "ansible-inventory not installed (ansible-core, scripts/setup.sh)";
   fs::path d = TempDir("ansinv");
-  SetAnsibleEnvironment(d, env);
+  fwgate::testing::SetAnsibleEnvironment(d, env);
   WriteFile(d / "inv.ini", "[storage]\n" + env.InventoryLine("s1") + env.InventoryLine("s2") +
                                "[mon]\n" + env.InventoryLine("m1"));
   for (bool via_ansible : {false, true}) {
@@ -449,7 +315,9 @@ TEST(ProbeSsh, AnsibleInventoryAndPatternsSelectTheSameNodes) {
     // ansible-inventory --list sorts its groups, so only the built-in reader keeps file order.
     std::set<std::string> names = {j["nodes"][0]["name"], j["nodes"][1]["name"]};
     EXPECT_EQ(names, (std::set<std::string>{"s1", "m1"}));
-    if (!via_ansible) EXPECT_EQ(j["nodes"][0]["name"], "s1");
+    if (!via_ansible) {
+      EXPECT_EQ(j["nodes"][0]["name"], "s1");
+    }
     for (const json& n : j["nodes"]) EXPECT_TRUE(n["reachable"].get<bool>()) << n.dump();
   }
   fs::remove_all(d);
@@ -460,8 +328,9 @@ TEST(ProbeAnsible, PlaybookProbesEveryHostWithAnsibleAndFromReadsTheResults) {
   if (access("/usr/bin/ansible-playbook", X_OK) != 0)
     GTEST_SKIP() << "ansible-playbook not installed (ansible-core, scripts/setup.sh)";
   fs::path d = TempDir("playbook");
-  SetAnsibleEnvironment(d, env);
-  int dead = FreePort();  // nothing listens there: Ansible reports it unreachable
+  fwgate::testing::SetAnsibleEnvironment(d, env);
+  int dead =
+      fwgate::testing::FreeLoopbackPort();  // nothing listens there: Ansible reports it unreachable
   WriteFile(d / "inv.ini",
             "[storage]\n" + env.InventoryLine("n1") + env.InventoryLine("n2") +
                 "gone ansible_host=127.0.0.1 ansible_port=" + std::to_string(dead) +

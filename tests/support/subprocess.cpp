@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 
 extern char** environ;
 
@@ -67,6 +68,25 @@ ProcessResult RunProcess(std::vector<std::string> args, const std::string& cwd) 
 ProcessResult RunFwgate(std::vector<std::string> args, const std::string& cwd) {
   args.insert(args.begin(), FWGATE_BINARY);
   return RunProcess(std::move(args), cwd);
+}
+
+std::string GitProgram() {
+  for (const char* p : {"/usr/bin/git", "/bin/git"}) {
+    if (std::filesystem::exists(p)) return p;
+  }
+  return "";
+}
+
+ProcessResult RunGit(const std::string& repo, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {GitProgram(),
+                                   "-c",
+                                   "user.name=fwgate test",
+                                   "-c",
+                                   "user.email=test@fwgate.invalid",
+                                   "-c",
+                                   "commit.gpgsign=false"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProcess(std::move(argv), repo);
 }
 
 }  // namespace fwgate::testing

@@ -19,4 +19,11 @@ ProcessResult RunProcess(std::vector<std::string> args, const std::string& cwd =
 // RunProcess with the built fwgate prepended (FWGATE_BINARY).
 ProcessResult RunFwgate(std::vector<std::string> args, const std::string& cwd = {});
 
+// The git program; "" when git is not installed.
+std::string GitProgram();
+
+// `git ARGS` in the work tree `repo`, with a test identity and no commit signing (so that a
+// commit needs no user configuration).
+ProcessResult RunGit(const std::string& repo, const std::vector<std::string>& args);
+
 }  // namespace fwgate::testing
