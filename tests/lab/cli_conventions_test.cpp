@@ -21,7 +21,7 @@ const fs::path kBuild = fs::path(FWGATE_BINARY).parent_path();
 const fs::path kCompletion = kBuild / "share" / "bash-completion" / "fwgate";
 const fs::path kMan = kBuild / "share" / "man" / "man1";
 const std::vector<std::string> kCommands = {"check",  "validate", "diff", "probe",
-                                            "replay", "dump",     "help"};
+                                            "replay", "lab",      "dump", "help"};
 
 // What bash completes for `words` (the last one is the word under the cursor), with the
 // generated script sourced exactly as bash-completion would.
