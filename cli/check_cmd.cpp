@@ -1,7 +1,6 @@
 // `fwgate check`: the gate. One verdict for one change on one fleet, from every stage
 // (validate, plan, policy, reload lint, fleet, replay), in the formats CI systems and change
 // tickets read. Exit 0 pass, 1 the gate says no, 2 bad input, 3 could not decide.
-#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +14,7 @@
 #include "check/run.h"
 #include "cli/command.h"
 #include "cli/ruleset_input.h"
+#include "cli/stop_signal.h"
 #include "gate/nft/git_files.h"
 #include "report/check_report.h"
 
@@ -22,9 +22,6 @@ namespace fwgate::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::atomic<bool> g_stop{false};
-extern "C" void OnCheckStop(int) { g_stop.store(true); }
 
 struct CheckArgs {
   std::string proposed, current, base, netns;
@@ -137,23 +134,19 @@ Outcome RunCheckCommand(const CheckArgs& a) {
   o.lab = !a.no_lab;
   o.connections_per_node = a.per_node;
   o.stall_threshold = std::chrono::milliseconds(a.stall_threshold_ms);
-  o.stop = &g_stop;
+  const std::atomic<bool>* stop = InstallStopHandlers();
+  o.stop = stop;
   const bool tty = isatty(STDERR_FILENO) == 1;
   if (tty && !a.quiet) {
     o.progress = [](const std::string& s) { std::cerr << "fwgate check: " << s << "\n"; };
   }
-  struct sigaction sa {};
-  sa.sa_handler = OnCheckStop;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
 
   auto rep = check::RunCheck(o);
   if (!rep) {
     std::cerr << "fwgate: check: " << rep.error().ToString() << "\n";
     return OutcomeOf(rep.error());
   }
-  if (g_stop.load()) {
+  if (stop->load()) {
     std::cerr << "fwgate: check: interrupted; the lab was torn down\n";
     return Outcome::kUndecided;
   }

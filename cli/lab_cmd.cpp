@@ -2,7 +2,6 @@
 // reproduced with real packets in network namespaces, each run side by side with the outcome the
 // incident report gives it. Exit (run): 0 reproduced, 1 not reproduced, 2 bad input, 3 could not
 // run.
-#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +13,7 @@
 #include "base/outcome.h"
 #include "cli/command.h"
 #include "cli/progress.h"
+#include "cli/stop_signal.h"
 #include "report/scenario_report.h"
 #include "simulator/scenarios/run.h"
 #include "simulator/scenarios/scenario.h"
@@ -21,20 +21,6 @@
 
 namespace fwgate::cli {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void OnLabStopSignal(int) { g_stop.store(true); }
-
-void InstallStopHandlers() {
-  struct sigaction sa {};
-  sa.sa_handler = OnLabStopSignal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 struct Args {
   std::string scenario;
@@ -101,7 +87,7 @@ Outcome List(const Args& a) {
 }
 
 Outcome Run(const Args& a) {
-  InstallStopHandlers();
+  const std::atomic<bool>* stop = InstallStopHandlers();
   auto table = LoadTable(a);
   if (!table) {
     std::cerr << "fwgate: " << table.error().context << "\n";
@@ -132,7 +118,7 @@ Outcome Run(const Args& a) {
   Progress progress("lab", a.quiet);
   scenarios::RunOptions o;
   o.rulesets_dir = RulesetsDir(a);
-  o.stop = &g_stop;
+  o.stop = stop;
   if (progress.enabled()) o.progress = [&](const std::string& s) { progress.Say(s); };
   auto result = scenarios::RunScenario(*chosen, o);
   if (!result) {

@@ -1,6 +1,5 @@
 // `fwgate replay --current FILE --proposed FILE [options]`: lab replay across a reload in network
 // namespaces; exit 0 survived, 1 broken, 2 bad input, 3 could not run (or unknown).
-#include <signal.h>
 
 #include <atomic>
 #include <filesystem>
@@ -10,26 +9,13 @@
 #include "cli/command.h"
 #include "cli/progress.h"
 #include "cli/ruleset_input.h"
+#include "cli/stop_signal.h"
 #include "report/replay_report.h"
 #include "simulator/replay/replay.h"
 #include "sys/netns.h"
 
 namespace fwgate::cli {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void OnStopSignal(int) { g_stop.store(true); }
-
-void InstallStopHandlers() {
-  struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 struct Args {
   std::string current, proposed;
@@ -54,7 +40,8 @@ struct Args {
 };
 
 Outcome Run(const Args& a) {
-  InstallStopHandlers();  // before anything slow, so SIGINT/SIGTERM always end in exit 3
+  // Before anything slow, so SIGINT/SIGTERM always end in exit 3.
+  const std::atomic<bool>* stop = InstallStopHandlers();
   auto procedure = reload::ParseProcedure(a.reload);
   if (!procedure) {
     std::cerr << "fwgate: " << procedure.error().context << "\n";
@@ -109,8 +96,8 @@ Outcome Run(const Args& a) {
   o.warmup = std::chrono::milliseconds(a.warmup_ms);
   o.stall_threshold = std::chrono::milliseconds(a.stall_threshold_ms);
   o.rolling = std::chrono::milliseconds(a.rolling_ms);
-  o.stop = &g_stop;
-  if (g_stop.load()) {
+  o.stop = stop;
+  if (stop->load()) {
     std::cerr << "fwgate: interrupted\n";
     return Outcome::kUndecided;
   }
