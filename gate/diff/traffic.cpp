@@ -847,14 +847,16 @@ TrafficDiff CompareTraffic(const nft::Ruleset& current, const nft::Ruleset& prop
 
 // --- policy queries ---
 
+bool IsEstablishedCut(const Region& r) {
+  return (r.ct_state == kCtEstablished || r.ct_state == kCtRelated) &&
+         r.before.verdict == VerdictKind::kAccept &&
+         (r.after.verdict == VerdictKind::kDrop || r.after.verdict == VerdictKind::kReject);
+}
+
 std::vector<const Region*> EstablishedCut(const TrafficDiff& d) {
   std::vector<const Region*> out;
   for (const auto& r : d.regions) {
-    if ((r.ct_state == kCtEstablished || r.ct_state == kCtRelated) &&
-        r.before.verdict == VerdictKind::kAccept &&
-        (r.after.verdict == VerdictKind::kDrop || r.after.verdict == VerdictKind::kReject)) {
-      out.push_back(&r);
-    }
+    if (IsEstablishedCut(r)) out.push_back(&r);
   }
   return out;
 }

@@ -139,6 +139,8 @@ struct TrafficOptions {
 // Open connections cut: ct state established (or related) accepted before, dropped or rejected
 // after.
 [[nodiscard]] std::vector<const Region*> EstablishedCut(const TrafficDiff& diff);
+// Whether one region is such a cut.
+[[nodiscard]] bool IsEstablishedCut(const Region& r);
 // New connections now accepted that were dropped or rejected; with `any_source`, only where
 // the source address is unconstrained ("opened to any source").
 [[nodiscard]] std::vector<const Region*> NewlyAccepted(const TrafficDiff& diff,

@@ -508,13 +508,9 @@ bool Shows(const Region& r, const Claimed& k) {
     case Claim::kNone:
       return false;
     case Claim::kCut: {
-      // Open connections cut: established/related traffic accepted before, stopped after.
-      bool open_conn = r.ct_state == traffic::kCtEstablished || r.ct_state == traffic::kCtRelated;
-      bool cut = r.before.verdict == traffic::VerdictKind::kAccept &&
-                 (r.after.verdict == traffic::VerdictKind::kDrop ||
-                  r.after.verdict == traffic::VerdictKind::kReject);
+      // Open connections cut, stopped in the claimed chain.
       const RuleCite* c = Stopper(r.after);
-      return open_conn && cut && c != nullptr && InChain(*c, k);
+      return traffic::IsEstablishedCut(r) && c != nullptr && InChain(*c, k);
     }
     case Claim::kPolicyOpen: {
       bool by_policy = std::any_of(r.after.decided_by.begin(), r.after.decided_by.end(),
