@@ -52,6 +52,7 @@ struct ProbeFlags {
   std::string ansible_inventory_program = "ansible-inventory";
   int storm_daemons = 8;
   double storm_rate = 62.5;
+  double storm_boot = 0;
 };
 
 // "Key=Value" with an alphanumeric key: passed to ssh as one -o argument.
@@ -117,6 +118,7 @@ Outcome Run(const ProbeFlags& f) {
   hazards::FindingsConfig cfg;
   cfg.storm_daemons = f.storm_daemons;
   cfg.storm_attempts_per_daemon = f.storm_rate;
+  cfg.storm_boot_s = f.storm_boot;
 
   std::vector<probe::NodeFacts> nodes;
   if (!f.parse_output.empty()) {
@@ -272,6 +274,12 @@ const Registrar kProbe{Command{
                       "Reconnect attempts/s per restarting daemon (default 62.5: ~500/s for 8 "
                       "OSDs in the 2014 incident, docs/kernel-conntrack.md §4.4)")
           ->check(CLI::Range(0.001, 1e6));
+      sub->add_option("--storm-boot", f->storm_boot,
+                      "Seconds one daemon takes to come back when restarted alone (its peers "
+                      "spin meanwhile; daemons restarted together share the host). Default 0: "
+                      "unknown, the spin is taken to last as long as an attempt lingers (120 s), "
+                      "as in 2014")
+          ->check(CLI::Range(0.0, 86400.0));
       return [f]() { return Run(*f); };
     }}};
 

@@ -1,9 +1,11 @@
 // `fwgate replay --current FILE --proposed FILE [options]`: lab replay across a reload in network
 // namespaces; exit 0 survived, 1 broken, 2 bad input, 3 could not run (or unknown).
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "base/outcome.h"
 #include "cli/command.h"
@@ -11,7 +13,9 @@
 #include "cli/ruleset_input.h"
 #include "cli/stop_signal.h"
 #include "report/replay_report.h"
+#include "report/scenario_report.h"
 #include "simulator/replay/replay.h"
+#include "simulator/scenarios/run.h"
 #include "sys/netns.h"
 
 namespace fwgate::cli {
@@ -37,11 +41,207 @@ struct Args {
   bool quiet = false;
   std::vector<std::string> include_dirs;
   sys::NftLimits nft_limits;
+  // --restart: a restart of a node's storage daemons instead of a reload.
+  std::string restart;
+  int stagger_ms = 0;
+  uint64_t table_size = 65536;
+  std::vector<std::string> timeouts;
+  int retry_ms = 1000;
+  int boot_work_ms = 2000;
+  int down_ms = 500;
+  int connect_timeout_ms = 1000;
+  double observe_s = 0;
+  bool per_node_given = false;
 };
+
+// NODE:DAEMONS[@SECONDS] ("node1:8", "node2:4@5").
+struct RestartSpec {
+  int node = 0;  // 0-based
+  int daemons = 0;
+  int at_ms = 0;
+};
+
+Result<RestartSpec> ParseRestart(const std::string& text, int nodes) {
+  auto bad = [&](const std::string& why) {
+    return Error::BadInput("--restart " + text + ": " + why +
+                           " (NODE:DAEMONS[@SECONDS], e.g. node1:8)");
+  };
+  RestartSpec r;
+  auto colon = text.find(':');
+  if (colon == std::string::npos) return bad("no ':'");
+  std::string node = text.substr(0, colon);
+  std::string rest = text.substr(colon + 1);
+  std::string at;
+  if (auto a = rest.find('@'); a != std::string::npos) {
+    at = rest.substr(a + 1);
+    rest.resize(a);
+  }
+  auto number = [](const std::string& s, double lo, double hi) -> std::optional<double> {
+    if (s.empty() || s.size() > 12) return std::nullopt;
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(s, &used);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    if (used != s.size() || !(v >= lo && v <= hi)) return std::nullopt;
+    return v;
+  };
+  if (node.size() < 5 || node.compare(0, 4, "node") != 0) return bad("the node is nodeN");
+  auto k = number(node.substr(4), 1, nodes);
+  if (!k || *k != static_cast<int>(*k)) {
+    return bad("no such node (the lab has node1..node" + std::to_string(nodes) + ")");
+  }
+  r.node = static_cast<int>(*k) - 1;
+  auto d = number(rest, 1, 64);
+  if (!d || *d != static_cast<int>(*d)) return bad("DAEMONS is a whole number from 1 to 64");
+  r.daemons = static_cast<int>(*d);
+  if (!at.empty()) {
+    auto s = number(at, 0, 3600);
+    if (!s) return bad("SECONDS is a number from 0 to 3600");
+    r.at_ms = static_cast<int>(*s * 1000);
+  }
+  return r;
+}
+
+Outcome RunRestart(const Args& a, const std::atomic<bool>* stop) {
+  auto spec = ParseRestart(a.restart, a.nodes);
+  if (!spec) {
+    std::cerr << "fwgate: " << spec.error().context << "\n";
+    return Outcome::kBadInput;
+  }
+  if (a.nodes < 2) {
+    std::cerr << "fwgate: --restart needs at least 2 nodes (the daemons' peers)\n";
+    return Outcome::kBadInput;
+  }
+  if (!a.proposed.empty() || a.reload != "atomic" || !a.kernel.empty() || !a.be_liberal.empty() ||
+      a.rolling_ms != 0) {
+    std::cerr << "fwgate: --restart replays a restart of storage daemons, not a reload: "
+                 "--proposed, --reload, --rolling, --kernel and --be-liberal do not apply\n";
+    return Outcome::kBadInput;
+  }
+  scenarios::Scenario s;
+  s.name = "replay-restart";
+  s.title = "restart of " + std::to_string(spec->daemons) + " daemons on node" +
+            std::to_string(spec->node + 1);
+  s.kind = scenarios::Kind::kStorm;
+  scenarios::StormHost& h = s.host;
+  h.daemons = spec->daemons;
+  int sessions = a.per_node_given ? a.per_node : 6000;
+  h.sessions_per_daemon = std::max(1, (sessions + spec->daemons - 1) / spec->daemons);
+  h.peers = a.nodes - 1;
+  h.restarted = spec->node;
+  h.down_ms = a.down_ms;
+  h.boot_work_ms = a.boot_work_ms;
+  h.retry_ms = a.retry_ms;
+  h.connect_timeout_ms = a.connect_timeout_ms;
+  std::error_code ec;
+  h.ruleset = std::filesystem::absolute(a.current, ec).lexically_normal().string();
+  scenarios::StormRun run;
+  run.name = "restart";
+  run.table_size = a.table_size;
+  run.stagger_ms = a.stagger_ms;
+  run.restart_at_ms = spec->at_ms;
+  run.observe_ms = a.observe_s > 0 ? static_cast<int>(a.observe_s * 1000)
+                                   : a.stagger_ms * (spec->daemons - 1) + 45000;
+  for (const std::string& t : a.timeouts) {
+    auto eq = t.find('=');
+    const auto& names = scenarios::TimeoutNames();
+    std::string name = eq == std::string::npos ? t : t.substr(0, eq);
+    if (eq == std::string::npos || std::find(names.begin(), names.end(), name) == names.end()) {
+      std::string known;
+      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      std::cerr << "fwgate: --timeout " << t << ": NAME=SECONDS with NAME one of " << known << "\n";
+      return Outcome::kBadInput;
+    }
+    std::string v = t.substr(eq + 1);
+    size_t used = 0;
+    long secs = -1;
+    try {
+      secs = std::stol(v, &used);
+    } catch (const std::exception&) {
+      secs = -1;
+    }
+    if (v.empty() || used != v.size() || secs < 1 || secs > 2000000) {
+      std::cerr << "fwgate: --timeout " << t << ": SECONDS is a whole number from 1 to 2000000\n";
+      return Outcome::kBadInput;
+    }
+    run.timeouts[name] = static_cast<int>(secs);
+  }
+  s.storm_runs.push_back(run);
+  // The node's ruleset must load before anything is built (FILE:LINE:COL, exit 2).
+  nft::LoadOptions load;
+  load.nft = a.nft_limits;
+  if (auto bad = IncludeDirsOrReport("replay", a.include_dirs, load)) return *bad;
+  nft::LoadResult current;
+  if (auto out = LoadRulesetOrReport("replay", a.current, current, load)) return *out;
+  if (auto st = sys::CanCreateNamespaces(); !st) {
+    std::cerr << "fwgate: could not run: " << st.error().ToString() << "\n";
+    return Outcome::kUndecided;
+  }
+  scenarios::RunOptions ro;
+  ro.stop = stop;
+  Progress progress("replay", a.quiet);
+  if (progress.enabled()) ro.progress = [&](const std::string& m) { progress.Say(m); };
+  auto res = scenarios::RunScenario(s, ro);
+  if (!res) {
+    std::cerr << "fwgate: "
+              << (stop->load() ? "interrupted; the lab was torn down"
+                               : "could not run the restart: " + res.error().ToString())
+              << "\n";
+    return res.error().kind == ErrorKind::kBadInput ? Outcome::kBadInput : Outcome::kUndecided;
+  }
+  if (res->runs.empty() || !res->runs.front().storm) {
+    std::cerr << "fwgate: could not run the restart: " << res->reason << "\n";
+    return Outcome::kUndecided;
+  }
+  const scenarios::StormRunResult& st = *res->runs.front().storm;
+  replay::Verdict verdict = replay::Verdict::kSurvived;
+  std::string reason;
+  auto num = [](uint64_t v) { return std::to_string(v); };
+  if (st.drops > 0) {
+    verdict = replay::Verdict::kBroken;
+    reason = "conntrack table full on node" + std::to_string(spec->node + 1) + ": peak " +
+             num(st.peak_entries) + " of " + num(st.budget) + " entries, " + num(st.drops) +
+             " packets dropped";
+  } else if (st.recovery_ms < 0) {
+    verdict = replay::Verdict::kBroken;
+    reason = "not every daemon's sessions were back within the run (" +
+             std::to_string(run.observe_ms / 1000) + " s)";
+  } else {
+    reason = "no drop: peak " + num(st.peak_entries) + " of " + num(st.budget) +
+             " entries; every daemon back " + std::to_string(st.recovery_ms) +
+             " ms after the first restart";
+  }
+  if (a.json) {
+    nlohmann::json j = {{"schema_version", report::kScenarioSchemaVersion},
+                        {"kind", "restart"},
+                        {"node", "node" + std::to_string(spec->node + 1)},
+                        {"daemons", spec->daemons},
+                        {"verdict", replay::VerdictName(verdict)},
+                        {"reason", reason},
+                        {"took_ms", res->took.count()},
+                        {"storm", report::StormRunToJson(st)}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << "restart of " << spec->daemons << " daemons on node" << spec->node + 1 << " ("
+              << h.sessions_per_daemon * spec->daemons << " sessions, stagger " << a.stagger_ms
+              << " ms, table " << a.table_size << " entries)\n"
+              << report::StormRunToText(st) << "\n"
+              << replay::VerdictName(verdict) << ": " << reason << "\n";
+  }
+  return verdict == replay::Verdict::kSurvived ? Outcome::kPass : Outcome::kFail;
+}
 
 Outcome Run(const Args& a) {
   // Before anything slow, so SIGINT/SIGTERM always end in exit 3.
   const std::atomic<bool>* stop = InstallStopHandlers();
+  if (!a.restart.empty()) return RunRestart(a, stop);
+  if (a.proposed.empty()) {
+    std::cerr << "fwgate: replay: --proposed is required (or --restart NODE:DAEMONS)\n";
+    return Outcome::kBadInput;
+  }
   auto procedure = reload::ParseProcedure(a.reload);
   if (!procedure) {
     std::cerr << "fwgate: " << procedure.error().context << "\n";
@@ -147,8 +347,8 @@ const Registrar kReplay{Command{
           ->required()
           ->type_name("FILE");
       sub->add_option("--proposed", a->proposed,
-                      "Ruleset the reload loads (nft text, nft -j JSON or iptables-save)")
-          ->required()
+                      "Ruleset the reload loads (nft text, nft -j JSON or iptables-save); "
+                      "required unless --restart")
           ->type_name("FILE");
       sub->add_option("--reload", a->reload,
                       "atomic | flush-then-load | command:ARGV... (your reload command, split on "
@@ -208,12 +408,58 @@ const Registrar kReplay{Command{
           ->check(FiniteRange(0, 10000));
       sub->add_option("--loss", a->loss_percent, "Percent of frames dropped on every link")
           ->check(FiniteRange(0, 100));
+      sub->add_option(
+             "--restart", a->restart,
+             "Instead of a reload, restart DAEMONS storage daemons on NODE (SECONDS into the run, "
+             "default 0) and watch NODE's conntrack table: its peers reconnect as Ceph's "
+             "messenger does (the 2014 storm, docs/lab-scenarios.md). NODE loads --current; the "
+             "sessions are --connections-per-node (default 6000 with --restart). Exit 0 no drop "
+             "and every daemon back, 1 table full or not back, 3 could not run")
+          ->type_name("NODE:DAEMONS[@SECONDS]");
+      sub->add_option("--stagger", a->stagger_ms,
+                      "--restart: ms between one daemon's restart and the next (0: all at once)")
+          ->capture_default_str()
+          ->check(FiniteRange(0, 3600000));
+      sub->add_option("--table-size", a->table_size,
+                      "--restart: NODE's conntrack table size (nf_conntrack_max), made by filling "
+                      "its table with long-lived entries; default 65536 (the 2014-era default)")
+          ->capture_default_str()
+          ->check(CLI::Range(uint64_t{256}, uint64_t{16777216}));
+      sub->add_option("--timeout", a->timeouts,
+                      "--restart: NAME=SECONDS sets net.netfilter.nf_conntrack_tcp_timeout_NAME "
+                      "inside NODE (repeatable; e.g. time_wait=5)")
+          ->type_name("NAME=SECONDS");
+      sub->add_option("--retry", a->retry_ms,
+                      "--restart: ms between a peer's reconnect attempts of one session")
+          ->capture_default_str()
+          ->check(FiniteRange(10, 3600000));
+      sub->add_option("--boot-work", a->boot_work_ms,
+                      "--restart: ms of host work a daemon needs to boot, shared among the "
+                      "daemons booting at the same time")
+          ->capture_default_str()
+          ->check(FiniteRange(0, 3600000));
+      sub->add_option("--down", a->down_ms,
+                      "--restart: ms a restarted daemon refuses connects before it boots")
+          ->capture_default_str()
+          ->check(FiniteRange(0, 3600000));
+      sub->add_option("--connect-timeout", a->connect_timeout_ms,
+                      "--restart: ms after which a peer abandons an unanswered connect")
+          ->capture_default_str()
+          ->check(FiniteRange(10, 600000));
+      sub->add_option("--observe", a->observe_s,
+                      "--restart: seconds to watch after the first restart (default: the stagger "
+                      "times the daemons less one, plus 45 s; ends early once every daemon is "
+                      "back)")
+          ->check(FiniteRange(1, 86400));
       sub->add_flag("--json", a->json, "JSON report on stdout");
       sub->add_flag("--quiet", a->quiet,
                     "No progress on stderr (shown only when stderr is a terminal)");
       AddIncludeDirOption(sub, a->include_dirs);
       AddNftLimitOptions(sub, a->nft_limits);
-      return [a]() -> Outcome { return Run(*a); };
+      return [a, sub]() -> Outcome {
+        a->per_node_given = sub->count("--connections-per-node") > 0;
+        return Run(*a);
+      };
     }}};
 
 }  // namespace

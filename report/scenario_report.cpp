@@ -63,8 +63,11 @@ json StormJson(const StormRunResult& s) {
                      {"close_s", s.estimate->close_s},
                      {"needed", s.estimate->needed},
                      {"needed_best", s.estimate->needed_best},
-                     {"max", s.estimate->max}};
+                     {"max", s.estimate->max},
+                     {"spin_s", s.estimate->spin_s},
+                     {"peak", s.estimate_peak}};
   }
+  j["restart_at_ms"] = s.run.restart_at_ms;
   json t = json::array();
   for (const auto& p : s.samples) {
     t.push_back({{"t_ms", p.t_ms},
@@ -130,6 +133,34 @@ json ScenarioToJson(const ScenarioResult& r) {
   return j;
 }
 
+json StormRunToJson(const StormRunResult& s) { return StormJson(s); }
+
+std::string StormRunToText(const StormRunResult& s) {
+  std::string o;
+  o +=
+      fmt::format("  table: budget {} (host max {} less {} filler entries), baseline {}, peak {}\n",
+                  s.budget, s.host_max, s.fill, s.baseline_entries, s.peak_entries);
+  o += fmt::format(
+      "  conntrack: drop {}, early_drop {}, insert_failed {}; kernel 'table full' lines {}\n",
+      s.drops, s.early_drops, s.insert_failed, s.table_full_lines);
+  o += fmt::format(
+      "  connects: {} attempts, {} refused, {} unanswered, {} reset by a booting "
+      "daemon\n",
+      s.counters.attempts, s.counters.refused, s.counters.timed_out, s.counters.rejected);
+  if (s.estimate) {
+    o += fmt::format(
+        "  probe estimate: peak {} entries for this schedule (all at once {}: {} established + "
+        "{:.0f}/s x {:.1f} s of spin, attempts lingering {} s); measured peak {}, filling at "
+        "{:.0f}/s: the estimate {} overflow, the lab {}\n",
+        s.estimate_peak, s.estimate->needed, s.estimate->established, s.estimate->attempts_per_s,
+        std::min(s.estimate->spin_s, static_cast<double>(s.estimate->linger_s)),
+        s.estimate->linger_s, s.peak_entries, s.measured_rate,
+        s.estimate_overflows ? "predicts" : "predicts no",
+        s.lab_overflowed ? "dropped packets" : "dropped none");
+  }
+  return o;
+}
+
 std::string ScenarioToText(const ScenarioResult& r) {
   std::string o = fmt::format("scenario {}: {}\n", r.scenario.name, r.scenario.title);
   for (size_t i = 0; i < r.runs.size(); ++i) {
@@ -140,29 +171,7 @@ std::string ScenarioToText(const ScenarioResult& r) {
     o += "  expected: " + run.expected + "\n";
     o += "  observed: " + (run.observed.empty() ? std::string("(did not run)") : run.observed) +
          "\n";
-    if (run.storm) {
-      const auto& s = *run.storm;
-      o += fmt::format(
-          "  table: budget {} (host max {} less {} filler entries), baseline {}, peak {}\n",
-          s.budget, s.host_max, s.fill, s.baseline_entries, s.peak_entries);
-      o += fmt::format(
-          "  conntrack: drop {}, early_drop {}, insert_failed {}; kernel 'table full' lines {}\n",
-          s.drops, s.early_drops, s.insert_failed, s.table_full_lines);
-      o += fmt::format(
-          "  connects: {} attempts, {} refused, {} unanswered, {} reset by a booting "
-          "daemon\n",
-          s.counters.attempts, s.counters.refused, s.counters.timed_out, s.counters.rejected);
-      if (s.estimate) {
-        o += fmt::format(
-            "  probe estimate: {} entries needed ({} established + {:.0f}/s x {} s), {} at best "
-            "(x {} s); measured peak {}, filling at {:.0f}/s: the estimate {} overflow, the lab "
-            "{}\n",
-            s.estimate->needed, s.estimate->established, s.estimate->attempts_per_s,
-            s.estimate->linger_s, s.estimate->needed_best, s.estimate->close_s, s.peak_entries,
-            s.measured_rate, s.estimate_overflows ? "predicts" : "predicts no",
-            s.lab_overflowed ? "dropped packets" : "dropped none");
-      }
-    }
+    if (run.storm) o += StormRunToText(*run.storm);
     if (run.reload) {
       const auto& rr = *run.reload;
       o += fmt::format("  reload: {}; max stall {} ms\n", rr.report.reload, rr.report.max_stall_ms);

@@ -30,6 +30,11 @@ inline constexpr int kScenarioSchemaVersion = 1;
 // drops marked.
 [[nodiscard]] std::string ScenarioToHtml(const scenarios::ScenarioResult& result);
 
+// One storm run alone (also `fwgate replay --restart`): the run's object of the JSON above, and
+// its text block (table, conntrack counters, connects, the estimate beside the lab).
+[[nodiscard]] nlohmann::json StormRunToJson(const scenarios::StormRunResult& run);
+[[nodiscard]] std::string StormRunToText(const scenarios::StormRunResult& run);
+
 // `fwgate lab list`: one line per scenario with its runs.
 [[nodiscard]] std::string ScenarioListText(const std::vector<scenarios::Scenario>& table);
 [[nodiscard]] nlohmann::json ScenarioListJson(const std::vector<scenarios::Scenario>& table);

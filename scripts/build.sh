@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 launcher=()
 if command -v ccache >/dev/null; then
   export CCACHE_BASEDIR=$PWD
+  # -g builds hash the working directory unless told not to; another checkout's objects differ
+  # only in the debug info's compile directory.
+  export CCACHE_NOHASHDIR=1
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${FWGATE_BUILD_TYPE:-RelWithDebInfo}" \

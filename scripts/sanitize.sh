@@ -10,7 +10,7 @@ seconds=${1:-20}
 build=build-sanitize
 launcher=()
 if command -v ccache >/dev/null; then  # as scripts/build.sh
-  export CCACHE_BASEDIR=$PWD
+  export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

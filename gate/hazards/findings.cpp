@@ -86,30 +86,59 @@ uint64_t HashsizeFor(const NodeFacts& n, uint64_t max) {
 // The storm findings' text and fix, from the plan.
 Finding StormFinding(const StormPlan& p, const FindingsConfig& cfg, bool overflow) {
   const StormEstimate& e = p.estimate;
+  const auto spin =
+      static_cast<long long>(std::lround(std::min(e.spin_s, static_cast<double>(e.linger_s))));
+  const bool boot_known = cfg.storm_boot_s > 0;
   Finding f =
       Msg("restarting " + std::to_string(cfg.storm_daemons) + " daemons at once needs ~" +
           std::to_string(e.needed) + " conntrack entries (" + std::to_string(e.established) +
           " now + " + std::to_string(static_cast<long long>(std::lround(e.attempts_per_s))) +
-          " attempts/s x " + std::to_string(e.linger_s) + " s)" +
-          (overflow ? " > nf_conntrack_max " : " of nf_conntrack_max ") + std::to_string(e.max) +
-          (overflow ? " (the 2014 incident)" : ""));
+          " attempts/s x " + std::to_string(spin) + " s" +
+          (boot_known ? " of reconnect spin while they boot"
+                      : ", the " + std::to_string(e.linger_s) + " s an attempt lingers") +
+          ")" + (overflow ? " > nf_conntrack_max " : " of nf_conntrack_max ") +
+          std::to_string(e.max) + (overflow ? " (the 2014 incident)" : ""));
   std::string margin = std::to_string(static_cast<int>(std::lround(p.margin * 100))) + " %";
-  f.fix = "raise nf_conntrack_max to " + std::to_string(p.conntrack_max) + " and hashsize to " +
-          std::to_string(p.hashsize) + " (the estimate plus " + margin + ")";
+  std::string table = "raise nf_conntrack_max to " + std::to_string(p.conntrack_max) +
+                      " and hashsize to " + std::to_string(p.hashsize) + " (the estimate plus " +
+                      margin + ")";
+  std::string stagger;
   if (p.stagger_s > 0) {
-    f.fix += ", or restart the daemons at least " + std::to_string(p.stagger_s) +
-             " s apart (at most " + std::to_string(p.max_together) + " at once keeps ~" +
-             std::to_string(e.established + p.per_daemon * static_cast<uint64_t>(p.max_together)) +
-             " entries under " + std::to_string(p.target) + ")";
+    const int within = std::min(p.max_together, cfg.storm_daemons);
+    stagger = "restart the daemons one at a time, at least " + std::to_string(p.stagger_s) +
+              " s apart (at most " + std::to_string(within) + " restarts within the " +
+              std::to_string(e.linger_s) + " s an attempt lingers keep ~" +
+              std::to_string(e.established + p.per_daemon * static_cast<uint64_t>(within)) +
+              " entries under " + std::to_string(p.target) + ")";
+    f.fix = stagger + ", or " + table;
   } else if (p.stagger_s < 0) {
-    f.fix += "; spacing restarts cannot help: one restarting daemon alone exceeds " +
-             std::to_string(p.target) + " entries";
+    f.fix = table + "; spacing restarts cannot help: one restarting daemon alone exceeds " +
+            std::to_string(p.target) + " entries";
+  } else {
+    f.fix = table;
   }
-  // What the lab showed on a real kernel for the 2014 host (docs/lab-scenarios.md).
+  // The same host in the lab, with real packets: the sessions, the reconnect interval that gives
+  // the estimate's rate, the plan's table and stagger (docs/lab-scenarios.md).
+  const int daemons = std::max(1, cfg.storm_daemons);
+  const uint64_t sessions = std::max<uint64_t>(e.established, static_cast<uint64_t>(daemons));
+  const auto retry_ms =
+      static_cast<long long>(std::lround(static_cast<double>(sessions) / daemons /
+                                         std::max(cfg.storm_attempts_per_daemon, 1e-3) * 1000.0));
+  std::string base = "fwgate replay --current RULESET --restart node1:" + std::to_string(daemons) +
+                     " --connections-per-node " + std::to_string(sessions) + " --retry " +
+                     std::to_string(std::clamp<long long>(retry_ms, 10, 3600000));
+  if (boot_known) {
+    base += " --boot-work " + std::to_string(std::lround(cfg.storm_boot_s * 1000));
+  }
+  f.fix += "; check it with real packets: `" + base + " --table-size " +
+           std::to_string(p.conntrack_max) + "`";
+  if (p.stagger_s > 0) {
+    f.fix += " and `" + base + " --table-size " + std::to_string(e.max) + " --stagger " +
+             std::to_string(p.stagger_s * 1000) + "`";
+  }
   f.fix +=
-      "; `fwgate lab run 2014-restart-storm` shows it with real packets: 8 daemons with "
-      "6000 connections restarted at once fill a 65536-entry table within seconds and drop, "
-      "while restarts 10 s apart or a 131072-entry table drop nothing";
+      " (`fwgate lab run 2014-restart-storm`: 8 daemons with 6000 connections restarted at once "
+      "fill a 65536-entry table and drop; 10 s apart or 131072 entries drop nothing)";
   TableFix(f, p.conntrack_max, p.hashsize);
   return f;
 }
@@ -453,15 +482,27 @@ std::optional<StormEstimate> EstimateRestartStorm(const NodeFacts& n, const Find
   e.established = *count;
   e.max = *max;
   e.attempts_per_s = cfg.storm_attempts_per_daemon * cfg.storm_daemons;
-  // docs/kernel-conntrack.md §4.5 defaults when the node does not report a timeout.
-  int64_t syn_sent = n.Sysctl("nf_conntrack_tcp_timeout_syn_sent").value_or(120);
-  int64_t time_wait = n.Sysctl("nf_conntrack_tcp_timeout_time_wait").value_or(120);
-  e.linger_s = std::max(syn_sent, time_wait);
+  // docs/kernel-conntrack.md §4.5 defaults when the node does not report a timeout. An attempt
+  // ends refused (CLOSE), reset or unanswered (SYN_SENT), or accepted and closed: TIME_WAIT, or
+  // FIN_WAIT/CLOSE_WAIT/LAST_ACK while the two ends close (§4.4).
+  e.linger_s = 0;
+  for (auto [name, def] : {std::pair<const char*, int64_t>{"syn_sent", 120},
+                           {"time_wait", 120},
+                           {"fin_wait", 120},
+                           {"close_wait", 60},
+                           {"last_ack", 30}}) {
+    e.linger_s = std::max(e.linger_s,
+                          n.Sysctl(std::string("nf_conntrack_tcp_timeout_") + name).value_or(def));
+  }
   e.close_s = n.Sysctl("nf_conntrack_tcp_timeout_close").value_or(10);
-  e.needed =
-      e.established + static_cast<uint64_t>(e.attempts_per_s * static_cast<double>(e.linger_s));
+  const auto linger = static_cast<double>(e.linger_s);
+  e.spin_s = cfg.storm_boot_s > 0
+                 ? std::max(0.0, cfg.storm_down_s) + cfg.storm_boot_s * cfg.storm_daemons
+                 : linger;
+  e.needed = e.established + static_cast<uint64_t>(e.attempts_per_s * std::min(e.spin_s, linger));
   e.needed_best =
-      e.established + static_cast<uint64_t>(e.attempts_per_s * static_cast<double>(e.close_s));
+      e.established +
+      static_cast<uint64_t>(e.attempts_per_s * std::min(e.spin_s, static_cast<double>(e.close_s)));
   return e;
 }
 
@@ -472,18 +513,32 @@ std::optional<StormPlan> PlanRestartStorm(const NodeFacts& n, const FindingsConf
   p.estimate = *e;
   p.margin = std::max(0.0, cfg.storm_margin);
   p.target = static_cast<uint64_t>(static_cast<double>(e->max) / (1.0 + p.margin));
-  p.per_daemon = static_cast<uint64_t>(
-      std::ceil(cfg.storm_attempts_per_daemon * static_cast<double>(e->linger_s)));
-  if (p.target > e->established && p.per_daemon > 0) {
+  const auto linger = static_cast<double>(e->linger_s);
+  const bool boot_known = cfg.storm_boot_s > 0;
+  // One daemon restarting alone: how long its peers spin, and the entries that leaves.
+  const double spin_one = boot_known ? std::max(0.0, cfg.storm_down_s) + cfg.storm_boot_s : linger;
+  p.per_daemon =
+      static_cast<uint64_t>(std::ceil(cfg.storm_attempts_per_daemon * std::min(spin_one, linger)));
+  if (p.target <= e->established) {
+    p.max_together = 0;
+  } else if (e->needed <= p.target || p.per_daemon == 0) {
+    p.max_together = cfg.storm_daemons;
+  } else {
     p.max_together =
         static_cast<int>(std::min<uint64_t>((p.target - e->established) / p.per_daemon, 1u << 30));
-  } else if (p.target > e->established) {
-    p.max_together = cfg.storm_daemons;
   }
-  if (p.max_together >= cfg.storm_daemons) {
+  if (p.max_together >= cfg.storm_daemons && e->needed <= p.target) {
     p.stagger_s = 0;
   } else if (p.max_together == 0) {
     p.stagger_s = -1;
+  } else if (boot_known) {
+    // One at a time, T apart: the bursts of the restarts within one linger time stay under the
+    // target, and a daemon is back before the next one goes.
+    int64_t spacing = 0;
+    if (p.max_together < cfg.storm_daemons) {
+      spacing = static_cast<int64_t>(std::ceil(linger / static_cast<double>(p.max_together)));
+    }
+    p.stagger_s = std::max<int64_t>(static_cast<int64_t>(std::ceil(spin_one)), spacing);
   } else {  // ceil(linger / max_together): at most max_together restarts within one linger time
     p.stagger_s = (e->linger_s + p.max_together - 1) / p.max_together;
   }
@@ -491,6 +546,16 @@ std::optional<StormPlan> PlanRestartStorm(const NodeFacts& n, const FindingsConf
       static_cast<uint64_t>(std::ceil(static_cast<double>(e->needed) * (1.0 + p.margin))), 16384);
   p.hashsize = HashsizeFor(n, p.conntrack_max);
   return p;
+}
+
+uint64_t StaggeredPeak(const StormPlan& p, const FindingsConfig& cfg, double stagger_s) {
+  const StormEstimate& e = p.estimate;
+  const double spin_one = cfg.storm_boot_s > 0 ? std::max(0.0, cfg.storm_down_s) + cfg.storm_boot_s
+                                               : static_cast<double>(e.linger_s);
+  if (stagger_s <= 0 || stagger_s < spin_one || cfg.storm_daemons <= 1) return e.needed;
+  const auto within = static_cast<uint64_t>(
+      std::min<double>(cfg.storm_daemons, std::ceil(static_cast<double>(e.linger_s) / stagger_s)));
+  return e.established + within * p.per_daemon;
 }
 
 std::vector<FindingRule> NodeRules() {

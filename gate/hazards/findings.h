@@ -28,6 +28,12 @@ struct FindingsConfig {
   // 6000 established + 500/s x 120 s = 66000 > 65536.
   int storm_daemons = 8;
   double storm_attempts_per_daemon = 62.5;
+  // How long one daemon's restart keeps its peers spinning when it restarts alone: down time
+  // plus boot work, in seconds (daemons restarted together share the host, so K of them spin
+  // for storm_down_s + K x storm_boot_s). 0: unknown; the spin is then taken to last at least
+  // the linger time, as in 2014, where the OSDs spun for about 15 minutes.
+  double storm_down_s = 0;
+  double storm_boot_s = 0;
   // Head room the storm plan keeps below nf_conntrack_max: the peak estimate stays under
   // max / (1 + margin).
   double storm_margin = 0.25;
@@ -37,9 +43,12 @@ struct FindingsConfig {
 struct StormEstimate {
   uint64_t established = 0;  // entries now (nf_conntrack_count)
   double attempts_per_s = 0;
-  int64_t linger_s = 0;      // max(tcp_timeout_syn_sent, tcp_timeout_time_wait)
+  int64_t linger_s = 0;      // the longest timeout an attempt can end in: max(tcp_timeout_syn_sent,
+                             // _time_wait, _fin_wait, _close_wait, _last_ack)
   int64_t close_s = 0;       // tcp_timeout_close: the best case, every attempt refused by RST
-  uint64_t needed = 0;       // established + attempts_per_s x linger_s
+  double spin_s = 0;         // how long the reconnect spin lasts (storm_down_s + daemons x
+                             // storm_boot_s), or linger_s when the boot time is unknown
+  uint64_t needed = 0;       // established + attempts_per_s x min(spin_s, linger_s)
   uint64_t needed_best = 0;  // established + attempts_per_s x close_s
   uint64_t max = 0;
 };
@@ -48,8 +57,12 @@ struct StormEstimate {
 
 // What keeps a node's restart storm under its limit (docs/kernel-conntrack.md §4.4 model, with the
 // margin above): a table that fits every daemon restarting at once, or restarts spaced so that
-// fewer overlap. Model of the spacing: a restarted daemon holds attempts_per_daemon x linger_s
-// entries for linger_s seconds, so restarts T seconds apart overlap ceil(linger_s / T) daemons.
+// fewer overlap. Model of the spacing when the boot time is unknown: a restarted daemon holds
+// attempts_per_daemon x linger_s entries for linger_s seconds, so restarts T seconds apart overlap
+// ceil(linger_s / T) daemons. With a known boot time, daemons restart one at a time: each spins
+// for storm_down_s + storm_boot_s and leaves attempts_per_daemon x that spin entries for
+// linger_s seconds; T is at least the spin and long enough that the bursts alive within one
+// linger time fit under the target.
 struct StormPlan {
   StormEstimate estimate;
   double margin = 0;
@@ -65,6 +78,12 @@ struct StormPlan {
 };
 [[nodiscard]] std::optional<StormPlan> PlanRestartStorm(const probe::NodeFacts& node,
                                                         const FindingsConfig& config);
+
+// The peak of entries the plan's model gives for restarts `stagger_s` apart, one at a time
+// (0: all at once, the estimate's `needed`): once the spacing is at least one daemon's spin, the
+// bursts of the restarts within one linger time add up on the entries there now.
+[[nodiscard]] uint64_t StaggeredPeak(const StormPlan& plan, const FindingsConfig& config,
+                                     double stagger_s);
 
 // True when the node is not tracking at all: a 4.14+ kernel whose rules (all readable) use no
 // conntrack and no enable_hooks (docs/kernel-conntrack.md §2.1). Such a node gets no storm or table

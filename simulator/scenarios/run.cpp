@@ -146,7 +146,10 @@ Result<StormRunResult> RunStorm(const Scenario& s, const StormRun& run, const Ru
   auto topo = lab::Topology::Build(to);
   if (!topo) return topo.error().Wrap("building the lab");
   auto& lab = **topo;
-  auto& node = lab.nodes()[0];
+  if (h.restarted < 0 || static_cast<size_t>(h.restarted) >= lab.nodes().size()) {
+    return Error::BadInput("the restarted node is not in the lab");
+  }
+  auto& node = lab.nodes()[static_cast<size_t>(h.restarted)];
   // Conntrack runs where a rule needs it (docs/kernel-conntrack.md §2.1): the restarted node
   // loads the node ruleset; peers and the client track nothing, as their tables are not the
   // question.
@@ -180,11 +183,13 @@ Result<StormRunResult> RunStorm(const Scenario& s, const StormRun& run, const Ru
                        static_cast<uint16_t>(6800 + d)});
   }
   std::vector<workload::PeerEndpoint> sources;
-  for (size_t p = 1; p < lab.nodes().size(); ++p) {
+  for (size_t p = 0; p < lab.nodes().size(); ++p) {
+    if (p == static_cast<size_t>(h.restarted)) continue;
     auto& n = lab.nodes()[p];
     sources.push_back({n.plan.name, &n.ns, n.plan.cluster_addr, 0});
   }
-  auto& mon_node = lab.nodes()[1];
+  if (sources.empty()) return Error::BadInput("a restart needs at least one peer node");
+  auto& mon_node = lab.nodes()[h.restarted == 0 ? 1 : 0];
   workload::PeerEndpoint mon{mon_node.plan.name, &mon_node.ns, mon_node.plan.cluster_addr, 3300};
   workload::DaemonOptions dopt;
   dopt.sessions_per_daemon = h.sessions_per_daemon;
@@ -209,6 +214,31 @@ Result<StormRunResult> RunStorm(const Scenario& s, const StormRun& run, const Ru
   auto base_count = sys::ConntrackCountIn(node.ns);
   if (!base_count) return base_count.error();
   out.baseline_entries = *base_count > out.fill ? *base_count - out.fill : 0;
+  // Steady traffic until the first restart (replay --restart NODE:D@SECONDS).
+  if (run.restart_at_ms > 0) Say(o, run.name + ": first restart in " + Secs(run.restart_at_ms));
+  const auto steady_end = Clock::now() + milliseconds(run.restart_at_ms);
+  while (Clock::now() < steady_end) {
+    if (Stopped(o)) {
+      (void)(*set)->Stop();
+      return Error::Unavailable("interrupted");
+    }
+    StormSample smp;
+    workload::DaemonSnapshot snap = (*set)->Snapshot();
+    smp.t_ms = -std::chrono::duration_cast<milliseconds>(steady_end - Clock::now()).count();
+    if (auto count = sys::ConntrackCountIn(node.ns)) {
+      smp.entries = *count > out.fill ? *count - out.fill : 0;
+    }
+    smp.sessions_up = snap.sessions_up;
+    out.samples.push_back(smp);
+    std::this_thread::sleep_for(std::min<milliseconds>(
+        o.sample_interval, std::chrono::duration_cast<milliseconds>(steady_end - Clock::now())));
+  }
+  if (run.restart_at_ms > 0) {
+    if (auto c = sys::ConntrackCountIn(node.ns)) {
+      out.baseline_entries = *c > out.fill ? *c - out.fill : 0;
+    }
+    if (auto b = ReadStats(node.ns)) before = b;
+  }
   workload::DaemonSnapshot snap0 = (*set)->Snapshot();
   out.restart_ms = snap0.t_ms;
 
@@ -301,8 +331,14 @@ Result<StormRunResult> RunStorm(const Scenario& s, const StormRun& run, const Ru
   cfg.storm_daemons = h.daemons;
   cfg.storm_attempts_per_daemon =
       static_cast<double>(h.sessions_per_daemon) * 1000.0 / static_cast<double>(h.retry_ms);
+  cfg.storm_down_s = static_cast<double>(h.down_ms) / 1000.0;
+  cfg.storm_boot_s = static_cast<double>(h.boot_work_ms) / 1000.0;
   out.estimate = hazards::EstimateRestartStorm(facts, cfg);
-  out.estimate_overflows = out.estimate && out.estimate->needed > run.table_size;
+  if (auto storm_plan = hazards::PlanRestartStorm(facts, cfg)) {
+    out.estimate_peak =
+        hazards::StaggeredPeak(*storm_plan, cfg, static_cast<double>(run.stagger_ms) / 1000.0);
+  }
+  out.estimate_overflows = out.estimate && out.estimate_peak > run.table_size;
   out.lab_overflowed = out.drops > 0;
   for (const auto& smp : out.samples) {
     if (smp.t_ms > 0 && smp.entries + 1 >= out.peak_entries) {

@@ -67,6 +67,9 @@ struct StormRunResult {
   int64_t recovery_ms = -1;
   // gate/hazards' storm estimate for the same daemons, rate (sessions / retry) and timeouts.
   std::optional<hazards::StormEstimate> estimate;
+  // The estimate's peak for this run's schedule (all at once: `needed`; staggered:
+  // hazards::StaggeredPeak).
+  uint64_t estimate_peak = 0;
   // The estimate's verdict (needed above the budget) and the lab's (packets dropped); the
   // measured fill rate (entries per second from the first restart until the peak or the table
   // full), to set beside the estimate's attempts_per_s.

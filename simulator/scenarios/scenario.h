@@ -49,6 +49,7 @@ struct StormHost {
   int retry_ms = 1000;
   int connect_timeout_ms = 1000;
   std::string ruleset = "ceph-node.nft";  // loaded on the restarted node (conntrack on)
+  int restarted = 0;  // which of the 1 + peers lab nodes runs the daemons (0: node1)
 };
 
 struct StormRun {
@@ -56,6 +57,7 @@ struct StormRun {
   uint64_t table_size = 65536;  // the restarted node's nf_conntrack_max, made by filling
   int stagger_ms = 0;           // restart daemon k at k x stagger
   int observe_ms = 60000;       // after the first restart
+  int restart_at_ms = 0;        // the first restart, this long after the sessions are up
   // net.netfilter.nf_conntrack_tcp_timeout_<name> -> seconds, set in the node's namespace.
   std::map<std::string, int> timeouts;
   // Expected: drops (table full: count at its budget and packets dropped) or none.

@@ -143,6 +143,14 @@ TEST_F(ScenarioLab, RestartStorm2014IsReproduced) {
               (*run)["storm"]["table_size"].get<uint64_t>())
         << name;
     EXPECT_GE((*run)["storm"]["recovery_ms"].get<int64_t>(), 0) << name;
+    // The estimate for this schedule (the spin bounded by the boot, docs/kernel-conntrack.md
+    // §4.4) agrees that the table holds, and lies near the peak the lab measured.
+    const json& st = (*run)["storm"];
+    EXPECT_FALSE(st["estimate_overflows"].get<bool>()) << name;
+    auto est = static_cast<double>(st["estimate"]["peak"].get<uint64_t>());
+    auto peak = static_cast<double>(st["peak_entries"].get<uint64_t>());
+    EXPECT_GT(peak, 0.6 * est) << name << ": estimate " << est << ", lab " << peak;
+    EXPECT_LT(peak, 1.4 * est) << name << ": estimate " << est << ", lab " << peak;
   }
   // Shorter timeouts: no drop, or fewer than all at once (the scenario's own expectation). The
   // entries expire after 5 s but stay counted until the 6.x GC collects them, which the

@@ -128,11 +128,18 @@ TEST(Findings, RestartStormOf2014HostOverflowsDefault65536) {
   ASSERT_NE(f, nullptr);
   EXPECT_NE(f->message.find("66000"), std::string::npos) << f->message;
   EXPECT_EQ(f->node, "osd-host");
-  // Shorter timeouts (one of the 2014 fixes) bring it under the limit.
-  n.sysctls["nf_conntrack_tcp_timeout_syn_sent"] = 30;
-  n.sysctls["nf_conntrack_tcp_timeout_time_wait"] = 30;
+  // Shorter timeouts (one of the 2014 fixes) bring it under the limit, once every state an
+  // attempt can end in is shorter (§4.4: FIN_WAIT stays 120 s otherwise).
+  for (const char* t : {"syn_sent", "time_wait", "fin_wait", "close_wait", "last_ack"}) {
+    n.sysctls[std::string("nf_conntrack_tcp_timeout_") + t] = 30;
+  }
   fs = JudgeNode(n);
   EXPECT_EQ(FindId(fs, "restart-storm-overflow"), nullptr);
+  n.sysctls["nf_conntrack_tcp_timeout_fin_wait"] = 120;
+  EXPECT_NE(FindId(JudgeNode(n), "restart-storm-overflow"), nullptr);
+  for (const char* t : {"time_wait", "fin_wait", "close_wait", "last_ack"}) {
+    n.sysctls[std::string("nf_conntrack_tcp_timeout_") + t] = 30;
+  }
   // Fewer daemons restarted together (staggering) also does.
   n.sysctls["nf_conntrack_tcp_timeout_syn_sent"] = 120;
   FindingsConfig one;
@@ -272,6 +279,63 @@ TEST(FindingsFix, ApplyingThePlanClearsTheStormFindings) {
   EXPECT_LE(e->needed, p2014.target);
   together.storm_daemons = p2014.max_together + 1;
   EXPECT_GT(fwgate::hazards::EstimateRestartStorm(Host2014(), together)->needed, p2014.target);
+}
+
+// The lab's 2014 host (simulator/scenarios/scenarios.json): 8 daemons of 750 sessions, each
+// session retried once a second, 0.5 s down and 2 s of boot work shared by the daemons booting
+// together. The figures below follow from docs/kernel-conntrack.md §4.4's model with the spin
+// bounded by the boot, not from the lab's output.
+FindingsConfig LabHost() {
+  FindingsConfig c;
+  c.storm_daemons = 8;
+  c.storm_attempts_per_daemon = 750;
+  c.storm_down_s = 0.5;
+  c.storm_boot_s = 2;
+  return c;
+}
+
+TEST(FindingsFix, StormSpinBoundedByTheBootWhenItIsKnown) {
+  NodeFacts n = Host2014();
+  n.kernel = "6.1.0";
+  auto e = fwgate::hazards::EstimateRestartStorm(n, LabHost());
+  ASSERT_TRUE(e);
+  EXPECT_DOUBLE_EQ(e->spin_s, 16.5);     // 0.5 s + 8 x 2 s
+  EXPECT_EQ(e->needed, 6000u + 99000u);  // 6000/s x 16.5 s
+  auto plan = fwgate::hazards::PlanRestartStorm(n, LabHost());
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->per_daemon, 1875u);       // 750/s x 2.5 s alone
+  EXPECT_EQ(plan->stagger_s, 3);            // one at a time, each back after 2.5 s
+  EXPECT_EQ(plan->conntrack_max, 147456u);  // 105000 x 1.25 = 131250, rounded to 16384s
+  // Staggered: the bursts of the restarts within one linger time (all 8 at 10 s) add up.
+  EXPECT_EQ(fwgate::hazards::StaggeredPeak(*plan, LabHost(), 10), 6000u + 8u * 1875u);
+  EXPECT_EQ(fwgate::hazards::StaggeredPeak(*plan, LabHost(), 0), e->needed);
+  // The doubled table holds the all-at-once storm: no overflow finding.
+  NodeFacts doubled = n;
+  doubled.sysctls["nf_conntrack_max"] = 131072;
+  auto fs = JudgeNode(doubled, LabHost());
+  EXPECT_EQ(FindId(fs, "restart-storm-overflow"), nullptr);
+  // The 65536 table overflows; the fix names the stagger and the table, and the lab command that
+  // checks each with the same sessions, rate and boot.
+  fs = JudgeNode(n, LabHost());
+  const Finding* f = FindId(fs, "restart-storm-overflow");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->fix.find("one at a time, at least 3 s apart"), std::string::npos) << f->fix;
+  EXPECT_NE(f->fix.find("--restart node1:8 --connections-per-node 6000 --retry 1000 "
+                        "--boot-work 2000 --table-size 147456"),
+            std::string::npos)
+      << f->fix;
+  EXPECT_NE(f->fix.find("--table-size 65536 --stagger 3000"), std::string::npos) << f->fix;
+}
+
+TEST(FindingsFix, StormLingerIsTheLongestClosingTimeout) {
+  NodeFacts n = Host2014();
+  for (const char* t : {"syn_sent", "time_wait", "fin_wait", "close_wait", "last_ack"}) {
+    n.sysctls[std::string("nf_conntrack_tcp_timeout_") + t] = 5;
+  }
+  EXPECT_EQ(fwgate::hazards::EstimateRestartStorm(n, LabHost())->linger_s, 5);
+  EXPECT_EQ(fwgate::hazards::EstimateRestartStorm(n, LabHost())->needed, 6000u + 30000u);
+  n.sysctls["nf_conntrack_tcp_timeout_close_wait"] = 60;  // a peer slow to close lingers there
+  EXPECT_EQ(fwgate::hazards::EstimateRestartStorm(n, LabHost())->linger_s, 60);
 }
 
 TEST(FindingsFix, NodeThatDoesNotTrackGetsNoStormFinding) {
