@@ -33,6 +33,31 @@ void AddCommitKeys(const replay::NodeReport& n, json& jn) {
   jn["tables_after"] = n.tables_after;
 }
 
+// The measured reload times (ms since the reload moment; docs/json.md).
+void AddReloadTiming(const replay::NodeReport& n, json& jn) {
+  jn["reload_start_ms"] = n.reload_start_ms < 0 ? json(nullptr) : json(n.reload_start_ms);
+  jn["reload_end_ms"] = n.reload_end_ms < 0 ? json(nullptr) : json(n.reload_end_ms);
+  json steps = json::array();
+  for (const auto& t : n.reload_timing) {
+    steps.push_back({{"label", t.label},
+                     {"start_ms", t.start_ms},
+                     {"commit_ms", t.commit_ms ? json(*t.commit_ms) : json(nullptr)},
+                     {"end_ms", t.end_ms}});
+  }
+  jn["reload_step_times"] = steps;
+}
+
+// "  node1 reload: load proposed started +3 ms, committed +151 ms, returned +155 ms"
+std::string ReloadTimingLines(const replay::NodeReport& n) {
+  std::string out;
+  for (const auto& t : n.reload_timing) {
+    out += fmt::format(
+        "  {} reload: {} started +{} ms, {}returned +{} ms\n", n.name, t.label, t.start_ms,
+        t.commit_ms ? fmt::format("committed +{} ms, ", *t.commit_ms) : "", t.end_ms);
+  }
+  return out;
+}
+
 std::string CommitLines(const replay::NodeReport& n) {
   std::string out;
   if (!n.commits_followed) {
@@ -94,6 +119,7 @@ json ReplayToJson(const replay::ReplayReport& r) {
     }
     jn["counters"] = counters;
     AddCommitKeys(n, jn);
+    AddReloadTiming(n, jn);
     j["nodes"].push_back(jn);
   }
   int total = static_cast<int>(r.connections.size());
@@ -184,6 +210,7 @@ std::string ReplayToText(const replay::ReplayReport& r) {
     if (!counters.empty()) out += fmt::format("  {} counters (packets):{}\n", n.name, counters);
     if (n.emulation != "native")
       out += fmt::format("  {} emulation: {}\n", n.name, n.emulation_mechanism);
+    out += ReloadTimingLines(n);
     out += CommitLines(n);
   }
   out += fmt::format("\n{:<12} {:>6} {:>7} {:>13} {:>14} {:>14}\n", "class", "conns", "broken",

@@ -285,6 +285,7 @@ Expr ConvertExpr(const nftnl_expr* e) {
     out.attrs.emplace_back("raw", std::string(buf.data()));
     return out;
   }
+  out.attrs.reserve(spec->attrs.size());  // one allocation per expression, not one per growth
   for (const AttrSpec& a : spec->attrs) {
     if (!nftnl_expr_is_set(e, a.id)) continue;
     uint32_t len = 0;

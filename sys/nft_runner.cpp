@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -124,10 +125,15 @@ int RunnerMain() {
     if (req.at("echo").get<bool>()) SizeEchoReceiveBuffer(InputBytes(path, text));
     int rc = path.empty() ? nft_run_cmd_from_buffer(ctx.get(), text.c_str())
                           : nft_run_cmd_from_filename(ctx.get(), path.c_str());
+    // The steady clock is CLOCK_MONOTONIC, shared with the parent (no time namespace here).
+    const auto done = std::chrono::steady_clock::now().time_since_epoch();
     const char* out = nft_ctx_get_output_buffer(ctx.get());
     const char* err = nft_ctx_get_error_buffer(ctx.get());
     nlohmann::json reply = {
-        {"rc", rc}, {"output", out != nullptr ? out : ""}, {"errors", err != nullptr ? err : ""}};
+        {"rc", rc},
+        {"output", out != nullptr ? out : ""},
+        {"errors", err != nullptr ? err : ""},
+        {"done_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(done).count()}};
     // Diagnostics quote the user's file; make the reply valid JSON whatever bytes it holds.
     std::string s = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return WriteAll(1, s) ? 0 : kExitBadRequest;
@@ -196,6 +202,11 @@ Result<NftResult> RunNft(const NetnsHandle& ns, const NftRequest& r) {
     out.ok = reply.at("rc").get<int>() == 0;
     out.output = reply.at("output").get<std::string>();
     out.errors = reply.at("errors").get<std::string>();
+    if (auto it = reply.find("done_ns"); it != reply.end() && it->is_number_integer()) {
+      out.finished = std::chrono::steady_clock::time_point(
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::nanoseconds(it->get<int64_t>())));
+    }
   } catch (const std::exception& e) {
     return Error::Internal(std::string("libnftables runner sent an unreadable reply: ") + e.what());
   }
@@ -208,11 +219,13 @@ Result<NftResult> RunNft(const NetnsHandle& ns, const NftRequest& r) {
   return out;
 }
 
-Status ApplyNft(const NetnsHandle& ns, const std::string& text, const std::string& what) {
+Status ApplyNft(const NetnsHandle& ns, const std::string& text, const std::string& what,
+                std::optional<std::chrono::steady_clock::time_point>* finished) {
   NftRequest req;
   req.text = text;
   auto r = RunNft(ns, req);
   if (!r) return r.error().Wrap(what);
+  if (finished != nullptr) *finished = r->finished;
   if (!r->limit_hit.empty()) return Error::Unavailable(what + ": nft stopped at " + r->limit_hit);
   if (!r->ok) {
     std::string err = r->errors;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,14 +48,19 @@ struct NftResult {
   std::string errors;  // nft's error buffer (its diagnostics)
   // Set when the run was ended by a bound ("the memory limit of 2048 MiB"); ok is false.
   std::string limit_hit;
+  // When libnftables returned inside the runner (the kernel had answered the transaction), on
+  // this process's steady clock; unset when the runner did not say.
+  std::optional<std::chrono::steady_clock::time_point> finished;
 };
 
 // Runs `request` inside `ns`. Changing the initial (host) namespace is refused (only
 // check_only runs are allowed there). An Error only when the runner could not run at all.
 [[nodiscard]] Result<NftResult> RunNft(const NetnsHandle& ns, const NftRequest& request);
 
-// The same, applying `text` as one transaction; the error carries nft's diagnostics.
-[[nodiscard]] Status ApplyNft(const NetnsHandle& ns, const std::string& text,
-                              const std::string& what);
+// The same, applying `text` as one transaction; the error carries nft's diagnostics. When
+// `finished` is given, it gets NftResult::finished (the moment the transaction was answered).
+[[nodiscard]] Status ApplyNft(
+    const NetnsHandle& ns, const std::string& text, const std::string& what,
+    std::optional<std::chrono::steady_clock::time_point>* finished = nullptr);
 
 }  // namespace fwgate::sys

@@ -79,10 +79,12 @@ Result<RestoreResult> RunIptablesRestore(const NetnsHandle& ns, const std::strin
 }
 
 Status ApplyRulesetText(const NetnsHandle& ns, RulesetFormat format, const std::string& text,
-                        const std::string& what, const NftLimits& limits) {
+                        const std::string& what, const NftLimits& limits,
+                        std::optional<std::chrono::steady_clock::time_point>* finished) {
+  if (finished != nullptr) finished->reset();
   switch (format) {
     case RulesetFormat::kNft:
-      return ApplyNft(ns, text, what);
+      return ApplyNft(ns, text, what, finished);
     case RulesetFormat::kNftJson: {
       NftRequest req;
       req.text = text;
@@ -90,6 +92,7 @@ Status ApplyRulesetText(const NetnsHandle& ns, RulesetFormat format, const std::
       req.limits = limits;
       auto r = RunNft(ns, req);
       if (!r) return r.error().Wrap(what);
+      if (finished != nullptr) *finished = r->finished;
       if (!r->limit_hit.empty())
         return Error::Unavailable(what + ": nft stopped at " + r->limit_hit);
       if (!r->ok) return Error::Unavailable(what + ": " + TrimEnd(r->errors));

@@ -41,9 +41,12 @@ struct RestoreResult {
                                                        const NftLimits& limits = {});
 
 // Applies `text` of format `format` inside `ns` as one transaction; the error carries the
-// tool's diagnostics. `what` names the step in errors ("load proposed").
-[[nodiscard]] Status ApplyRulesetText(const NetnsHandle& ns, RulesetFormat format,
-                                      const std::string& text, const std::string& what,
-                                      const NftLimits& limits = {});
+// tool's diagnostics. `what` names the step in errors ("load proposed"). `finished`, when
+// given, gets the moment libnftables had the kernel's answer (nft text and JSON; unset for the
+// iptables restore programs, which do not say).
+[[nodiscard]] Status ApplyRulesetText(
+    const NetnsHandle& ns, RulesetFormat format, const std::string& text, const std::string& what,
+    const NftLimits& limits = {},
+    std::optional<std::chrono::steady_clock::time_point>* finished = nullptr);
 
 }  // namespace fwgate::sys

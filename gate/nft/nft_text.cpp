@@ -17,6 +17,9 @@ std::string_view Trim(std::string_view s) {
 
 std::vector<Token> Tokenize(std::string_view s) {
   std::vector<Token> out;
+  // About one token per five bytes of a typical ruleset: the vector grows once or not at all
+  // (growing it moved every token's text, a tenth of a 10k-rule load's own CPU).
+  out.reserve(s.size() / 5 + 16);
   size_t i = 0;
   int line = 1;
   size_t line_start = 0;

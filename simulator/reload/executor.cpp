@@ -1,5 +1,7 @@
 #include "simulator/reload/executor.h"
 
+#include <latch>
+#include <mutex>
 #include <thread>
 
 #include "sys/nft_runner.h"
@@ -53,21 +55,37 @@ sys::SpawnOptions CommandSpawnOptions(const sys::NetnsHandle& ns,
 std::vector<NodeOutcome> RunReloads(const std::vector<NodeReload>& nodes,
                                     const RunOptions& options) {
   std::vector<NodeOutcome> outcomes(nodes.size());
-  auto start = Clock::now();
-  auto since = [&] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  // Every node's thread is made first and all start together (no node waits for the threads
+  // made before it): the first to be released takes the start moment for all.
+  std::latch ready(static_cast<std::ptrdiff_t>(nodes.size()));
+  std::once_flag start_once;
+  Clock::time_point start;
+  const auto origin_opt = options.origin;
+  auto origin = origin_opt.value_or(Clock::time_point{});
+  auto since_origin = [&](Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t - origin);
   };
+  auto since = [&] { return since_origin(Clock::now()); };
   std::vector<std::thread> threads;
   for (size_t i = 0; i < nodes.size(); ++i) {
     threads.emplace_back([&, i] {
       const NodeReload& n = nodes[i];
       NodeOutcome& o = outcomes[i];
       o.name = n.name;
+      ready.arrive_and_wait();
+      std::call_once(start_once, [&] {
+        start = Clock::now();
+        if (!origin_opt) origin = start;
+      });
+      // Node i's rolling delay counts from the common start, whatever the origin.
       auto interrupted = [&] {
         o.interrupted = true;
         o.error = "interrupted";
       };
-      if (!SleepFor(options.rolling * static_cast<int>(i), options.stop)) return interrupted();
+      auto wait = start + options.rolling * static_cast<int>(i) - Clock::now();
+      if (!SleepFor(std::chrono::duration_cast<std::chrono::milliseconds>(wait), options.stop)) {
+        return interrupted();
+      }
       if (n.before) {
         if (Status st = n.before(); !st) {
           o.error = n.name + ": before the reload: " + st.error().ToString();
@@ -83,9 +101,10 @@ std::vector<NodeOutcome> RunReloads(const std::vector<NodeReload>& nodes,
         so.label = s.label;
         so.started_at = since();
         Status st = OkStatus();
+        std::optional<Clock::time_point> committed;
         switch (s.kind) {
           case Step::Kind::kNftText:
-            st = sys::ApplyRulesetText(*n.ns, s.format, s.text, s.label);
+            st = sys::ApplyRulesetText(*n.ns, s.format, s.text, s.label, {}, &committed);
             break;
           case Step::Kind::kCommand: {
             auto r = sys::RunProcess(CommandSpawnOptions(*n.ns, s.argv, s.working_dir,
@@ -105,6 +124,7 @@ std::vector<NodeOutcome> RunReloads(const std::vector<NodeReload>& nodes,
           }
         }
         so.took = since() - so.started_at;
+        if (committed) so.committed_at = since_origin(*committed);
         o.steps.push_back(so);
         if (!st) {
           o.error = n.name + ": " + s.label + ": " + st.error().ToString();

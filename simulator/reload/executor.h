@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,12 @@ struct NodeReload {
 
 struct StepOutcome {
   std::string label;
-  std::chrono::milliseconds started_at{0};  // since RunReloads began (measured)
+  std::chrono::milliseconds started_at{0};  // since RunOptions::origin (measured)
   std::chrono::milliseconds took{0};        // until the step's commit returned
-  std::string detail;                       // the command's outcome, when a command
+  // Since the origin: when libnftables inside the step's runner had the kernel's answer to the
+  // transaction (nft text and JSON steps; unset for commands and iptables restores).
+  std::optional<std::chrono::milliseconds> committed_at;
+  std::string detail;  // the command's outcome, when a command
 };
 
 // How the user's reload command is confined (documented in docs/lab.md).
@@ -57,10 +61,13 @@ struct RunOptions {
   std::chrono::milliseconds rolling{0};
   std::chrono::milliseconds command_timeout{30000};
   const std::atomic<bool>* stop = nullptr;  // interrupt: abandon remaining steps
+  // The moment the outcomes' times count from; unset: when RunReloads begins.
+  std::optional<std::chrono::steady_clock::time_point> origin;
 };
 
-// Runs every node's plan (each on its own thread; nft work is serialised, pauses overlap).
-// Returns when every node is done; outcomes in the order of `nodes`.
+// Runs every node's plan, each on its own thread with its own child process per step and no
+// lock shared between nodes: nodes meant to reload together do. Returns when every node is
+// done; outcomes in the order of `nodes`.
 [[nodiscard]] std::vector<NodeOutcome> RunReloads(const std::vector<NodeReload>& nodes,
                                                   const RunOptions& options);
 

@@ -365,6 +365,7 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   ro.rolling = o.rolling;
   ro.command_timeout = o.procedure.timeout;
   ro.stop = o.stop;
+  ro.origin = mark_time;  // step times count from the reload moment, as the commits' do
   say("stage 4/5 traffic: reloading " + std::to_string(reloads.size()) + " nodes (" + rep.reload +
       ")");
   auto outcomes = reload::RunReloads(reloads, ro);
@@ -382,8 +383,17 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   }
   for (size_t i = 0; i < outcomes.size(); ++i) {
     for (const auto& s : outcomes[i].steps) {
-      rep.nodes[i].reload_steps.push_back(s.label + " at +" + std::to_string(s.started_at.count()) +
-                                          " ms (" + std::to_string(s.took.count()) + " ms)");
+      auto& nr = rep.nodes[i];
+      nr.reload_steps.push_back(s.label + " at +" + std::to_string(s.started_at.count()) + " ms (" +
+                                std::to_string(s.took.count()) + " ms)");
+      NodeReport::StepTiming t;
+      t.label = s.label;
+      t.start_ms = s.started_at.count();
+      t.end_ms = (s.started_at + s.took).count();
+      if (s.committed_at) t.commit_ms = s.committed_at->count();
+      if (nr.reload_start_ms < 0) nr.reload_start_ms = t.start_ms;
+      nr.reload_end_ms = std::max(nr.reload_end_ms, t.end_ms);
+      nr.reload_timing.push_back(std::move(t));
     }
   }
   for (const auto& oc : outcomes) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,18 @@ struct NodeReport {
   int be_liberal = 0;  // value in the node namespace during the run
   ConntrackDelta conntrack;
   std::vector<NamedCounter> counters;
-  std::vector<std::string> reload_steps;  // "flush at +0 ms (3 ms)"
+  std::vector<std::string> reload_steps;  // "flush at +0 ms (3 ms)", since the reload moment
+  // The reload as measured, in ms since the reload moment (the mark): each step's start, its
+  // commit (libnftables inside the step's runner had the kernel's answer; unset for commands and
+  // iptables restores) and its end; the node's first start and last end (-1: no step ran).
+  struct StepTiming {
+    std::string label;
+    int64_t start_ms = 0;
+    std::optional<int64_t> commit_ms;
+    int64_t end_ms = 0;
+  };
+  std::vector<StepTiming> reload_timing;
+  int64_t reload_start_ms = -1, reload_end_ms = -1;
   int conns_total = 0, conns_broken = 0;
   // Commit following (every reload style): the commits, when conntrack had no user, and whether
   // the commits could be followed at all (when not, the run cannot decide).

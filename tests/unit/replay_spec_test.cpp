@@ -250,6 +250,35 @@ TEST(ReplayJson, CarriesTheCommitsAndTheGapsWithoutConntrackUsers) {
       << t;
 }
 
+TEST(ReplayJson, CarriesEachNodesMeasuredReloadTimes) {
+  auto rep = ReportWith({Conn("node1", "node2", 10)});
+  rep.nodes[0].reload_timing.push_back({"load proposed", 3, 151, 155});
+  rep.nodes[0].reload_timing.push_back({"reload command", 160, std::nullopt, 400});
+  rep.nodes[0].reload_start_ms = 3;
+  rep.nodes[0].reload_end_ms = 400;
+  auto j = report::ReplayToJson(rep);
+  const auto& n = j["nodes"][0];
+  EXPECT_EQ(n["reload_start_ms"], 3);
+  EXPECT_EQ(n["reload_end_ms"], 400);
+  ASSERT_EQ(n["reload_step_times"].size(), 2u);
+  EXPECT_EQ(n["reload_step_times"][0]["label"], "load proposed");
+  EXPECT_EQ(n["reload_step_times"][0]["start_ms"], 3);
+  EXPECT_EQ(n["reload_step_times"][0]["commit_ms"], 151);
+  EXPECT_EQ(n["reload_step_times"][0]["end_ms"], 155);
+  EXPECT_TRUE(n["reload_step_times"][1]["commit_ms"].is_null());
+  // A node without steps says so with null, not a made-up 0.
+  EXPECT_TRUE(j["nodes"][1]["reload_start_ms"].is_null());
+  EXPECT_EQ(fwgate::testing::JsonSchemaErrors(j.dump(), "replay.schema.json"), "");
+  std::string t = report::ReplayToText(rep);
+  EXPECT_NE(
+      t.find("node1 reload: load proposed started +3 ms, committed +151 ms, returned +155 ms"),
+      std::string::npos)
+      << t;
+  EXPECT_NE(t.find("node1 reload: reload command started +160 ms, returned +400 ms"),
+            std::string::npos)
+      << t;
+}
+
 TEST(ReplayJson, CarriesTheContractKeys) {
   auto rep = ReportWith({Conn("node1", "node2", 3000), Conn("node2", "node1", 10)});
   rep.timeline.bucket = milliseconds(100);
