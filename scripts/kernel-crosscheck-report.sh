@@ -132,6 +132,10 @@ END {
       if (cls["guest", c, i] != "match" && reason["guest", c, i] != "")
         printf "    guest run %d %s: %s\n", i, cls["guest", c, i], substr(reason["guest", c, i], 1, 160)
     }
+    for (i = 1; i <= runs["host", c]; i++) {
+      if (cls["host", c, i] != "match" && reason["host", c, i] != "")
+        printf "    host run %d %s: %s\n", i, cls["host", c, i], substr(reason["host", c, i], 1, 160)
+    }
   }
   summary("guest")
   if (have_host) {

@@ -192,6 +192,9 @@ printf 'root:x:0:\n' >"$ir/etc/group"
 mkdir -p "$ir$root/tests/fixtures"
 cp -r tests/fixtures/reload-cases "$ir$root/tests/fixtures/"
 cp -r rulesets "$ir$root/"
+# The checkout's root is the default include root of the fixtures' relative includes (fwgate takes
+# the nearest directory holding .git); a worktree's .git is a file, so an empty one stands in.
+[[ -e $root/.git ]] && : >"$ir$root/.git"
 : >"$ir/modules.load"
 for rel in "${order[@]}"; do
   out=$ir/lib/modules/$kver/$(basename "${rel%%.ko*}").ko
@@ -287,8 +290,8 @@ for acc in "${accels[@]}"; do
     fi
     # A guest that never reaches its init (nested KVM can hang without a word) is given up.
     if [[ $acc == kvm ]] && ! grep -q '@@xcheck ready' "$results" &&
-      awk -v a="$start" -v b="$(date +%s)" 'BEGIN { exit !(b - a > 90) }'; then
-      echo "kernel-crosscheck: KVM: the guest did not reach its init within 90 s" >&2
+      awk -v a="$start" -v b="$(date +%s)" 'BEGIN { exit !(b - a > 60) }'; then
+      echo "kernel-crosscheck: KVM: the guest did not reach its init within 60 s" >&2
       failed=1
       kill "$qemu_pid" 2>/dev/null || true
       break
