@@ -4,10 +4,18 @@
 // code, the verdict, where the breakage is, the commits the lab followed and that no emulation
 // table is left behind. The default run takes the table's quick cases, once each (a few seconds
 // each); FWGATE_FIDELITY_ALL=1 takes every case and FWGATE_FIDELITY_REPEAT=N runs each N times
-// in a row, all of which must match (scripts/fidelity.sh).
+// in a row, all of which must match (scripts/fidelity.sh). FWGATE_FIDELITY_GUEST=1 takes the
+// table's guest cases instead (the QEMU cross-check, scripts/kernel-crosscheck.sh), and
+// FWGATE_FIDELITY_RESULTS=FILE appends one line per run to FILE, the form the cross-check's
+// report reads (scripts/kernel-crosscheck-report.sh):
+//   case TAB run TAB expected TAB verdict TAB exit TAB matched(1|0) TAB seconds TAB reason
+// where verdict is the report's (survived, broken, undecided) or "-" when there was no report.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
@@ -34,6 +42,32 @@ const std::vector<ReloadCase>& Cases() {
 bool EnvOn(const char* name) {
   const char* v = getenv(name);
   return v != nullptr && std::string(v) == "1";
+}
+
+// One line of FWGATE_FIDELITY_RESULTS: tabs and line breaks in a field become spaces.
+void AppendResult(const ReloadCase& c, int run, const fwgate::testing::ProcessResult& r,
+                  bool matched, double seconds) {
+  const char* path = getenv("FWGATE_FIDELITY_RESULTS");
+  if (path == nullptr || *path == '\0') return;
+  auto clean = [](std::string s) {
+    for (char& ch : s) {
+      if (ch == '\t' || ch == '\n' || ch == '\r') ch = ' ';
+    }
+    return s;
+  };
+  std::string verdict = "-", reason;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (!j.is_discarded() && j.is_object()) {
+    if (j.contains("verdict") && j["verdict"].is_string()) verdict = j["verdict"];
+    if (j.contains("reason") && j["reason"].is_string()) reason = j["reason"];
+  }
+  if (reason.empty()) reason = r.err.substr(0, 300);
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.1f", seconds);
+  std::ofstream out(path, std::ios::app);
+  out << clean(c.name) << '\t' << run << '\t' << c.verdict << '\t' << clean(verdict) << '\t'
+      << r.exit_code << '\t' << (matched ? 1 : 0) << '\t' << secs << '\t'
+      << clean(reason.substr(0, 300)) << '\n';
 }
 
 int Repeats() {
@@ -126,6 +160,10 @@ class ReplayAcceptance : public ::testing::TestWithParam<ReloadCase> {
     if (auto st = fwgate::sys::CanCreateNamespaces(); !st) {
       GTEST_SKIP() << st.error().ToString();
     }
+    if (EnvOn("FWGATE_FIDELITY_GUEST")) {
+      if (!GetParam().guest) GTEST_SKIP() << "not a guest case of the QEMU cross-check";
+      return;
+    }
     if (!GetParam().quick && !EnvOn("FWGATE_FIDELITY_ALL")) {
       GTEST_SKIP() << "not a quick case: scripts/fidelity.sh (FWGATE_FIDELITY_ALL=1) runs it";
     }
@@ -138,8 +176,11 @@ TEST_P(ReplayAcceptance, VerdictMatchesTheKernelFacts) {
   const int runs = Repeats();
   int matched = 0;
   for (int i = 0; i < runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
     auto r = RunCase(c);
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
     auto bad = Mismatches(c, r);
+    AppendResult(c, i + 1, r, bad.empty(), took.count());
     if (bad.empty()) {
       ++matched;
       continue;
