@@ -55,6 +55,18 @@ if [[ -n $kernel && -z $modules || -z $kernel && -n $modules ]]; then
   echo "kernel-crosscheck: --kernel and --modules go together" >&2
   exit 2
 fi
+# Its own packages, installed on first use (scripts/setup.sh leaves them out of the test set-up).
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+{ command -v busybox >/dev/null && file -L "$(command -v busybox)" | grep -q 'statically linked'; } ||
+  need+=(busybox-static)
+if ((${#need[@]})); then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  echo "kernel-crosscheck: installing ${need[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    "${need[@]}" >&2 || { echo "kernel-crosscheck: could not install ${need[*]}" >&2; exit 1; }
+fi
 for tool in qemu-system-x86_64 depmod modinfo ldd strip; do
   command -v "$tool" >/dev/null || { echo "kernel-crosscheck: $tool is missing (scripts/setup.sh)" >&2; exit 1; }
 done
