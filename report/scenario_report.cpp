@@ -120,11 +120,10 @@ json ScenarioToJson(const ScenarioResult& r) {
          {"took_ms", r.took.count()}};
   json runs = json::array();
   for (const RunOutcome& o : r.runs) {
-    json jr{{"name", o.name},
-            {"description", o.description},
-            {"expected", o.expected},
-            {"observed", o.observed},
-            {"as_expected", o.as_expected}};
+    json jr{
+        {"name", o.name},         {"description", o.description},        {"expected", o.expected},
+        {"observed", o.observed}, {"as_expected", o.as_expected},        {"undecided", o.undecided},
+        {"attempts", o.attempts}, {"retried_because", o.retried_because}};
     if (o.storm) jr["storm"] = StormJson(*o.storm);
     if (o.reload) jr["reload"] = ReloadJson(*o.reload);
     runs.push_back(std::move(jr));

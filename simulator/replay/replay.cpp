@@ -191,7 +191,8 @@ milliseconds AfterMarkTime(const ReplayOptions& o, int nodes) {
   if (o.reloads > 1) reload_span = (reload_span + o.reload_interval) * o.reloads;
   milliseconds needed =
       reload_span + WatchAfterReload(o.stall_threshold,
-                                     LongestInterval(PlanWorkload(nodes, o.connections_per_node)));
+                                     LongestInterval(PlanWorkload(nodes, o.connections_per_node)),
+                                     o.watch_margin);
   milliseconds rest = o.duration > o.warmup ? o.duration - o.warmup : milliseconds(0);
   return std::max(rest, needed);
 }
@@ -419,7 +420,8 @@ Result<ReplayReport> RunReplay(const ReplayOptions& o, bool* interrupted) {
   // Whatever the reload took (a command's own pauses, slow process start-up), the connections
   // are watched from its measured end for what the verdict needs (lab health).
   const auto reload_end = Clock::now();
-  after = std::max(after, spent + WatchAfterReload(o.stall_threshold, LongestInterval(wp)));
+  after = std::max(
+      after, spent + WatchAfterReload(o.stall_threshold, LongestInterval(wp), o.watch_margin));
   rep.after_mark = after;
   if (spent < after &&
       !SleepWithProgress(after - spent, o.stop, o.progress, [&](milliseconds left) {

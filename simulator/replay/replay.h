@@ -14,6 +14,7 @@
 #include "simulator/reload/procedure.h"
 #include "simulator/replay/spec.h"
 #include "simulator/replay/verdict.h"
+#include "simulator/replay/window.h"
 
 namespace fwgate::replay {
 
@@ -33,6 +34,10 @@ struct ReplayOptions {
   std::chrono::milliseconds duration{0};
   std::chrono::milliseconds warmup{1500};  // traffic before the reload
   std::chrono::milliseconds stall_threshold{2000};
+  // Traffic watched past one threshold and one interval after the last reload step; it bounds
+  // the lab's resolution that still decides (lab_health.h), so a longer margin tolerates a more
+  // loaded lab at the cost of a longer run.
+  std::chrono::milliseconds watch_margin{kWatchMargin};
   std::chrono::milliseconds rolling{0};
   // Light traffic instead of the Ceph shape: sessions only, small messages every few seconds at
   // fixed phases, none due while a 1 s gap after the warmup is open (PlanLightWorkload): a lab

@@ -15,8 +15,9 @@ std::chrono::milliseconds LongestInterval(const WorkloadPlan& plan) {
 }
 
 std::chrono::milliseconds WatchAfterReload(std::chrono::milliseconds stall_threshold,
-                                           std::chrono::milliseconds longest_interval) {
-  return stall_threshold + longest_interval + kWatchMargin;
+                                           std::chrono::milliseconds longest_interval,
+                                           std::chrono::milliseconds margin) {
+  return stall_threshold + longest_interval + margin;
 }
 
 }  // namespace fwgate::replay

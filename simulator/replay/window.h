@@ -19,6 +19,7 @@ inline constexpr std::chrono::milliseconds kWatchMargin{500};
 
 // Traffic to watch after the last node's last reload step ended.
 [[nodiscard]] std::chrono::milliseconds WatchAfterReload(
-    std::chrono::milliseconds stall_threshold, std::chrono::milliseconds longest_interval);
+    std::chrono::milliseconds stall_threshold, std::chrono::milliseconds longest_interval,
+    std::chrono::milliseconds margin = kWatchMargin);
 
 }  // namespace fwgate::replay

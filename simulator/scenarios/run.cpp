@@ -91,6 +91,9 @@ Result<ReloadRunResult> RunReload(const ReloadRun& run, const RunOptions& o) {
   ro.reloads = run.reloads;
   ro.reload_interval = milliseconds(run.reload_interval_ms);
   ro.stop = o.stop;
+  // Scenario runs are judged against the incident, not timed: a wider margin lets a loaded lab
+  // resolve stalls to half the threshold (lab_health.h) for about a second more per run.
+  ro.watch_margin = milliseconds(1500);
   bool interrupted = false;
   auto rep = replay::RunReplay(ro, &interrupted);
   if (!rep) return rep.error();
@@ -399,6 +402,37 @@ bool JudgeStorm(const StormRunResult& r, const std::vector<RunOutcome>& earlier,
   return false;
 }
 
+void Conclude(ScenarioResult& out) {
+  out.outcome = Outcome::kPass;
+  out.verdict = "reproduced";
+  for (const auto& r : out.runs) {
+    if (!r.as_expected && !r.undecided) {
+      out.outcome = Outcome::kFail;
+      out.verdict = "not reproduced";
+      out.reason =
+          "run " + r.name + " differed: expected " + r.expected + "; observed " + r.observed;
+      break;
+    }
+  }
+  // Not a difference: a run the lab could not measure leaves the scenario undecided (exit 3),
+  // unless another run already differed.
+  if (out.outcome == Outcome::kPass) {
+    for (const auto& r : out.runs) {
+      if (r.undecided) {
+        out.outcome = Outcome::kUndecided;
+        out.verdict = "could not decide";
+        out.reason = "run " + r.name + " could not be measured after " +
+                     std::to_string(r.attempts) + " attempts: " + r.observed;
+        break;
+      }
+    }
+  }
+  if (out.outcome == Outcome::kPass) {
+    out.reason =
+        "every run gave its expected outcome (" + std::to_string(out.runs.size()) + " runs)";
+  }
+}
+
 Result<ScenarioResult> RunScenario(const Scenario& s, const RunOptions& o) {
   const auto start = Clock::now();
   ScenarioResult out;
@@ -414,6 +448,17 @@ Result<ScenarioResult> RunScenario(const Scenario& s, const RunOptions& o) {
       ro.expected = ExpectedText(run);
       Say(o, s.name + " run " + std::to_string(i + 1) + "/" + std::to_string(n) + " " + run.name);
       auto r = RunReload(run, o);
+      // A lab too loaded to resolve the stalls the verdict needs decides nothing (the replay's
+      // own health check, simulator/replay/lab_health.h): the run is made again, up to
+      // kReloadAttempts times, and the scenario is undecided if it never could be measured.
+      ro.attempts = 1;
+      while (r && r->report.verdict == replay::Verdict::kUnknown &&
+             r->report.lab_health.overloaded && ro.attempts < o.reload_attempts && !Stopped(o)) {
+        Say(o, run.name + ": " + r->report.lab_health.reason + "; running it again");
+        ro.retried_because.push_back(r->report.lab_health.reason);
+        ++ro.attempts;
+        r = RunReload(run, o);
+      }
       if (!r) {
         if (r.error().kind == ErrorKind::kBadInput) return r.error().Wrap("run " + run.name);
         out.outcome = Outcome::kUndecided;
@@ -424,6 +469,10 @@ Result<ScenarioResult> RunScenario(const Scenario& s, const RunOptions& o) {
         return out;
       }
       ro.as_expected = JudgeReload(*r, &ro.observed);
+      if (r->report.verdict == replay::Verdict::kUnknown) {
+        ro.undecided = true;
+        ro.observed += " (" + r->report.reason + ")";
+      }
       ro.reload = std::move(*r);
     } else {
       const StormRun& run = s.storm_runs[i];
@@ -447,21 +496,7 @@ Result<ScenarioResult> RunScenario(const Scenario& s, const RunOptions& o) {
     out.runs.push_back(std::move(ro));
     if (Stopped(o)) return Error::Unavailable("interrupted");
   }
-  out.outcome = Outcome::kPass;
-  out.verdict = "reproduced";
-  for (const auto& r : out.runs) {
-    if (!r.as_expected) {
-      out.outcome = Outcome::kFail;
-      out.verdict = "not reproduced";
-      out.reason =
-          "run " + r.name + " differed: expected " + r.expected + "; observed " + r.observed;
-      break;
-    }
-  }
-  if (out.outcome == Outcome::kPass) {
-    out.reason =
-        "every run gave its expected outcome (" + std::to_string(out.runs.size()) + " runs)";
-  }
+  Conclude(out);
   out.took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
   return out;
 }

@@ -29,6 +29,8 @@ struct RunOptions {
   const std::atomic<bool>* stop = nullptr;
   std::function<void(const std::string&)> progress;  // one line per stage, optional
   std::chrono::milliseconds sample_interval{250};    // storm: table and counters
+  // Reload runs the lab was too loaded to measure are made again, this many attempts in all.
+  int reload_attempts = 3;
 };
 
 struct ReloadRunResult {
@@ -82,6 +84,11 @@ struct RunOutcome {
   std::string name, description;
   std::string expected, observed;  // one line each
   bool as_expected = false;
+  // The lab could not decide (a reload run whose replay stayed undecided, e.g. overloaded after
+  // every attempt): neither as expected nor a difference.
+  bool undecided = false;
+  int attempts = 1;
+  std::vector<std::string> retried_because;  // why each earlier attempt decided nothing
   std::optional<ReloadRunResult> reload;
   std::optional<StormRunResult> storm;
 };
@@ -90,14 +97,18 @@ struct ScenarioResult {
   Scenario scenario;
   std::vector<RunOutcome> runs;
   Outcome outcome = Outcome::kUndecided;  // pass: reproduced, fail: not reproduced
-  std::string verdict;                    // "reproduced" | "not reproduced" | "could not run"
-  std::string reason;                     // which run differed, or why it could not run
+  std::string verdict;  // "reproduced" | "not reproduced" | "could not run" | "could not decide"
+  std::string reason;   // which run differed, or why it could not run
   std::chrono::milliseconds took{0};
 };
 
 // Runs every run of `s` in order. An Error means the scenario could not run at all (exit 3);
 // a run that cannot be made faithful also ends it with kUndecided and its reason.
 [[nodiscard]] Result<ScenarioResult> RunScenario(const Scenario& s, const RunOptions& options);
+
+// The scenario verdict from its runs (pure): "not reproduced" naming the first run that differed;
+// else "could not decide" (kUndecided) naming the first undecided run; else "reproduced".
+void Conclude(ScenarioResult& result);
 
 // The expected-outcome judgement of a storm run (pure), given the other runs' results for
 // "fewer than RUN".

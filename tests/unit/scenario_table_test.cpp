@@ -5,6 +5,7 @@
 #include <regex>
 #include <string>
 
+#include "simulator/scenarios/run.h"
 #include "simulator/scenarios/scenario.h"
 
 namespace {
@@ -70,3 +71,40 @@ TEST(ScenarioTable, BadTablesNameThePlace) {
 }
 
 }  // namespace
+
+// The scenario verdict from its runs: a difference wins over an undecided run, an undecided run
+// (the lab could not measure it) is never a difference and never "reproduced".
+TEST(ScenarioVerdict, UndecidedRunsLeaveTheScenarioUndecided) {
+  using fwgate::scenarios::RunOutcome;
+  using fwgate::scenarios::ScenarioResult;
+  auto run = [](const std::string& name, bool as_expected, bool undecided) {
+    RunOutcome r;
+    r.name = name;
+    r.as_expected = as_expected;
+    r.undecided = undecided;
+    r.attempts = undecided ? 3 : 1;
+    r.expected = "e";
+    r.observed = "o";
+    return r;
+  };
+  ScenarioResult all;
+  all.runs = {run("a", true, false), run("b", true, false)};
+  fwgate::scenarios::Conclude(all);
+  EXPECT_EQ(all.outcome, fwgate::Outcome::kPass);
+  EXPECT_EQ(all.verdict, "reproduced");
+
+  ScenarioResult undecided;
+  undecided.runs = {run("a", true, false), run("b", false, true)};
+  fwgate::scenarios::Conclude(undecided);
+  EXPECT_EQ(undecided.outcome, fwgate::Outcome::kUndecided);
+  EXPECT_EQ(undecided.verdict, "could not decide");
+  EXPECT_NE(undecided.reason.find("run b could not be measured after 3 attempts"),
+            std::string::npos)
+      << undecided.reason;
+
+  ScenarioResult differed;
+  differed.runs = {run("a", false, true), run("b", false, false)};
+  fwgate::scenarios::Conclude(differed);
+  EXPECT_EQ(differed.outcome, fwgate::Outcome::kFail);
+  EXPECT_NE(differed.reason.find("run b differed"), std::string::npos) << differed.reason;
+}
