@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,8 @@ struct NftLimits {
   std::chrono::milliseconds time{30000};      // wall time (CPU time is bounded to match)
   size_t max_output = size_t{64} << 20;       // nft's output buffer (listings, echo)
   size_t max_errors = size_t{1} << 20;        // nft's error buffer
+  // The runner's nice value when lower than the caller's and allowed (SpawnOptions::nice).
+  std::optional<int> nice;
 };
 
 struct NftRequest {
@@ -55,6 +58,6 @@ struct NftResult {
 
 // The same, applying `text` as one transaction; the error carries nft's diagnostics.
 [[nodiscard]] Status ApplyNft(const NetnsHandle& ns, const std::string& text,
-                              const std::string& what);
+                              const std::string& what, const NftLimits& limits = {});
 
 }  // namespace fwgate::sys

@@ -64,6 +64,7 @@ Result<RestoreResult> RunIptablesRestore(const NetnsHandle& ns, const std::strin
       1;
   o.max_stdout = limits.max_output;
   o.max_stderr = limits.max_errors;
+  o.nice = limits.nice;
   auto run = RunProcess(o);
   if (!run) return run.error().Wrap("running " + *program);
   if (run->exec_failed) return Error::Unavailable("running " + *program + ": " + run->Describe());
@@ -82,7 +83,7 @@ Status ApplyRulesetText(const NetnsHandle& ns, RulesetFormat format, const std::
                         const std::string& what, const NftLimits& limits) {
   switch (format) {
     case RulesetFormat::kNft:
-      return ApplyNft(ns, text, what);
+      return ApplyNft(ns, text, what, limits);
     case RulesetFormat::kNftJson: {
       NftRequest req;
       req.text = text;

@@ -47,6 +47,7 @@ sys::SpawnOptions CommandSpawnOptions(const sys::NetnsHandle& ns,
   o.stop = stop;
   o.stderr_to_stdout = true;
   o.max_stdout = 64 << 10;
+  o.nice = kReloadNice;
   return o;
 }
 
@@ -84,9 +85,12 @@ std::vector<NodeOutcome> RunReloads(const std::vector<NodeReload>& nodes,
         so.started_at = since();
         Status st = OkStatus();
         switch (s.kind) {
-          case Step::Kind::kNftText:
-            st = sys::ApplyRulesetText(*n.ns, s.format, s.text, s.label);
+          case Step::Kind::kNftText: {
+            sys::NftLimits limits;
+            limits.nice = kReloadNice;
+            st = sys::ApplyRulesetText(*n.ns, s.format, s.text, s.label, limits);
             break;
+          }
           case Step::Kind::kCommand: {
             auto r = sys::RunProcess(CommandSpawnOptions(*n.ns, s.argv, s.working_dir,
                                                          options.command_timeout, options.stop));
