@@ -176,6 +176,7 @@ Result<NftResult> RunNft(const NetnsHandle& ns, const NftRequest& r) {
   // The reply carries both buffers, JSON-escaped (at most 6 bytes per byte of control text).
   o.max_stdout = (r.limits.max_output + r.limits.max_errors) * 2 + 4096;
   o.max_stderr = 4096;
+  o.nice = r.limits.nice;
   auto run = RunProcess(o);
   if (!run) return run.error().Wrap("running libnftables");
   NftResult out;
@@ -220,9 +221,11 @@ Result<NftResult> RunNft(const NetnsHandle& ns, const NftRequest& r) {
 }
 
 Status ApplyNft(const NetnsHandle& ns, const std::string& text, const std::string& what,
+                const NftLimits& limits,
                 std::optional<std::chrono::steady_clock::time_point>* finished) {
   NftRequest req;
   req.text = text;
+  req.limits = limits;
   auto r = RunNft(ns, req);
   if (!r) return r.error().Wrap(what);
   if (finished != nullptr) *finished = r->finished;

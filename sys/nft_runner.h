@@ -22,6 +22,8 @@ struct NftLimits {
   std::chrono::milliseconds time{30000};      // wall time (CPU time is bounded to match)
   size_t max_output = size_t{64} << 20;       // nft's output buffer (listings, echo)
   size_t max_errors = size_t{1} << 20;        // nft's error buffer
+  // The runner's nice value when lower than the caller's and allowed (SpawnOptions::nice).
+  std::optional<int> nice;
 };
 
 struct NftRequest {
@@ -61,6 +63,7 @@ struct NftResult {
 // `finished` is given, it gets NftResult::finished (the moment the transaction was answered).
 [[nodiscard]] Status ApplyNft(
     const NetnsHandle& ns, const std::string& text, const std::string& what,
+    const NftLimits& limits = {},
     std::optional<std::chrono::steady_clock::time_point>* finished = nullptr);
 
 }  // namespace fwgate::sys

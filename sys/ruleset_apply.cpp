@@ -64,6 +64,7 @@ Result<RestoreResult> RunIptablesRestore(const NetnsHandle& ns, const std::strin
       1;
   o.max_stdout = limits.max_output;
   o.max_stderr = limits.max_errors;
+  o.nice = limits.nice;
   auto run = RunProcess(o);
   if (!run) return run.error().Wrap("running " + *program);
   if (run->exec_failed) return Error::Unavailable("running " + *program + ": " + run->Describe());
@@ -84,7 +85,7 @@ Status ApplyRulesetText(const NetnsHandle& ns, RulesetFormat format, const std::
   if (finished != nullptr) finished->reset();
   switch (format) {
     case RulesetFormat::kNft:
-      return ApplyNft(ns, text, what, finished);
+      return ApplyNft(ns, text, what, limits, finished);
     case RulesetFormat::kNftJson: {
       NftRequest req;
       req.text = text;

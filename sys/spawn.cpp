@@ -41,6 +41,8 @@ struct ChildPlan {
   bool pid_ns = false;
   bool mount_ns = false;
   uint64_t memory = 0, cpu = 0;
+  bool set_nice = false;
+  int nice = 0;
   std::vector<int> pass_fds;
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // child ends (-1: /dev/null / caller's)
   int devnull = -1;
@@ -135,6 +137,12 @@ long RawFork() { return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); }
     rlimit rl{p.cpu, p.cpu + 1};
     if (setrlimit(RLIMIT_CPU, &rl) != 0) ChildFail(p, "setting the CPU limit");
   }
+  if (p.set_nice) {
+    // Best effort: without CAP_SYS_NICE the child stays at the caller's priority.
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, 0);
+    if (errno == 0 && p.nice < now) (void)setpriority(PRIO_PROCESS, 0, p.nice);
+  }
   if (p.working_dir != nullptr && chdir(p.working_dir) != 0) ChildFail(p, "chdir");
   // Signals ignored by fwgate (SIGPIPE) would stay ignored across exec; the mask too.
   struct sigaction dfl {};
@@ -218,6 +226,8 @@ Result<Started> StartChild(const SpawnOptions& o, bool with_pipes) {
   p.mount_ns = o.new_mount_namespace;
   p.memory = o.memory_limit_bytes;
   p.cpu = o.cpu_limit_seconds;
+  p.set_nice = o.nice.has_value();
+  p.nice = o.nice.value_or(0);
   p.pass_fds = o.pass_fds;
   p.parent = getpid();
 

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct SpawnOptions {
   // Descriptors (>= 3) the child keeps open under the same numbers; all others are closed.
   std::vector<int> pass_fds;
   const std::atomic<bool>* stop = nullptr;  // killed when this becomes true (`interrupted`)
+  // The child's nice value when it is lower (a higher priority) than the caller's and the
+  // caller may raise priorities (CAP_SYS_NICE); otherwise the child keeps the caller's.
+  std::optional<int> nice;
 };
 
 struct SpawnResult {

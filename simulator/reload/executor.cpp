@@ -49,6 +49,7 @@ sys::SpawnOptions CommandSpawnOptions(const sys::NetnsHandle& ns,
   o.stop = stop;
   o.stderr_to_stdout = true;
   o.max_stdout = 64 << 10;
+  o.nice = kReloadNice;
   return o;
 }
 
@@ -103,9 +104,12 @@ std::vector<NodeOutcome> RunReloads(const std::vector<NodeReload>& nodes,
         Status st = OkStatus();
         std::optional<Clock::time_point> committed;
         switch (s.kind) {
-          case Step::Kind::kNftText:
-            st = sys::ApplyRulesetText(*n.ns, s.format, s.text, s.label, {}, &committed);
+          case Step::Kind::kNftText: {
+            sys::NftLimits limits;
+            limits.nice = kReloadNice;
+            st = sys::ApplyRulesetText(*n.ns, s.format, s.text, s.label, limits, &committed);
             break;
+          }
           case Step::Kind::kCommand: {
             auto r = sys::RunProcess(CommandSpawnOptions(*n.ns, s.argv, s.working_dir,
                                                          options.command_timeout, options.stop));

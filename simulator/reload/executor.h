@@ -39,6 +39,15 @@ struct StepOutcome {
   std::string detail;  // the command's outcome, when a command
 };
 
+// The nice value the reload's own processes (nft steps, the user's command) run at when the
+// caller's is higher and it may raise priorities. A commit that gives a family its first
+// conntrack user makes the lab kernel walk the whole conntrack hash (nf_ct_tcp_fixup, under one
+// mutex for every namespace, docs/kernel-conntrack.md §3.5); starved by the lab's own bulk
+// traffic and the machine's other jobs that walk took 10-30 s under `nice`, with the new rules
+// not yet committed and the node's traffic unfiltered all that time (docs/replay-fidelity.md
+// "Experiments against the facts"). A node does not share two cores with a traffic generator.
+inline constexpr int kReloadNice = -5;
+
 // How the user's reload command is confined (documented in docs/lab.md).
 [[nodiscard]] sys::SpawnOptions CommandSpawnOptions(const sys::NetnsHandle& ns,
                                                     const std::vector<std::string>& argv,

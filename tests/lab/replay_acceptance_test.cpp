@@ -90,7 +90,15 @@ fwgate::testing::ProcessResult RunCase(const ReloadCase& c) {
 std::vector<std::string> Mismatches(const ReloadCase& c, const fwgate::testing::ProcessResult& r) {
   std::vector<std::string> out;
   if (r.exit_code != 0 && r.exit_code != 1) {
-    out.push_back("exit " + std::to_string(r.exit_code) + ": " + r.err);
+    // Undecided (3) still prints the report: its reason says why (lab overloaded, a step's
+    // time limit, commits not followed).
+    auto u = nlohmann::json::parse(r.out, nullptr, false);
+    std::string why;
+    if (u.is_object() && u.contains("reason") && u["reason"].is_string()) {
+      why = u["reason"].get<std::string>();
+    }
+    out.push_back("exit " + std::to_string(r.exit_code) + ": " + why + (why.empty() ? "" : " ") +
+                  r.err);
     return out;
   }
   auto j = nlohmann::json::parse(r.out, nullptr, false);

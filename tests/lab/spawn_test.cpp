@@ -5,12 +5,17 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -141,6 +146,27 @@ TEST(Spawn, IgnoredSignalsAreResetForTheChild) {
   auto r = RunProcess(o);
   ASSERT_TRUE(r.ok());
   EXPECT_NE(r->out.find("0000000000000000"), std::string::npos) << r->out;
+}
+
+// The child's nice value as it reads it (field 19 of /proc/self/stat).
+int ChildNice(std::optional<int> nice) {
+  SpawnOptions o;
+  o.argv = {"sh", "-c", "cut -d' ' -f19 /proc/self/stat"};
+  o.nice = nice;
+  auto r = RunProcess(o);
+  EXPECT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->Describe() : r.error().ToString());
+  return r.ok() ? std::atoi(r->out.c_str()) : 99;
+}
+
+TEST(Spawn, NiceOnlyEverRaisesTheChildsPriority) {
+  errno = 0;
+  const int now = getpriority(PRIO_PROCESS, 0);
+  ASSERT_EQ(errno, 0);
+  EXPECT_EQ(ChildNice(std::nullopt), now);
+  EXPECT_EQ(ChildNice(std::min(now + 3, 19)), now);  // a lower priority is never asked for
+  if (now == -20) GTEST_SKIP() << "already at the highest priority";
+  // Raising needs CAP_SYS_NICE; without it the child keeps the caller's priority.
+  EXPECT_EQ(ChildNice(now - 1), geteuid() == 0 ? now - 1 : now);
 }
 
 class SpawnNs : public ::testing::Test {
