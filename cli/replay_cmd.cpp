@@ -3,9 +3,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <filesystem>
 #include <iostream>
-#include <optional>
+#include <string_view>
 
 #include "base/outcome.h"
 #include "cli/command.h"
@@ -54,59 +55,8 @@ struct Args {
   bool per_node_given = false;
 };
 
-// NODE:DAEMONS[@SECONDS] ("node1:8", "node2:4@5").
-struct RestartSpec {
-  int node = 0;  // 0-based
-  int daemons = 0;
-  int at_ms = 0;
-};
-
-Result<RestartSpec> ParseRestart(const std::string& text, int nodes) {
-  auto bad = [&](const std::string& why) {
-    return Error::BadInput("--restart " + text + ": " + why +
-                           " (NODE:DAEMONS[@SECONDS], e.g. node1:8)");
-  };
-  RestartSpec r;
-  auto colon = text.find(':');
-  if (colon == std::string::npos) return bad("no ':'");
-  std::string node = text.substr(0, colon);
-  std::string rest = text.substr(colon + 1);
-  std::string at;
-  if (auto a = rest.find('@'); a != std::string::npos) {
-    at = rest.substr(a + 1);
-    rest.resize(a);
-  }
-  auto number = [](const std::string& s, double lo, double hi) -> std::optional<double> {
-    if (s.empty() || s.size() > 12) return std::nullopt;
-    size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(s, &used);
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-    if (used != s.size() || !(v >= lo && v <= hi)) return std::nullopt;
-    return v;
-  };
-  if (node.size() < 5 || node.compare(0, 4, "node") != 0) return bad("the node is nodeN");
-  auto k = number(node.substr(4), 1, nodes);
-  if (!k || *k != static_cast<int>(*k)) {
-    return bad("no such node (the lab has node1..node" + std::to_string(nodes) + ")");
-  }
-  r.node = static_cast<int>(*k) - 1;
-  auto d = number(rest, 1, 64);
-  if (!d || *d != static_cast<int>(*d)) return bad("DAEMONS is a whole number from 1 to 64");
-  r.daemons = static_cast<int>(*d);
-  if (!at.empty()) {
-    auto s = number(at, 0, 3600);
-    if (!s) return bad("SECONDS is a number from 0 to 3600");
-    r.at_ms = static_cast<int>(*s * 1000);
-  }
-  return r;
-}
-
 Outcome RunRestart(const Args& a, const std::atomic<bool>* stop) {
-  auto spec = ParseRestart(a.restart, a.nodes);
+  auto spec = replay::ParseRestartSpec(a.restart, a.nodes);
   if (!spec) {
     std::cerr << "fwgate: " << spec.error().context << "\n";
     return Outcome::kBadInput;
@@ -121,12 +71,7 @@ Outcome RunRestart(const Args& a, const std::atomic<bool>* stop) {
                  "--proposed, --reload, --rolling, --kernel and --be-liberal do not apply\n";
     return Outcome::kBadInput;
   }
-  scenarios::Scenario s;
-  s.name = "replay-restart";
-  s.title = "restart of " + std::to_string(spec->daemons) + " daemons on node" +
-            std::to_string(spec->node + 1);
-  s.kind = scenarios::Kind::kStorm;
-  scenarios::StormHost& h = s.host;
+  scenarios::StormHost h;
   h.daemons = spec->daemons;
   int sessions = a.per_node_given ? a.per_node : 6000;
   h.sessions_per_daemon = std::max(1, (sessions + spec->daemons - 1) / spec->daemons);
@@ -136,8 +81,7 @@ Outcome RunRestart(const Args& a, const std::atomic<bool>* stop) {
   h.boot_work_ms = a.boot_work_ms;
   h.retry_ms = a.retry_ms;
   h.connect_timeout_ms = a.connect_timeout_ms;
-  std::error_code ec;
-  h.ruleset = std::filesystem::absolute(a.current, ec).lexically_normal().string();
+  h.ruleset = a.current;
   scenarios::StormRun run;
   run.name = "restart";
   run.table_size = a.table_size;
@@ -155,21 +99,16 @@ Outcome RunRestart(const Args& a, const std::atomic<bool>* stop) {
       std::cerr << "fwgate: --timeout " << t << ": NAME=SECONDS with NAME one of " << known << "\n";
       return Outcome::kBadInput;
     }
-    std::string v = t.substr(eq + 1);
-    size_t used = 0;
-    long secs = -1;
-    try {
-      secs = std::stol(v, &used);
-    } catch (const std::exception&) {
-      secs = -1;
-    }
-    if (v.empty() || used != v.size() || secs < 1 || secs > 2000000) {
+    std::string_view v = std::string_view(t).substr(eq + 1);
+    int secs = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size() || secs < 1 ||
+        secs > 2000000) {
       std::cerr << "fwgate: --timeout " << t << ": SECONDS is a whole number from 1 to 2000000\n";
       return Outcome::kBadInput;
     }
-    run.timeouts[name] = static_cast<int>(secs);
+    run.timeouts[name] = secs;
   }
-  s.storm_runs.push_back(run);
   // The node's ruleset must load before anything is built (FILE:LINE:COL, exit 2).
   nft::LoadOptions load;
   load.nft = a.nft_limits;
@@ -184,7 +123,10 @@ Outcome RunRestart(const Args& a, const std::atomic<bool>* stop) {
   ro.stop = stop;
   Progress progress("replay", a.quiet);
   if (progress.enabled()) ro.progress = [&](const std::string& m) { progress.Say(m); };
-  auto res = scenarios::RunScenario(s, ro);
+  const auto started = std::chrono::steady_clock::now();
+  auto res = scenarios::RunStormRun(h, run, current, ro);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
   if (!res) {
     std::cerr << "fwgate: "
               << (stop->load() ? "interrupted; the lab was torn down"
@@ -192,11 +134,7 @@ Outcome RunRestart(const Args& a, const std::atomic<bool>* stop) {
               << "\n";
     return res.error().kind == ErrorKind::kBadInput ? Outcome::kBadInput : Outcome::kUndecided;
   }
-  if (res->runs.empty() || !res->runs.front().storm) {
-    std::cerr << "fwgate: could not run the restart: " << res->reason << "\n";
-    return Outcome::kUndecided;
-  }
-  const scenarios::StormRunResult& st = *res->runs.front().storm;
+  const scenarios::StormRunResult& st = *res;
   replay::Verdict verdict = replay::Verdict::kSurvived;
   std::string reason;
   auto num = [](uint64_t v) { return std::to_string(v); };
@@ -221,7 +159,7 @@ Outcome RunRestart(const Args& a, const std::atomic<bool>* stop) {
                         {"daemons", spec->daemons},
                         {"verdict", replay::VerdictName(verdict)},
                         {"reason", reason},
-                        {"took_ms", res->took.count()},
+                        {"took_ms", took.count()},
                         {"storm", report::StormRunToJson(st)}};
     std::cout << j.dump(2) << "\n";
   } else {

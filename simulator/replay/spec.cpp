@@ -1,5 +1,7 @@
 #include "simulator/replay/spec.h"
 
+#include <charconv>
+#include <cmath>
 #include <vector>
 
 namespace fwgate::replay {
@@ -85,6 +87,39 @@ Result<PerNode<int>> ParseBeLiberalSpec(std::string_view text, int nodes) {
                              if (v == "1") return 1;
                              return Error::BadInput("'" + std::string(v) + "' is not 0 or 1");
                            });
+}
+
+Result<RestartSpec> ParseRestartSpec(std::string_view text, int nodes) {
+  auto bad = [&](const std::string& why) {
+    return Error::BadInput("--restart " + std::string(text) + ": " + why +
+                           " (NODE:DAEMONS[@SECONDS], e.g. node1:8)");
+  };
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return bad("no ':'");
+  std::string_view node = text.substr(0, colon);
+  std::string_view daemons = text.substr(colon + 1);
+  std::string_view at;
+  if (size_t a = daemons.find('@'); a != std::string_view::npos) {
+    at = daemons.substr(a + 1);
+    daemons = daemons.substr(0, a);
+  }
+  if (auto st = CheckNode("--restart", node, nodes); !st) return st.error();
+  RestartSpec r;
+  r.node = std::stoi(std::string(node.substr(4))) - 1;  // CheckNode: node1..node<nodes>
+  auto [end, ec] = std::from_chars(daemons.data(), daemons.data() + daemons.size(), r.daemons);
+  if (daemons.empty() || ec != std::errc() || end != daemons.data() + daemons.size() ||
+      r.daemons < 1 || r.daemons > 64) {
+    return bad("DAEMONS is a whole number from 1 to 64");
+  }
+  if (!at.empty()) {
+    double seconds = -1;
+    auto [e, err] = std::from_chars(at.data(), at.data() + at.size(), seconds);
+    if (err != std::errc() || e != at.data() + at.size() || !(seconds >= 0 && seconds <= 3600)) {
+      return bad("SECONDS is a number from 0 to 3600");
+    }
+    r.at_ms = static_cast<int>(std::lround(seconds * 1000));
+  }
+  return r;
 }
 
 }  // namespace fwgate::replay

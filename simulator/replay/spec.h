@@ -27,4 +27,13 @@ struct PerNode {
                                                                       int nodes);
 [[nodiscard]] Result<PerNode<int>> ParseBeLiberalSpec(std::string_view text, int nodes);
 
+// `--restart NODE:DAEMONS[@SECONDS]` ("node1:8", "node2:4@5"): which node restarts how many
+// daemons, how far into the run.
+struct RestartSpec {
+  int node = 0;  // 0-based
+  int daemons = 0;
+  int at_ms = 0;
+};
+[[nodiscard]] Result<RestartSpec> ParseRestartSpec(std::string_view text, int nodes);
+
 }  // namespace fwgate::replay

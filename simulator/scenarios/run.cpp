@@ -130,19 +130,19 @@ Result<StatsNow> ReadStats(const sys::NetnsHandle& ns) {
   return StatsNow{st->Get("drop"), st->Get("early_drop"), st->Get("insert_failed")};
 }
 
-Result<StormRunResult> RunStorm(const Scenario& s, const StormRun& run, const RunOptions& o) {
+}  // namespace
+
+Result<StormRunResult> RunStormRun(const StormHost& h, const StormRun& run,
+                                   const nft::LoadResult& ruleset, const RunOptions& o) {
   StormRunResult out;
   out.run = run;
   out.budget = run.table_size;
-  const StormHost& h = s.host;
   auto host = sys::ReadHostConntrack();
   if (!host) return host.error();
   out.host_max = host->max;
   auto plan = sys::PlanBudget(*host, run.table_size);
   if (!plan) return plan.error();
   out.fill = plan->fill;
-  auto ruleset = Load(o, h.ruleset);
-  if (!ruleset) return ruleset.error();
 
   lab::TopologyOptions to;
   to.nodes = 1 + h.peers;
@@ -156,7 +156,7 @@ Result<StormRunResult> RunStorm(const Scenario& s, const StormRun& run, const Ru
   // Conntrack runs where a rule needs it (docs/kernel-conntrack.md §2.1): the restarted node
   // loads the node ruleset; peers and the client track nothing, as their tables are not the
   // question.
-  if (auto st = nft::LoadIntoNamespace(node.ns, *ruleset); !st) {
+  if (auto st = nft::LoadIntoNamespace(node.ns, ruleset); !st) {
     return st.error().Wrap(node.plan.name + ": loading " + h.ruleset);
   }
   for (const auto& [name, secs] : run.timeouts) {
@@ -336,8 +336,8 @@ Result<StormRunResult> RunStorm(const Scenario& s, const StormRun& run, const Ru
       static_cast<double>(h.sessions_per_daemon) * 1000.0 / static_cast<double>(h.retry_ms);
   cfg.storm_down_s = static_cast<double>(h.down_ms) / 1000.0;
   cfg.storm_boot_s = static_cast<double>(h.boot_work_ms) / 1000.0;
-  out.estimate = hazards::EstimateRestartStorm(facts, cfg);
   if (auto storm_plan = hazards::PlanRestartStorm(facts, cfg)) {
+    out.estimate = storm_plan->estimate;
     out.estimate_peak =
         hazards::StaggeredPeak(*storm_plan, cfg, static_cast<double>(run.stagger_ms) / 1000.0);
   }
@@ -352,6 +352,14 @@ Result<StormRunResult> RunStorm(const Scenario& s, const StormRun& run, const Ru
     }
   }
   return out;
+}
+
+namespace {
+
+Result<StormRunResult> RunStorm(const Scenario& s, const StormRun& run, const RunOptions& o) {
+  auto ruleset = Load(o, s.host.ruleset);
+  if (!ruleset) return ruleset.error();
+  return RunStormRun(s.host, run, *ruleset, o);
 }
 
 }  // namespace

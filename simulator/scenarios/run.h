@@ -18,6 +18,7 @@
 #include "base/outcome.h"
 #include "base/result.h"
 #include "gate/hazards/findings.h"
+#include "gate/nft/loader.h"
 #include "simulator/replay/verdict.h"
 #include "simulator/scenarios/scenario.h"
 #include "simulator/workload/daemons.h"
@@ -105,6 +106,13 @@ struct ScenarioResult {
 // Runs every run of `s` in order. An Error means the scenario could not run at all (exit 3);
 // a run that cannot be made faithful also ends it with kUndecided and its reason.
 [[nodiscard]] Result<ScenarioResult> RunScenario(const Scenario& s, const RunOptions& options);
+
+// One storm run on `host` with its ruleset already loaded (`fwgate replay --restart`; scenario
+// runs load host.ruleset by name and come here). An Error means the run could not be made
+// faithful here (no room for the budget, the lab could not be built, interrupted).
+[[nodiscard]] Result<StormRunResult> RunStormRun(const StormHost& host, const StormRun& run,
+                                                 const nft::LoadResult& ruleset,
+                                                 const RunOptions& options);
 
 // The scenario verdict from its runs (pure): "not reproduced" naming the first run that differed;
 // else "could not decide" (kUndecided) naming the first undecided run; else "reproduced".
